@@ -1,0 +1,137 @@
+#include "server/codes/code_store.h"
+
+#include <array>
+#include <optional>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "server/common/api_error.h"
+#include "server/common/crypto.h"
+#include "server/common/periodic.h"
+
+namespace profile {
+namespace {
+
+constexpr size_t kShards = 16;  // a power of two
+
+struct StoredCode {
+  std::string digest;
+  int64_t expires_at_ns;
+  int attempts_left;
+};
+
+class InMemoryCodeStore final : public CodeStore {
+ public:
+  InMemoryCodeStore(std::shared_ptr<Clock> clock,
+                    const InMemoryCodeStoreOptions& options)
+      : clock_(std::move(clock)), max_codes_per_shard_(options.max_codes / kShards + 1) {
+    if (options.sweep_interval > absl::ZeroDuration()) {
+      sweeper_.emplace(options.sweep_interval, [this] { SweepExpired(); });
+    }
+  }
+
+  ~InMemoryCodeStore() override { sweeper_.reset(); }
+
+  absl::Status Put(const CodeKey& key, absl::string_view digest,
+                   absl::Time expires_at, int max_attempts) override {
+    std::string map_key = MapKey(key);
+    Shard& shard = ShardOf(map_key);
+    absl::MutexLock lock(&shard.mu);
+    if (shard.codes.size() >= max_codes_per_shard_ &&
+        !shard.codes.contains(map_key)) {
+      return ApiError(ApiCode::kTooFrequent,
+                      "too many verification codes are outstanding; retry "
+                      "later");
+    }
+    shard.codes[std::move(map_key)] =
+        StoredCode{std::string(digest), absl::ToUnixNanos(expires_at),
+                   max_attempts};
+    return absl::OkStatus();
+  }
+
+  absl::Status Check(const CodeKey& key, absl::string_view digest) override {
+    const std::string map_key = MapKey(key);
+    const int64_t now_ns = absl::ToUnixNanos(clock_->Now());
+    Shard& shard = ShardOf(map_key);
+    absl::MutexLock lock(&shard.mu);
+    auto it = shard.codes.find(map_key);
+    if (it == shard.codes.end() || it->second.expires_at_ns <= now_ns) {
+      return NoLiveCodeError();
+    }
+    if (ConstantTimeEquals(it->second.digest, digest)) return absl::OkStatus();
+    if (--it->second.attempts_left <= 0) shard.codes.erase(it);
+    return ApiError(ApiCode::kWrongCode, "the verification code is wrong");
+  }
+
+  absl::Status Consume(const CodeKey& key, absl::string_view digest) override {
+    const std::string map_key = MapKey(key);
+    Shard& shard = ShardOf(map_key);
+    absl::MutexLock lock(&shard.mu);
+    auto it = shard.codes.find(map_key);
+    if (it == shard.codes.end() ||
+        !ConstantTimeEquals(it->second.digest, digest)) {
+      return NoLiveCodeError();
+    }
+    shard.codes.erase(it);
+    return absl::OkStatus();
+  }
+
+  size_t SweepExpired() override {
+    const int64_t now_ns = absl::ToUnixNanos(clock_->Now());
+    size_t swept = 0;
+    for (Shard& shard : shards_) {
+      absl::MutexLock lock(&shard.mu);
+      swept += absl::erase_if(shard.codes, [now_ns](const auto& entry) {
+        return entry.second.expires_at_ns <= now_ns;
+      });
+    }
+    return swept;
+  }
+
+ private:
+  struct Shard {
+    absl::Mutex mu;
+    absl::flat_hash_map<std::string, StoredCode> codes ABSL_GUARDED_BY(mu);
+  };
+
+  static std::string MapKey(const CodeKey& key) {
+    return absl::StrCat(static_cast<int>(key.purpose), key.phone_e164);
+  }
+
+  Shard& ShardOf(absl::string_view map_key) {
+    return shards_[absl::HashOf(map_key) & (kShards - 1)];
+  }
+
+  const std::shared_ptr<Clock> clock_;
+  const size_t max_codes_per_shard_;
+  std::array<Shard, kShards> shards_;
+  std::optional<PeriodicTask> sweeper_;
+};
+
+}  // namespace
+
+absl::Status NoLiveCodeError() {
+  return ApiError(ApiCode::kCodeExpired,
+                  "the verification code expired, was used, or was never "
+                  "sent; request a new one");
+}
+
+absl::string_view CodePurposeName(CodePurpose purpose) {
+  return purpose == CodePurpose::kOldPhone ? "old_phone" : "new_phone";
+}
+
+std::string CodeDigest(absl::string_view secret, const CodeKey& key,
+                       absl::string_view code) {
+  return HmacSha256(secret, absl::StrCat(CodePurposeName(key.purpose), "|",
+                                         key.phone_e164, "|", code));
+}
+
+std::unique_ptr<CodeStore> NewInMemoryCodeStore(
+    std::shared_ptr<Clock> clock, const InMemoryCodeStoreOptions& options) {
+  return std::make_unique<InMemoryCodeStore>(std::move(clock), options);
+}
+
+}  // namespace profile

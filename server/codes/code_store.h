@@ -1,0 +1,89 @@
+// CodeStore: the SMS verification codes that were sent and not yet used.
+//
+// A code is stored as a keyed digest (CodeDigest) under its phone and
+// purpose, never in clear text; the digest also binds the phone and the
+// purpose, so a code proves only what it was sent for.
+//
+//   store->Put({"+8613800138000", CodePurpose::kNewPhone}, digest, expiry, 5);
+//   absl::Status checked = store->Check(key, CodeDigest(secret, key, typed));
+//   if (checked.ok()) store->Consume(key, digest);
+//
+// Rules every implementation keeps:
+//   - A code lives until its expiry (exclusive).
+//   - Check() counts a wrong code against the code's attempts atomically;
+//     the last allowed wrong attempt burns the code.
+//   - Consume() is atomic: of concurrent Consume() calls exactly one wins.
+//
+// Thread-safety: implementations are safe to call concurrently.
+#ifndef PROFILE_SERVER_CODES_CODE_STORE_H_
+#define PROFILE_SERVER_CODES_CODE_STORE_H_
+
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "server/common/clock.h"
+
+namespace profile {
+
+enum class CodePurpose { kNewPhone = 1, kOldPhone = 2 };
+
+// Returns "new_phone" or "old_phone".
+absl::string_view CodePurposeName(CodePurpose purpose);
+
+// Which code: the phone it was sent to and what it proves.
+struct CodeKey {
+  std::string phone_e164;
+  CodePurpose purpose;
+};
+
+// Returns the error for a code that is not live: INVALID_ARGUMENT, api code
+// 2300.
+absl::Status NoLiveCodeError();
+
+// Returns the keyed digest of `code` for `key` (HMAC-SHA256 under `secret`).
+std::string CodeDigest(absl::string_view secret, const CodeKey& key,
+                       absl::string_view code);
+
+class CodeStore {
+ public:
+  virtual ~CodeStore() = default;
+
+  // Stores `digest` as the code for `key` until `expires_at`, replacing any
+  // earlier code for `key`; `max_attempts` wrong tries burn it.
+  // Returns RESOURCE_EXHAUSTED when the store is full.
+  virtual absl::Status Put(const CodeKey& key, absl::string_view digest,
+                           absl::Time expires_at, int max_attempts) = 0;
+
+  // Returns OK if `digest` matches the live code for `key` (the code stays
+  // until Consume()). Returns INVALID_ARGUMENT with api code 2001 for a wrong
+  // code, and 2300 when no live code exists (never sent, expired, used or
+  // burned).
+  virtual absl::Status Check(const CodeKey& key, absl::string_view digest) = 0;
+
+  // Removes the code for `key` if it still is `digest`. Returns api code
+  // 2300 if it is gone (another request used it first).
+  virtual absl::Status Consume(const CodeKey& key,
+                               absl::string_view digest) = 0;
+
+  // Removes every expired code; returns how many.
+  virtual size_t SweepExpired() = 0;
+};
+
+struct InMemoryCodeStoreOptions {
+  // Put() fails beyond this many held codes.
+  size_t max_codes = 1000000;
+  // How often a background thread sweeps expired codes; zero for never.
+  absl::Duration sweep_interval = absl::Seconds(5);
+};
+
+// Returns a store in this process's memory.
+std::unique_ptr<CodeStore> NewInMemoryCodeStore(
+    std::shared_ptr<Clock> clock, const InMemoryCodeStoreOptions& options);
+
+}  // namespace profile
+
+#endif  // PROFILE_SERVER_CODES_CODE_STORE_H_

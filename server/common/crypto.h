@@ -1,0 +1,43 @@
+// Cryptographic primitives: the CSPRNG, hashing and constant-time comparison.
+//
+// Every code, token and request id comes from RandomBytes() (OpenSSL's
+// CSPRNG); secrets are stored only as Sha256() or HmacSha256() digests and
+// compared with ConstantTimeEquals().
+//
+//   std::string token = Base64UrlEncode(RandomBytes(32));
+//   std::string key = Sha256(token);
+//
+// Thread-safety: every function is safe to call concurrently.
+#ifndef PROFILE_SERVER_COMMON_CRYPTO_H_
+#define PROFILE_SERVER_COMMON_CRYPTO_H_
+
+#include <cstddef>
+#include <string>
+
+#include "absl/strings/string_view.h"
+
+namespace profile {
+
+// Returns `n` bytes from the CSPRNG. Aborts if the CSPRNG fails: handing out
+// predictable secrets is never an option.
+std::string RandomBytes(size_t n);
+
+// Returns `n` uniformly distributed decimal digits from the CSPRNG.
+std::string RandomDigits(size_t n);
+
+// Returns the 32-byte SHA-256 digest of `data`.
+std::string Sha256(absl::string_view data);
+
+// Returns the 32-byte HMAC-SHA256 of `data` under `key`.
+std::string HmacSha256(absl::string_view key, absl::string_view data);
+
+// Returns true if `a` and `b` are equal, in time that depends only on their
+// lengths.
+bool ConstantTimeEquals(absl::string_view a, absl::string_view b);
+
+// Base64url without padding (RFC 4648 section 5).
+std::string Base64UrlEncode(absl::string_view data);
+
+}  // namespace profile
+
+#endif  // PROFILE_SERVER_COMMON_CRYPTO_H_

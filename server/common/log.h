@@ -1,0 +1,50 @@
+// Structured logging: one JSON object per line on stderr.
+//
+//   Log(LogLevel::kInfo, "phone changed",
+//       {{"user_id", user_id}, {"old_phone", MaskPhone(old_e164)}});
+//
+// prints
+//
+//   {"time":"2026-11-24T06:00:00.123456Z","level":"info",
+//    "message":"phone changed","user_id":"u1","old_phone":"+86138****8000"}
+//
+// Never pass a verification code or a token; pass phone numbers through
+// MaskPhone(). Invalid UTF-8 in a value is replaced, never echoed raw.
+//
+// Thread-safety: Log() is safe to call concurrently; each line is written
+// whole.
+#ifndef PROFILE_SERVER_COMMON_LOG_H_
+#define PROFILE_SERVER_COMMON_LOG_H_
+
+#include <initializer_list>
+#include <string>
+#include <utility>
+
+#include "absl/strings/string_view.h"
+
+namespace profile {
+
+enum class LogLevel { kDebug = 0, kInfo = 1, kWarning = 2, kError = 3 };
+
+using LogField = std::pair<absl::string_view, absl::string_view>;
+
+// Writes one log line if `level` is at or above the minimum level.
+void Log(LogLevel level, absl::string_view message,
+         std::initializer_list<LogField> fields = {});
+
+// Sets the minimum level written (kInfo by default).
+void SetMinLogLevel(LogLevel level);
+
+// Returns true if a line at `level` would be written.
+bool LogEnabled(LogLevel level);
+
+// Parses "debug", "info", "warning" or "error".
+bool ParseLogLevel(absl::string_view text, LogLevel* level);
+
+// Returns `e164` with its middle digits hidden: "+8613800138000" becomes
+// "+86138****8000". Short numbers keep only their last two digits.
+std::string MaskPhone(absl::string_view e164);
+
+}  // namespace profile
+
+#endif  // PROFILE_SERVER_COMMON_LOG_H_

@@ -1,0 +1,246 @@
+#include "server/core/phone_change.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "server/common/api_error.h"
+#include "server/common/crypto.h"
+#include "server/common/log.h"
+#include "server/phone/phone_number.h"
+
+namespace profile {
+namespace {
+
+// Codes are digits; anything longer than this is not a code at all.
+constexpr size_t kMaxPassCodeBytes = 16;
+// 256 random bits.
+constexpr size_t kTokenBytes = 32;
+
+absl::Status Invalid(absl::string_view field, absl::string_view why) {
+  return ApiError(ApiCode::kInvalidArgument, absl::StrCat(field, ": ", why),
+                  field);
+}
+
+bool AllDigits(absl::string_view text) {
+  return std::all_of(text.begin(), text.end(),
+                     [](char c) { return absl::ascii_isdigit(c); });
+}
+
+absl::Status CheckPassCodeFormat(absl::string_view code,
+                                 absl::string_view field) {
+  if (code.empty()) return Invalid(field, "is required");
+  if (code.size() > kMaxPassCodeBytes || !AllDigits(code)) {
+    return Invalid(field, "must be the digits of the texted code");
+  }
+  return absl::OkStatus();
+}
+
+bool IsBase64Url(absl::string_view text) {
+  return std::all_of(text.begin(), text.end(), [](char c) {
+    return absl::ascii_isalnum(c) || c == '-' || c == '_';
+  });
+}
+
+std::string SmsText(Language language, absl::string_view code,
+                    absl::Duration ttl) {
+  const int64_t minutes = std::max<int64_t>(
+      1, absl::ToInt64Minutes(absl::Ceil(ttl, absl::Minutes(1))));
+  if (language == Language::kChinese) {
+    return absl::StrCat("您的验证码是 ", code, "，", minutes,
+                        " 分钟内有效。请勿告诉他人。");
+  }
+  return absl::StrCat("Your verification code is ", code, ". It expires in ",
+                      minutes, " minute", minutes == 1 ? "" : "s",
+                      ". Do not share it.");
+}
+
+}  // namespace
+
+PhoneChange::PhoneChange(const PhoneChangeOptions& options,
+                         PhoneChangeDeps deps)
+    : options_(options), deps_(std::move(deps)) {}
+
+absl::Status PhoneChange::CheckNewPhoneIsFree(const Caller& caller,
+                                              absl::string_view current_e164,
+                                              absl::string_view new_e164) {
+  if (new_e164 == current_e164) {
+    return ApiError(ApiCode::kSamePhone,
+                    "the new phone is the account's current phone");
+  }
+  absl::StatusOr<std::string> owner = deps_.users->FindOwner(new_e164);
+  if (!owner.ok()) return owner.status();
+  if (!owner->empty() && *owner != caller.user_id) {
+    return ApiError(ApiCode::kPhoneTaken,
+                    "the new phone is bound to another account");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<SendCodeResult> PhoneChange::SendCode(
+    const Caller& caller, const SendCodeInput& input) {
+  if (input.purpose != static_cast<int>(CodePurpose::kNewPhone) &&
+      input.purpose != static_cast<int>(CodePurpose::kOldPhone)) {
+    return Invalid("purpose",
+                   "must be PHONE_CODE_PURPOSE_NEW_PHONE or "
+                   "PHONE_CODE_PURPOSE_OLD_PHONE");
+  }
+  const auto purpose = static_cast<CodePurpose>(input.purpose);
+  absl::StatusOr<PhoneNumber> phone = ParsePhoneNumber(
+      input.phone_country_code, input.phone_number, "phone_number");
+  if (!phone.ok()) return phone.status();
+  absl::StatusOr<std::string> current = deps_.users->GetPhone(caller.user_id);
+  if (!current.ok()) return current.status();
+
+  if (purpose == CodePurpose::kNewPhone) {
+    absl::Status free = CheckNewPhoneIsFree(caller, *current, phone->e164);
+    if (!free.ok()) return free;
+  } else if (current->empty()) {
+    return ApiError(ApiCode::kNoCurrentPhone,
+                    "the account has no phone to send an old-phone code to");
+  } else if (phone->e164 != *current) {
+    return ApiError(ApiCode::kOldPhoneMismatch,
+                    "the phone is not the account's current phone");
+  }
+
+  if (deps_.test_numbers != nullptr &&
+      deps_.test_numbers->Covers(phone->e164)) {
+    // Test numbers have a fixed code: nothing to send, nothing to limit.
+    return SendCodeResult{options_.code_ttl, absl::ZeroDuration()};
+  }
+
+  const CodeKey key{phone->e164, purpose};
+  absl::Status allowed = deps_.limiter->Acquire(key, caller.user_id);
+  if (!allowed.ok()) return allowed;
+
+  const std::string code = RandomDigits(options_.code_length);
+  absl::Status stored = deps_.codes->Put(
+      key, CodeDigest(deps_.code_secret, key, code),
+      deps_.clock->Now() + options_.code_ttl, options_.max_code_attempts);
+  if (!stored.ok()) {
+    deps_.limiter->Release(key, caller.user_id);
+    return stored;
+  }
+  absl::Status sent = deps_.sms->Send(
+      {phone->e164, code, purpose,
+       SmsText(caller.language, code, options_.code_ttl)});
+  if (!sent.ok()) {
+    deps_.limiter->Release(key, caller.user_id);
+    Log(LogLevel::kError, "sms delivery failed",
+        {{"request_id", caller.request_id},
+         {"phone", MaskPhone(phone->e164)},
+         {"error", sent.message()}});
+    return ApiError(ApiCode::kSmsFailed,
+                    "the verification code could not be sent; retry later");
+  }
+  return SendCodeResult{options_.code_ttl,
+                        options_.send_limits.resend_interval};
+}
+
+absl::StatusOr<VerifyResult> PhoneChange::Verify(const Caller& caller,
+                                                 const VerifyInput& input) {
+  absl::StatusOr<PhoneNumber> new_phone =
+      ParsePhoneNumber(input.new_phone_country_code, input.new_phone_number,
+                       "new_phone_number");
+  if (!new_phone.ok()) return new_phone.status();
+  absl::Status format =
+      CheckPassCodeFormat(input.new_phone_pass_code, "new_phone_pass_code");
+  if (!format.ok()) return format;
+
+  absl::StatusOr<std::string> current = deps_.users->GetPhone(caller.user_id);
+  if (!current.ok()) return current.status();
+  absl::Status free = CheckNewPhoneIsFree(caller, *current, new_phone->e164);
+  if (!free.ok()) return free;
+
+  const bool verify_old = options_.verify_old_phone && !current->empty();
+  if (verify_old) {
+    if (input.old_phone_country_code.empty()) {
+      return Invalid("old_phone_country_code",
+                     "is required to verify the account's current phone");
+    }
+    if (input.old_phone_number.empty()) {
+      return Invalid("old_phone_number",
+                     "is required to verify the account's current phone");
+    }
+    absl::StatusOr<PhoneNumber> old_phone =
+        ParsePhoneNumber(input.old_phone_country_code, input.old_phone_number,
+                         "old_phone_number");
+    if (!old_phone.ok()) return old_phone.status();
+    format =
+        CheckPassCodeFormat(input.old_phone_pass_code, "old_phone_pass_code");
+    if (!format.ok()) return format;
+    if (old_phone->e164 != *current) {
+      return ApiError(ApiCode::kOldPhoneMismatch,
+                      "the old phone is not the account's current phone");
+    }
+  }
+
+  // Check every code before using any up: a wrong old code must not cost
+  // the user the new one.
+  const CodeKey new_key{new_phone->e164, CodePurpose::kNewPhone};
+  const CodeKey old_key{*current, CodePurpose::kOldPhone};
+  absl::Status checked =
+      deps_.validator->Check(new_key, input.new_phone_pass_code);
+  if (!checked.ok()) return checked;
+  if (verify_old) {
+    checked = deps_.validator->Check(old_key, input.old_phone_pass_code);
+    if (!checked.ok()) return checked;
+  }
+  absl::Status consumed =
+      deps_.validator->Consume(new_key, input.new_phone_pass_code);
+  if (!consumed.ok()) return consumed;
+  if (verify_old) {
+    consumed = deps_.validator->Consume(old_key, input.old_phone_pass_code);
+    if (!consumed.ok()) return consumed;
+  }
+
+  VerifyResult result{Base64UrlEncode(RandomBytes(kTokenBytes)),
+                      options_.token_ttl};
+  absl::Status issued = deps_.tokens->Issue(
+      Sha256(result.token), {caller.user_id, *current, new_phone->e164},
+      deps_.clock->Now() + options_.token_ttl);
+  if (!issued.ok()) return issued;
+  return result;
+}
+
+absl::Status PhoneChange::Update(const Caller& caller,
+                                 absl::string_view token) {
+  if (token.empty()) return Invalid("update_phone_token", "is required");
+  if (token.size() > kMaxTokenBytes || !IsBase64Url(token)) {
+    return Invalid("update_phone_token",
+                   "is not a token issued by UpdatePhoneVerification");
+  }
+  absl::StatusOr<TokenGrant> grant =
+      deps_.tokens->Take(Sha256(token), caller.user_id);
+  if (!grant.ok()) return grant.status();
+
+  absl::Status changed = deps_.users->ChangePhone(
+      caller.user_id, grant->old_phone_e164, grant->new_phone_e164);
+  if (!changed.ok()) return changed;
+  Log(LogLevel::kInfo, "phone changed",
+      {{"audit", "phone_change"},
+       {"user_id", caller.user_id},
+       {"old_phone", MaskPhone(grant->old_phone_e164)},
+       {"new_phone", MaskPhone(grant->new_phone_e164)},
+       {"request_id", caller.request_id}});
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ProfileView> PhoneChange::GetProfile(const Caller& caller) {
+  absl::StatusOr<std::string> phone = deps_.users->GetPhone(caller.user_id);
+  if (!phone.ok()) return phone.status();
+  ProfileView view{caller.user_id, "", "", ""};
+  if (phone->empty()) return view;
+  absl::StatusOr<PhoneNumber> parsed = ParseE164(*phone);
+  if (!parsed.ok()) {
+    return absl::InternalError(
+        absl::StrCat("stored phone of ", caller.user_id, " is not E.164"));
+  }
+  view.phone_country_code = parsed->country_code;
+  view.phone_number = parsed->national_number;
+  view.phone_e164 = parsed->e164;
+  return view;
+}
+
+}  // namespace profile

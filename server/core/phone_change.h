@@ -1,0 +1,142 @@
+// PhoneChange: the business rules of changing an account's phone.
+//
+// This is the core the RPC layer calls; it knows nothing of gRPC. Inputs are
+// the raw strings of a request, already authenticated; every answer is an
+// absl::Status carrying the API's code (server/common/api_error.h).
+//
+//   PhoneChange core(options, deps);
+//   auto sent = core.SendCode(call, {"+86", "138 0013 8000",
+//                                    CodePurpose::kNewPhone});
+//   auto token = core.Verify(call, {"+86", "13800138000", "123456"});
+//   absl::Status changed = core.Update(call, token->token);
+//
+// Thread-safety: safe to call concurrently; races between calls resolve in
+// the stores (a token is taken once, a phone is bound once).
+#ifndef PROFILE_SERVER_CORE_PHONE_CHANGE_H_
+#define PROFILE_SERVER_CORE_PHONE_CHANGE_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "server/codes/code_store.h"
+#include "server/codes/code_validator.h"
+#include "server/common/clock.h"
+#include "server/limits/send_limiter.h"
+#include "server/sms/sms_sender.h"
+#include "server/token/token_store.h"
+#include "server/users/user_store.h"
+
+namespace profile {
+
+enum class Language { kEnglish, kChinese };
+
+// Who is calling, as established by the RPC layer.
+struct Caller {
+  std::string user_id;
+  std::string request_id;
+  Language language = Language::kEnglish;
+};
+
+struct PhoneChangeOptions {
+  // Digits in a texted code (4 to 10).
+  int code_length = 6;
+  absl::Duration code_ttl = absl::Minutes(5);
+  int max_code_attempts = 5;
+  // The limits the SendLimiter enforces; reported to callers.
+  SendLimits send_limits;
+  absl::Duration token_ttl = absl::Seconds(60);
+  // Whether an account that has a phone must also prove it owns it.
+  bool verify_old_phone = false;
+};
+
+// The collaborators; the core owns none of them.
+struct PhoneChangeDeps {
+  std::shared_ptr<Clock> clock;
+  UserStore* users;
+  TokenStore* tokens;
+  CodeStore* codes;
+  // Decides typed codes; covers test numbers first, then stored codes.
+  CodeValidator* validator;
+  SendLimiter* limiter;
+  SmsSender* sms;
+  // Keys the code digests in `codes`.
+  std::string code_secret;
+  // The numbers whose codes are fixed (no SMS, no cooldown).
+  const CodeValidator* test_numbers;
+};
+
+struct SendCodeInput {
+  std::string phone_country_code;
+  std::string phone_number;
+  // 0 (unspecified) or anything unknown is refused.
+  int purpose = 0;
+};
+
+struct SendCodeResult {
+  absl::Duration expires_in;
+  absl::Duration resend_after;
+};
+
+struct VerifyInput {
+  std::string new_phone_country_code;
+  std::string new_phone_number;
+  std::string new_phone_pass_code;
+  std::string old_phone_country_code;
+  std::string old_phone_number;
+  std::string old_phone_pass_code;
+};
+
+struct VerifyResult {
+  // The one-time token; the only copy the server ever has.
+  std::string token;
+  absl::Duration expires_in;
+};
+
+struct ProfileView {
+  std::string user_id;
+  std::string phone_country_code;
+  std::string phone_number;
+  std::string phone_e164;
+};
+
+// The longest token accepted by Update(), in bytes (a real one has 43).
+inline constexpr size_t kMaxTokenBytes = 128;
+
+class PhoneChange {
+ public:
+  PhoneChange(const PhoneChangeOptions& options, PhoneChangeDeps deps);
+
+  // Texts a code to a phone (nothing for a test number).
+  absl::StatusOr<SendCodeResult> SendCode(const Caller& caller,
+                                          const SendCodeInput& input);
+
+  // Checks the code(s) and issues an update-phone token.
+  absl::StatusOr<VerifyResult> Verify(const Caller& caller,
+                                      const VerifyInput& input);
+
+  // Spends a token and binds its new phone to the caller's account.
+  absl::Status Update(const Caller& caller, absl::string_view token);
+
+  // Returns the caller's profile; empty phone fields if it has no phone.
+  absl::StatusOr<ProfileView> GetProfile(const Caller& caller);
+
+  const PhoneChangeOptions& options() const { return options_; }
+
+ private:
+  // Checks that `new_phone` may be bound to the caller whose phone is
+  // `current_e164`.
+  absl::Status CheckNewPhoneIsFree(const Caller& caller,
+                                   absl::string_view current_e164,
+                                   absl::string_view new_e164);
+
+  const PhoneChangeOptions options_;
+  const PhoneChangeDeps deps_;
+};
+
+}  // namespace profile
+
+#endif  // PROFILE_SERVER_CORE_PHONE_CHANGE_H_

@@ -1,0 +1,153 @@
+// profile_server: serves profile.v1.ProfileService.
+//
+//   build/server/profile_server --listen=127.0.0.1:50051
+//       --test_phone_codes=+8613800138000:246810
+//
+// Flags may also come from a file: --flagfile=/etc/profile/flags.
+// SIGTERM or SIGINT: health goes NOT_SERVING, --drain_delay passes (so load
+// balancers stop routing here), calls in flight get --shutdown_grace to
+// finish, and the process exits 0.
+#include <signal.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "server/common/log.h"
+#include "server/server.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
+          "host:port to serve gRPC on (port 0: any free port)");
+ABSL_FLAG(std::string, auth, "trusted_header",
+          "how callers are identified: trusted_header (metadata x-user-id "
+          "set by a trusted caller)");
+ABSL_FLAG(int32_t, code_length, 6, "digits in a texted code (4 to 10)");
+ABSL_FLAG(absl::Duration, code_ttl, absl::Minutes(5),
+          "how long a texted code stays valid");
+ABSL_FLAG(absl::Duration, code_resend_interval, absl::Seconds(60),
+          "cooldown between two codes to one phone for one purpose");
+ABSL_FLAG(int32_t, max_codes_per_phone_per_hour, 10,
+          "codes one phone may receive per hour");
+ABSL_FLAG(int32_t, max_codes_per_user_per_hour, 20,
+          "codes one user may request per hour");
+ABSL_FLAG(int32_t, max_code_attempts, 5,
+          "wrong tries after which a texted code is burned");
+ABSL_FLAG(std::string, test_phone_codes, "",
+          "fixed codes for test numbers, E.164:code pairs separated by "
+          "commas (no SMS, no cooldown, reusable); off when empty");
+ABSL_FLAG(std::string, sms_sender, "log",
+          "where codes go: log (the server log, local use only) or "
+          "outbox:PATH (one JSON object per line)");
+ABSL_FLAG(bool, verify_old_phone, false,
+          "an account that has a phone must also verify it with a code");
+ABSL_FLAG(absl::Duration, token_ttl, absl::Seconds(60),
+          "how long an update-phone token stays valid");
+ABSL_FLAG(int64_t, max_live_tokens, 1000000,
+          "most update-phone tokens held at once");
+ABSL_FLAG(absl::Duration, drain_delay, absl::ZeroDuration(),
+          "on SIGTERM, time between NOT_SERVING and closing the listener, "
+          "for load balancers to notice");
+ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
+          "on SIGTERM, time calls in flight get to finish");
+ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error");
+
+namespace profile {
+namespace {
+
+int Fail(absl::string_view message) {
+  std::fprintf(stderr, "profile_server: %.*s\n",
+               static_cast<int>(message.size()), message.data());
+  return 1;
+}
+
+int Run(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "Serves profile.v1.ProfileService, the phone-change API.\n"
+      "Usage: profile_server [--flag=value ...] [--flagfile=FILE]");
+  std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  if (positional.size() > 1) {
+    return Fail(absl::StrCat("unexpected argument \"", positional[1],
+                             "\"; flags look like --name=value"));
+  }
+
+  LogLevel level;
+  if (!ParseLogLevel(absl::GetFlag(FLAGS_log_level), &level)) {
+    return Fail("--log_level must be debug, info, warning or error");
+  }
+  SetMinLogLevel(level);
+  if (absl::GetFlag(FLAGS_max_live_tokens) < 1) {
+    return Fail("--max_live_tokens must be at least 1");
+  }
+  if (absl::GetFlag(FLAGS_drain_delay) < absl::ZeroDuration() ||
+      absl::GetFlag(FLAGS_shutdown_grace) < absl::ZeroDuration()) {
+    return Fail("--drain_delay and --shutdown_grace must not be negative");
+  }
+
+  ServerOptions options;
+  options.listen = absl::GetFlag(FLAGS_listen);
+  options.auth = absl::GetFlag(FLAGS_auth);
+  options.phone_change.code_length = absl::GetFlag(FLAGS_code_length);
+  options.phone_change.code_ttl = absl::GetFlag(FLAGS_code_ttl);
+  options.phone_change.max_code_attempts =
+      absl::GetFlag(FLAGS_max_code_attempts);
+  options.phone_change.token_ttl = absl::GetFlag(FLAGS_token_ttl);
+  options.phone_change.verify_old_phone =
+      absl::GetFlag(FLAGS_verify_old_phone);
+  options.phone_change.send_limits.resend_interval =
+      absl::GetFlag(FLAGS_code_resend_interval);
+  options.phone_change.send_limits.max_per_phone_per_hour =
+      absl::GetFlag(FLAGS_max_codes_per_phone_per_hour);
+  options.phone_change.send_limits.max_per_user_per_hour =
+      absl::GetFlag(FLAGS_max_codes_per_user_per_hour);
+  options.sms_sender = absl::GetFlag(FLAGS_sms_sender);
+  options.test_phone_codes = absl::GetFlag(FLAGS_test_phone_codes);
+  options.max_live_tokens =
+      static_cast<size_t>(absl::GetFlag(FLAGS_max_live_tokens));
+
+  // Block the stop signals before gRPC starts its threads, so that only
+  // sigwait() below ever sees them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  const absl::Time start = absl::Now();
+  absl::StatusOr<std::unique_ptr<ProfileServer>> server =
+      ProfileServer::Start(options);
+  if (!server.ok()) return Fail(server.status().message());
+  if (options.sms_sender == "log") {
+    Log(LogLevel::kWarning,
+        "--sms_sender=log writes verification codes to this log: for local "
+        "use only, never in production");
+  }
+  const std::string port = absl::StrCat((*server)->port());
+  Log(LogLevel::kInfo, "serving",
+      {{"listen", options.listen},
+       {"port", port},
+       {"startup_ms",
+        absl::StrCat(absl::ToDoubleMilliseconds(absl::Now() - start))}});
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  Log(LogLevel::kInfo, "stopping",
+      {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  (*server)->SetServing(false);
+  absl::SleepFor(absl::GetFlag(FLAGS_drain_delay));
+  (*server)->Shutdown(absl::GetFlag(FLAGS_shutdown_grace));
+  Log(LogLevel::kInfo, "stopped");
+  return 0;
+}
+
+}  // namespace
+}  // namespace profile
+
+int main(int argc, char** argv) { return profile::Run(argc, argv); }

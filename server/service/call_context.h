@@ -1,0 +1,43 @@
+// What the RPC layer reads from a call's metadata before the core runs: the
+// request id and the caller's language.
+//
+//   std::string request_id = RequestIdFrom(context->client_metadata());
+//   Language language = LanguageFrom(context->client_metadata());
+//
+// Thread-safety: pure functions (request id generation reads the CSPRNG).
+#ifndef PROFILE_SERVER_SERVICE_CALL_CONTEXT_H_
+#define PROFILE_SERVER_SERVICE_CALL_CONTEXT_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "server/auth/authenticator.h"
+#include "server/core/phone_change.h"
+
+namespace profile {
+
+// The longest caller-chosen request id kept, in bytes.
+inline constexpr size_t kMaxRequestIdBytes = 64;
+
+// Returns the caller's `x-request-id` if it is 1 to 64 characters of
+// [A-Za-z0-9._:-]; otherwise a fresh random one (a UUID v4).
+std::string RequestIdFrom(const CallMetadata& metadata);
+
+// Returns a fresh random request id, a UUID v4.
+std::string NewRequestId();
+
+// Returns Chinese if `x-authing-lang` or, failing that, `accept-language`
+// asks for zh (zh-CN, zh-Hans, zh;q=0.9...), else English.
+Language LanguageFrom(const CallMetadata& metadata);
+
+// Returns the message for `status` in `language`: the core's English text,
+// or its Chinese equivalent.
+std::string LocalizedMessage(const absl::Status& status, Language language);
+
+// Returns the success message: "success" or 操作成功.
+absl::string_view SuccessMessage(Language language);
+
+}  // namespace profile
+
+#endif  // PROFILE_SERVER_SERVICE_CALL_CONTEXT_H_

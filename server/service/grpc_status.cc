@@ -1,0 +1,30 @@
+#include "server/service/grpc_status.h"
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "server/common/api_error.h"
+#include "server/service/call_context.h"
+
+namespace profile {
+
+grpc::Status ToGrpcStatus(const absl::Status& status, Language language,
+                          grpc::CallbackServerContext* context) {
+  if (status.ok()) return grpc::Status::OK;
+  const ApiCode api_code = ApiCodeOf(status);
+  context->AddTrailingMetadata("x-api-code",
+                               absl::StrCat(static_cast<int>(api_code)));
+  const int retry_after = RetryAfterOf(status);
+  if (retry_after >= 0) {
+    context->AddTrailingMetadata("retry-after", absl::StrCat(retry_after));
+  }
+  std::string message = api_code == ApiCode::kInternal
+                            ? std::string(language == Language::kChinese
+                                              ? "服务内部错误"
+                                              : "internal error")
+                            : LocalizedMessage(status, language);
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                      std::move(message));
+}
+
+}  // namespace profile
