@@ -1,0 +1,147 @@
+// ProfileClient: the C++ client of profile.v1.ProfileService.
+//
+// A thin wrapper over the generated stub. Every call gets a deadline and the
+// call metadata the service reads (`x-user-id`, `x-request-id`,
+// `x-authing-lang`), and answers with absl::StatusOr. A failed call keeps
+// the gRPC canonical code and message; the service's fine-grained api code,
+// its request id and, for RESOURCE_EXHAUSTED, the retry-after seconds come
+// from the trailing metadata and ride on the absl::Status as payloads, read
+// back with ApiCodeOf(), RequestIdOf() and RetryAfterOf().
+//
+//   profile::client::ProfileClient::Options options;
+//   options.user_id = "u1";
+//   profile::client::ProfileClient client(
+//       grpc::CreateChannel("127.0.0.1:50051",
+//                           grpc::InsecureChannelCredentials()),
+//       options);
+//
+//   profile::v1::SendPhoneCodeRequest request;
+//   request.set_phone_country_code("+86");
+//   request.set_phone_number("18800008888");
+//   request.set_purpose(profile::v1::PHONE_CODE_PURPOSE_NEW_PHONE);
+//   absl::StatusOr<profile::v1::SendPhoneCodeResponse> response =
+//       client.SendPhoneCode(request);
+//   if (!response.ok() &&
+//       profile::client::ApiCodeOf(response.status()) == 2100) {
+//     // Too frequent: come back in RetryAfterOf(response.status()) seconds.
+//   }
+//
+// Thread-safety: a ProfileClient is immutable after construction; any number
+// of threads may call its methods concurrently (the calls block the calling
+// thread until the RPC ends).
+//
+// Everything lives in namespace profile::client so that it never collides
+// with the server's internal helpers in namespace profile.
+#ifndef PROFILE_CLIENT_PROFILE_CLIENT_H_
+#define PROFILE_CLIENT_PROFILE_CLIENT_H_
+
+#include <memory>
+#include <string>
+
+#include <grpcpp/channel.h>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "profile/v1/profile.grpc.pb.h"
+#include "profile/v1/profile.pb.h"
+
+namespace profile {
+namespace client {
+
+class ProfileClient {
+ public:
+  // How calls are made. Empty strings send no metadata.
+  struct Options {
+    // Sent as `x-user-id`: the caller's identity, trusted by the server.
+    // Without it (and without other credentials) calls fail with
+    // UNAUTHENTICATED.
+    std::string user_id;
+    // Sent as `x-request-id`: an id to correlate the call with the server's
+    // logs; the server uses it when it is 1..64 chars of [A-Za-z0-9._:-].
+    std::string request_id;
+    // Sent as `x-authing-lang`, like "zh-CN" for Chinese messages.
+    std::string language;
+    // Deadline of each call, counted from its start. Must be positive;
+    // absl::InfiniteDuration() means no deadline.
+    absl::Duration timeout = absl::Seconds(5);
+  };
+
+  // Calls the service over `channel` with default Options (no metadata,
+  // 5 s deadline) or with `options`.
+  explicit ProfileClient(std::shared_ptr<grpc::ChannelInterface> channel);
+  ProfileClient(std::shared_ptr<grpc::ChannelInterface> channel,
+                Options options);
+
+  // Calls the service through `stub`, e.g. a
+  // profile::v1::MockProfileServiceStub in tests.
+  // REQUIRES: stub != nullptr.
+  explicit ProfileClient(
+      std::unique_ptr<v1::ProfileService::StubInterface> stub);
+  ProfileClient(std::unique_ptr<v1::ProfileService::StubInterface> stub,
+                Options options);
+
+  ProfileClient(const ProfileClient&) = delete;
+  ProfileClient& operator=(const ProfileClient&) = delete;
+  ProfileClient(ProfileClient&&) = default;
+  ProfileClient& operator=(ProfileClient&&) = default;
+
+  // Each RPC returns the response on a gRPC OK, else a non-OK status with
+  // the same canonical code and message and the payloads read by
+  // ApiCodeOf() / RequestIdOf() / RetryAfterOf(). The one-argument forms use
+  // the Options given at construction; the others use `options` for this
+  // call only. An Options that cannot be sent (a non-positive timeout, a
+  // metadata value with characters outside printable ASCII) fails with
+  // INVALID_ARGUMENT without calling the server.
+  absl::StatusOr<v1::SendPhoneCodeResponse> SendPhoneCode(
+      const v1::SendPhoneCodeRequest& request) const;
+  absl::StatusOr<v1::SendPhoneCodeResponse> SendPhoneCode(
+      const v1::SendPhoneCodeRequest& request, const Options& options) const;
+
+  absl::StatusOr<v1::UpdatePhoneVerificationResponse> UpdatePhoneVerification(
+      const v1::UpdatePhoneVerificationRequest& request) const;
+  absl::StatusOr<v1::UpdatePhoneVerificationResponse> UpdatePhoneVerification(
+      const v1::UpdatePhoneVerificationRequest& request,
+      const Options& options) const;
+
+  absl::StatusOr<v1::CommonResponse> UpdatePhone(
+      const v1::UpdatePhoneRequest& request) const;
+  absl::StatusOr<v1::CommonResponse> UpdatePhone(
+      const v1::UpdatePhoneRequest& request, const Options& options) const;
+
+  absl::StatusOr<v1::GetProfileResponse> GetProfile(
+      const v1::GetProfileRequest& request) const;
+  absl::StatusOr<v1::GetProfileResponse> GetProfile(
+      const v1::GetProfileRequest& request, const Options& options) const;
+
+  // Returns the Options given at construction.
+  const Options& options() const { return options_; }
+
+  // Returns the underlying generated stub, for callers that want the raw
+  // API (they then set deadline and metadata themselves). Owned by this
+  // client.
+  v1::ProfileService::StubInterface* stub() const { return stub_.get(); }
+
+ private:
+  std::unique_ptr<v1::ProfileService::StubInterface> stub_;
+  Options options_;
+};
+
+// Returns the service's fine-grained api code a failed call carries (the
+// `x-api-code` trailing metadata, e.g. 2001 for a wrong code), or 0 if
+// there is none (OK, or an error that never reached the service).
+int ApiCodeOf(const absl::Status& status);
+
+// Returns the request id of a failed call: the server's `x-request-id`
+// trailing metadata, else the id the call sent, else "".
+std::string RequestIdOf(const absl::Status& status);
+
+// Returns the seconds to wait before retrying a failed call (the
+// `retry-after` trailing metadata that comes with RESOURCE_EXHAUSTED), or -1
+// if there is none.
+int RetryAfterOf(const absl::Status& status);
+
+}  // namespace client
+}  // namespace profile
+
+#endif  // PROFILE_CLIENT_PROFILE_CLIENT_H_
