@@ -21,6 +21,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "grpc/support/log.h"
 #include "server/common/log.h"
 #include "server/server.h"
 
@@ -62,6 +63,17 @@ ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error");
 namespace profile {
 namespace {
 
+// gRPC's own log lines go into the JSON log too.
+void GrpcLog(gpr_log_func_args* args) {
+  const LogLevel level = args->severity == GPR_LOG_SEVERITY_ERROR
+                             ? LogLevel::kError
+                             : args->severity == GPR_LOG_SEVERITY_INFO
+                                   ? LogLevel::kInfo
+                                   : LogLevel::kDebug;
+  Log(level, args->message,
+      {{"source", absl::StrCat(args->file, ":", args->line)}});
+}
+
 int Fail(absl::string_view message) {
   std::fprintf(stderr, "profile_server: %.*s\n",
                static_cast<int>(message.size()), message.data());
@@ -83,6 +95,7 @@ int Run(int argc, char** argv) {
     return Fail("--log_level must be debug, info, warning or error");
   }
   SetMinLogLevel(level);
+  gpr_set_log_function(&GrpcLog);
   if (absl::GetFlag(FLAGS_max_live_tokens) < 1) {
     return Fail("--max_live_tokens must be at least 1");
   }

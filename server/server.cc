@@ -10,6 +10,7 @@
 #include "grpcpp/server_builder.h"
 #include "server/common/crypto.h"
 #include "server/common/log.h"
+#include "server/service/wire.h"
 
 namespace profile {
 namespace {
@@ -105,6 +106,7 @@ absl::StatusOr<std::unique_ptr<ProfileServer>> ProfileServer::Start(
   s->service_ =
       std::make_unique<ProfileServiceImpl>(s->authenticator_.get(), s->core_.get());
 
+  RouteProtobufLogs();
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -124,7 +126,7 @@ absl::StatusOr<std::unique_ptr<ProfileServer>> ProfileServer::Start(
 }
 
 ProfileServer::~ProfileServer() {
-  if (!shut_down_) Shutdown(absl::ZeroDuration());
+  if (server_ != nullptr && !shut_down_) Shutdown(absl::ZeroDuration());
 }
 
 void ProfileServer::SetServing(bool serving) {

@@ -1,6 +1,7 @@
 #include "server/codes/code_store.h"
 
 #include <array>
+#include <atomic>
 #include <optional>
 #include <utility>
 
@@ -27,7 +28,7 @@ class InMemoryCodeStore final : public CodeStore {
  public:
   InMemoryCodeStore(std::shared_ptr<Clock> clock,
                     const InMemoryCodeStoreOptions& options)
-      : clock_(std::move(clock)), max_codes_per_shard_(options.max_codes / kShards + 1) {
+      : clock_(std::move(clock)), max_codes_(options.max_codes) {
     if (options.sweep_interval > absl::ZeroDuration()) {
       sweeper_.emplace(options.sweep_interval, [this] { SweepExpired(); });
     }
@@ -40,15 +41,20 @@ class InMemoryCodeStore final : public CodeStore {
     std::string map_key = MapKey(key);
     Shard& shard = ShardOf(map_key);
     absl::MutexLock lock(&shard.mu);
-    if (shard.codes.size() >= max_codes_per_shard_ &&
-        !shard.codes.contains(map_key)) {
+    StoredCode code{std::string(digest), absl::ToUnixNanos(expires_at),
+                    max_attempts};
+    auto it = shard.codes.find(map_key);
+    if (it != shard.codes.end()) {
+      it->second = std::move(code);
+      return absl::OkStatus();
+    }
+    if (size_.fetch_add(1, std::memory_order_relaxed) >= max_codes_) {
+      size_.fetch_sub(1, std::memory_order_relaxed);
       return ApiError(ApiCode::kTooFrequent,
                       "too many verification codes are outstanding; retry "
                       "later");
     }
-    shard.codes[std::move(map_key)] =
-        StoredCode{std::string(digest), absl::ToUnixNanos(expires_at),
-                   max_attempts};
+    shard.codes.emplace(std::move(map_key), std::move(code));
     return absl::OkStatus();
   }
 
@@ -62,20 +68,21 @@ class InMemoryCodeStore final : public CodeStore {
       return NoLiveCodeError();
     }
     if (ConstantTimeEquals(it->second.digest, digest)) return absl::OkStatus();
-    if (--it->second.attempts_left <= 0) shard.codes.erase(it);
+    if (--it->second.attempts_left <= 0) Erase(shard, it);
     return ApiError(ApiCode::kWrongCode, "the verification code is wrong");
   }
 
   absl::Status Consume(const CodeKey& key, absl::string_view digest) override {
     const std::string map_key = MapKey(key);
+    const int64_t now_ns = absl::ToUnixNanos(clock_->Now());
     Shard& shard = ShardOf(map_key);
     absl::MutexLock lock(&shard.mu);
     auto it = shard.codes.find(map_key);
-    if (it == shard.codes.end() ||
+    if (it == shard.codes.end() || it->second.expires_at_ns <= now_ns ||
         !ConstantTimeEquals(it->second.digest, digest)) {
       return NoLiveCodeError();
     }
-    shard.codes.erase(it);
+    Erase(shard, it);
     return absl::OkStatus();
   }
 
@@ -84,9 +91,12 @@ class InMemoryCodeStore final : public CodeStore {
     size_t swept = 0;
     for (Shard& shard : shards_) {
       absl::MutexLock lock(&shard.mu);
-      swept += absl::erase_if(shard.codes, [now_ns](const auto& entry) {
-        return entry.second.expires_at_ns <= now_ns;
-      });
+      const size_t erased =
+          absl::erase_if(shard.codes, [now_ns](const auto& entry) {
+            return entry.second.expires_at_ns <= now_ns;
+          });
+      size_.fetch_sub(erased, std::memory_order_relaxed);
+      swept += erased;
     }
     return swept;
   }
@@ -96,6 +106,13 @@ class InMemoryCodeStore final : public CodeStore {
     absl::Mutex mu;
     absl::flat_hash_map<std::string, StoredCode> codes ABSL_GUARDED_BY(mu);
   };
+  using Iterator = absl::flat_hash_map<std::string, StoredCode>::iterator;
+
+  // REQUIRES: shard.mu is held.
+  void Erase(Shard& shard, Iterator it) {
+    shard.codes.erase(it);
+    size_.fetch_sub(1, std::memory_order_relaxed);
+  }
 
   static std::string MapKey(const CodeKey& key) {
     return absl::StrCat(static_cast<int>(key.purpose), key.phone_e164);
@@ -106,7 +123,8 @@ class InMemoryCodeStore final : public CodeStore {
   }
 
   const std::shared_ptr<Clock> clock_;
-  const size_t max_codes_per_shard_;
+  const size_t max_codes_;
+  std::atomic<size_t> size_{0};
   std::array<Shard, kShards> shards_;
   std::optional<PeriodicTask> sweeper_;
 };

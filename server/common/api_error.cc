@@ -53,6 +53,8 @@ absl::StatusCode CanonicalCodeOf(ApiCode api_code) {
       return absl::StatusCode::kDeadlineExceeded;
     case ApiCode::kInternal:
       return absl::StatusCode::kInternal;
+    case ApiCode::kCancelled:
+      return absl::StatusCode::kCancelled;
   }
   return absl::StatusCode::kInternal;
 }
@@ -89,6 +91,8 @@ ApiCode ApiCodeOf(const absl::Status& status) {
       return ApiCode::kUnavailable;
     case absl::StatusCode::kDeadlineExceeded:
       return ApiCode::kDeadlineExceeded;
+    case absl::StatusCode::kCancelled:
+      return ApiCode::kCancelled;
     default:
       return ApiCode::kInternal;
   }

@@ -50,6 +50,8 @@ enum class ApiCode : int {
   kTooManyTokens = 2312,
   // INTERNAL: a bug; details in the server log.
   kInternal = 5000,
+  // CANCELLED: the caller cancelled the call before it was served.
+  kCancelled = 5001,
   // UNAVAILABLE: a backend cannot be reached; retry later.
   kUnavailable = 5003,
   // DEADLINE_EXCEEDED: the call ran out of time.

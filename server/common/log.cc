@@ -70,13 +70,17 @@ void Log(LogLevel level, absl::string_view message,
 std::string MaskPhone(absl::string_view e164) {
   if (e164.empty()) return "";
   const size_t size = e164.size();
-  // Show the last four digits (two of a short number) and as much of the
-  // front as leaves at least four characters hidden.
-  const size_t suffix = size > 8 ? 4 : (size > 2 ? 2 : 0);
+  if (size <= 8) {
+    // Short numbers keep the "+" and, when that still hides at least three
+    // characters, their last two digits.
+    return absl::StrCat(e164.front() == '+' ? "+" : "", "****",
+                        e164.substr(size >= 5 ? size - 2 : size));
+  }
+  // Show the last four digits and as much of the front as leaves at least
+  // four characters hidden.
   const size_t hidden = std::max<size_t>(4, size > 10 ? size - 10 : 0);
-  const size_t prefix = size > suffix + hidden ? size - suffix - hidden : 0;
-  return absl::StrCat(e164.substr(0, prefix), "****",
-                      e164.substr(size - suffix));
+  const size_t prefix = size - 4 - hidden;
+  return absl::StrCat(e164.substr(0, prefix), "****", e164.substr(size - 4));
 }
 
 }  // namespace profile

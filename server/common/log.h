@@ -42,7 +42,8 @@ bool LogEnabled(LogLevel level);
 bool ParseLogLevel(absl::string_view text, LogLevel* level);
 
 // Returns `e164` with its middle digits hidden: "+8613800138000" becomes
-// "+86138****8000". Short numbers keep only their last two digits.
+// "+86138****8000". Numbers of 8 characters or fewer keep the "+" and,
+// from 5 characters on, their last two digits.
 std::string MaskPhone(absl::string_view e164);
 
 }  // namespace profile

@@ -187,20 +187,25 @@ absl::StatusOr<VerifyResult> PhoneChange::Verify(const Caller& caller,
     checked = deps_.validator->Check(old_key, input.old_phone_pass_code);
     if (!checked.ok()) return checked;
   }
-  absl::Status consumed =
-      deps_.validator->Consume(new_key, input.new_phone_pass_code);
-  if (!consumed.ok()) return consumed;
-  if (verify_old) {
-    consumed = deps_.validator->Consume(old_key, input.old_phone_pass_code);
-    if (!consumed.ok()) return consumed;
-  }
-
+  // Issue the token before using up the codes: if the store is full, the
+  // user keeps the codes and can retry without another SMS.
   VerifyResult result{Base64UrlEncode(RandomBytes(kTokenBytes)),
                       options_.token_ttl};
+  const std::string token_hash = Sha256(result.token);
   absl::Status issued = deps_.tokens->Issue(
-      Sha256(result.token), {caller.user_id, *current, new_phone->e164},
+      token_hash, {caller.user_id, *current, new_phone->e164},
       deps_.clock->Now() + options_.token_ttl);
   if (!issued.ok()) return issued;
+  absl::Status consumed =
+      deps_.validator->Consume(new_key, input.new_phone_pass_code);
+  if (consumed.ok() && verify_old) {
+    consumed = deps_.validator->Consume(old_key, input.old_phone_pass_code);
+  }
+  if (!consumed.ok()) {
+    // Another request used a code first: the token must not outlive it.
+    deps_.tokens->Take(token_hash, caller.user_id).IgnoreError();
+    return consumed;
+  }
   return result;
 }
 

@@ -46,7 +46,7 @@ absl::StatusOr<int> ParseCallingCode(absl::string_view text,
   }
   int code = 0;
   std::string region;
-  if (text.empty() || text.size() > 3 ||
+  if (text.empty() || text.size() > 3 || text.front() == '0' ||
       !std::all_of(text.begin(), text.end(),
                    [](char c) { return absl::ascii_isdigit(c); }) ||
       !absl::SimpleAtoi(text, &code)) {
@@ -98,7 +98,12 @@ absl::StatusOr<PhoneNumber> ParsePhoneNumber(absl::string_view country_code,
   std::string region;
   util.GetRegionCodeForCountryCode(*calling_code, &region);
   ::i18n::phonenumbers::PhoneNumber parsed;
-  if (util.Parse(std::string(number), region, &parsed) !=
+  // Non-geographic calling codes (+800, +882...) have no region ("001") to
+  // parse a national number against: parse the international form instead.
+  const std::string text =
+      region == "001" ? absl::StrCat("+", *calling_code, number)
+                      : std::string(number);
+  if (util.Parse(text, region == "001" ? "ZZ" : region, &parsed) !=
       PhoneNumberUtil::NO_PARSING_ERROR) {
     return Invalid(field, "is not a phone number");
   }

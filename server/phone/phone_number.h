@@ -5,7 +5,7 @@
 //   // phone->e164 == "+8613800138000"
 //
 // Parsing uses libphonenumber with the metadata of the region that owns the
-// calling code, so national formats ("(415) 555-0100", "07700 900123" with
+// calling code, so national formats ("(415) 555-0100", "07400 123456" with
 // its trunk 0) and the international "00" prefix are understood. Anything
 // that is not a valid, possible number of that country is INVALID_ARGUMENT
 // (api code 1001) naming the request field.

@@ -69,6 +69,8 @@ absl::string_view ChineseMessage(ApiCode code) {
       return "服务暂不可用，请稍后再试";
     case ApiCode::kDeadlineExceeded:
       return "请求超时";
+    case ApiCode::kCancelled:
+      return "请求已取消";
     case ApiCode::kOk:
       return "操作成功";
     case ApiCode::kInternal:

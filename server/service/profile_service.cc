@@ -9,6 +9,7 @@
 #include "server/common/log.h"
 #include "server/service/call_context.h"
 #include "server/service/grpc_status.h"
+#include "server/service/wire.h"
 
 namespace profile {
 namespace {
@@ -21,7 +22,7 @@ int32_t Seconds(absl::Duration d) {
 
 absl::Status Interrupted(grpc::CallbackServerContext* context) {
   if (context->IsCancelled()) {
-    return absl::CancelledError("the call was cancelled");
+    return ApiError(ApiCode::kCancelled, "the call was cancelled");
   }
   if (context->deadline() <= std::chrono::system_clock::now()) {
     return ApiError(ApiCode::kDeadlineExceeded, "the deadline has passed");
@@ -31,11 +32,12 @@ absl::Status Interrupted(grpc::CallbackServerContext* context) {
 
 }  // namespace
 
-template <typename Response>
+template <typename Request, typename Response>
 grpc::ServerUnaryReactor* ProfileServiceImpl::Handle(
     absl::string_view method, grpc::CallbackServerContext* context,
-    Response* response,
-    absl::FunctionRef<absl::Status(const Caller&)> body) {
+    const grpc::ByteBuffer* raw_request, grpc::ByteBuffer* raw_response,
+    absl::FunctionRef<absl::Status(const Caller&, const Request&, Response&)>
+        body) {
   const absl::Time start = absl::Now();
   const CallMetadata& metadata = context->client_metadata();
   Caller caller;
@@ -44,13 +46,16 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::Handle(
 
   // Work for a caller who is gone is wasted, and a write it makes would be
   // acknowledged to nobody.
+  Request request;
+  Response response;
   absl::Status status = Interrupted(context);
   if (status.ok()) {
     absl::StatusOr<std::string> user_id =
         authenticator_->Authenticate(metadata);
     if (user_id.ok()) {
       caller.user_id = *std::move(user_id);
-      status = body(caller);
+      status = ParseRequest(*raw_request, &request);
+      if (status.ok()) status = body(caller, request, response);
     } else {
       status = user_id.status();
     }
@@ -59,9 +64,10 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::Handle(
   context->AddTrailingMetadata("x-request-id", caller.request_id);
   grpc::Status grpc_status;
   if (status.ok()) {
-    response->set_status_code(200);
-    response->set_message(std::string(SuccessMessage(caller.language)));
-    response->set_request_id(caller.request_id);
+    response.set_status_code(200);
+    response.set_message(std::string(SuccessMessage(caller.language)));
+    response.set_request_id(caller.request_id);
+    SerializeResponse(response, raw_response);
   } else {
     grpc_status = ToGrpcStatus(status, caller.language, context);
   }
@@ -87,62 +93,73 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::Handle(
 }
 
 grpc::ServerUnaryReactor* ProfileServiceImpl::SendPhoneCode(
-    grpc::CallbackServerContext* context,
-    const v1::SendPhoneCodeRequest* request,
-    v1::SendPhoneCodeResponse* response) {
-  return Handle("SendPhoneCode", context, response, [&](const Caller& caller) {
-    absl::StatusOr<SendCodeResult> result = core_->SendCode(
-        caller, {request->phone_country_code(), request->phone_number(),
-                 static_cast<int>(request->purpose())});
-    if (!result.ok()) return result.status();
-    response->mutable_data()->set_expires_in(Seconds(result->expires_in));
-    response->mutable_data()->set_resend_after(Seconds(result->resend_after));
-    return absl::OkStatus();
-  });
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* raw_request,
+    grpc::ByteBuffer* raw_response) {
+  return Handle<v1::SendPhoneCodeRequest, v1::SendPhoneCodeResponse>(
+      "SendPhoneCode", context, raw_request, raw_response,
+      [&](const Caller& caller, const v1::SendPhoneCodeRequest& request,
+          v1::SendPhoneCodeResponse& response) {
+        absl::StatusOr<SendCodeResult> result = core_->SendCode(
+            caller, {request.phone_country_code(), request.phone_number(),
+                     static_cast<int>(request.purpose())});
+        if (!result.ok()) return result.status();
+        response.mutable_data()->set_expires_in(Seconds(result->expires_in));
+        response.mutable_data()->set_resend_after(
+            Seconds(result->resend_after));
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* ProfileServiceImpl::UpdatePhoneVerification(
-    grpc::CallbackServerContext* context,
-    const v1::UpdatePhoneVerificationRequest* request,
-    v1::UpdatePhoneVerificationResponse* response) {
-  return Handle(
-      "UpdatePhoneVerification", context, response,
-      [&](const Caller& caller) {
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* raw_request,
+    grpc::ByteBuffer* raw_response) {
+  return Handle<v1::UpdatePhoneVerificationRequest,
+                v1::UpdatePhoneVerificationResponse>(
+      "UpdatePhoneVerification", context, raw_request, raw_response,
+      [&](const Caller& caller,
+          const v1::UpdatePhoneVerificationRequest& request,
+          v1::UpdatePhoneVerificationResponse& response) {
         absl::StatusOr<VerifyResult> result = core_->Verify(
             caller,
-            {request->new_phone_country_code(), request->new_phone_number(),
-             request->new_phone_pass_code(), request->old_phone_country_code(),
-             request->old_phone_number(), request->old_phone_pass_code()});
+            {request.new_phone_country_code(), request.new_phone_number(),
+             request.new_phone_pass_code(), request.old_phone_country_code(),
+             request.old_phone_number(), request.old_phone_pass_code()});
         if (!result.ok()) return result.status();
-        response->mutable_data()->set_update_phone_token(
+        response.mutable_data()->set_update_phone_token(
             std::move(result->token));
-        response->mutable_data()->set_token_expires_in(
+        response.mutable_data()->set_token_expires_in(
             Seconds(result->expires_in));
         return absl::OkStatus();
       });
 }
 
 grpc::ServerUnaryReactor* ProfileServiceImpl::UpdatePhone(
-    grpc::CallbackServerContext* context,
-    const v1::UpdatePhoneRequest* request, v1::CommonResponse* response) {
-  return Handle("UpdatePhone", context, response, [&](const Caller& caller) {
-    return core_->Update(caller, request->update_phone_token());
-  });
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* raw_request,
+    grpc::ByteBuffer* raw_response) {
+  return Handle<v1::UpdatePhoneRequest, v1::CommonResponse>(
+      "UpdatePhone", context, raw_request, raw_response,
+      [&](const Caller& caller, const v1::UpdatePhoneRequest& request,
+          v1::CommonResponse&) {
+        return core_->Update(caller, request.update_phone_token());
+      });
 }
 
 grpc::ServerUnaryReactor* ProfileServiceImpl::GetProfile(
-    grpc::CallbackServerContext* context, const v1::GetProfileRequest* request,
-    v1::GetProfileResponse* response) {
-  return Handle("GetProfile", context, response, [&](const Caller& caller) {
-    absl::StatusOr<ProfileView> view = core_->GetProfile(caller);
-    if (!view.ok()) return view.status();
-    v1::Profile* data = response->mutable_data();
-    data->set_user_id(view->user_id);
-    data->set_phone_country_code(view->phone_country_code);
-    data->set_phone_number(view->phone_number);
-    data->set_phone_e164(view->phone_e164);
-    return absl::OkStatus();
-  });
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* raw_request,
+    grpc::ByteBuffer* raw_response) {
+  return Handle<v1::GetProfileRequest, v1::GetProfileResponse>(
+      "GetProfile", context, raw_request, raw_response,
+      [&](const Caller& caller, const v1::GetProfileRequest&,
+          v1::GetProfileResponse& response) {
+        absl::StatusOr<ProfileView> view = core_->GetProfile(caller);
+        if (!view.ok()) return view.status();
+        v1::Profile* data = response.mutable_data();
+        data->set_user_id(view->user_id);
+        data->set_phone_country_code(view->phone_country_code);
+        data->set_phone_number(view->phone_number);
+        data->set_phone_e164(view->phone_e164);
+        return absl::OkStatus();
+      });
 }
 
 }  // namespace profile

@@ -18,46 +18,53 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "grpcpp/support/byte_buffer.h"
 #include "profile/v1/profile.grpc.pb.h"
 #include "server/auth/authenticator.h"
 #include "server/core/phone_change.h"
 
 namespace profile {
 
-class ProfileServiceImpl final
-    : public profile::v1::ProfileService::CallbackService {
+// The generated service with every method taking raw bytes, so that the
+// service parses requests itself (see wire.h).
+using RawProfileService = v1::ProfileService::WithRawCallbackMethod_SendPhoneCode<
+    v1::ProfileService::WithRawCallbackMethod_UpdatePhoneVerification<
+        v1::ProfileService::WithRawCallbackMethod_UpdatePhone<
+            v1::ProfileService::WithRawCallbackMethod_GetProfile<
+                v1::ProfileService::Service>>>>;
+
+class ProfileServiceImpl final : public RawProfileService {
  public:
   // REQUIRES: both outlive the service.
   ProfileServiceImpl(const Authenticator* authenticator, PhoneChange* core)
       : authenticator_(authenticator), core_(core) {}
 
-  grpc::ServerUnaryReactor* SendPhoneCode(
-      grpc::CallbackServerContext* context,
-      const v1::SendPhoneCodeRequest* request,
-      v1::SendPhoneCodeResponse* response) override;
+  grpc::ServerUnaryReactor* SendPhoneCode(grpc::CallbackServerContext* context,
+                                          const grpc::ByteBuffer* request,
+                                          grpc::ByteBuffer* response) override;
 
   grpc::ServerUnaryReactor* UpdatePhoneVerification(
-      grpc::CallbackServerContext* context,
-      const v1::UpdatePhoneVerificationRequest* request,
-      v1::UpdatePhoneVerificationResponse* response) override;
+      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+      grpc::ByteBuffer* response) override;
 
-  grpc::ServerUnaryReactor* UpdatePhone(
-      grpc::CallbackServerContext* context,
-      const v1::UpdatePhoneRequest* request,
-      v1::CommonResponse* response) override;
+  grpc::ServerUnaryReactor* UpdatePhone(grpc::CallbackServerContext* context,
+                                        const grpc::ByteBuffer* request,
+                                        grpc::ByteBuffer* response) override;
 
-  grpc::ServerUnaryReactor* GetProfile(
-      grpc::CallbackServerContext* context,
-      const v1::GetProfileRequest* request,
-      v1::GetProfileResponse* response) override;
+  grpc::ServerUnaryReactor* GetProfile(grpc::CallbackServerContext* context,
+                                       const grpc::ByteBuffer* request,
+                                       grpc::ByteBuffer* response) override;
 
  private:
-  // Authenticates the caller, runs `body` and finishes the call, filling the
-  // common response fields of `response` on success.
-  template <typename Response>
+  // Authenticates the caller, parses the request, runs `body` and finishes
+  // the call, filling the common response fields on success.
+  template <typename Request, typename Response>
   grpc::ServerUnaryReactor* Handle(
       absl::string_view method, grpc::CallbackServerContext* context,
-      Response* response, absl::FunctionRef<absl::Status(const Caller&)> body);
+      const grpc::ByteBuffer* raw_request, grpc::ByteBuffer* raw_response,
+      absl::FunctionRef<absl::Status(const Caller&, const Request&,
+                                     Response&)>
+          body);
 
   const Authenticator* const authenticator_;
   PhoneChange* const core_;

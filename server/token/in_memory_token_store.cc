@@ -93,6 +93,12 @@ class InMemoryTokenStore final : public TokenStore {
                      absl::Time expires_at) override {
     const TokenKey key = KeyOf(token_hash);
     const uint64_t user_hash = absl::HashOf(grant.user_id);
+    if (live_.load(std::memory_order_relaxed) >= max_live_tokens_) {
+      // Full, perhaps of expired tokens the background sweep has not reached
+      // yet: sweep now, at most every 100 ms so a flood cannot turn every
+      // Issue() into a full scan.
+      SweepIfFull();
+    }
     UserShard& user_shard = user_shards_[user_hash & (kShards - 1)];
     absl::MutexLock user_lock(&user_shard.mu);
 
@@ -183,6 +189,16 @@ class InMemoryTokenStore final : public TokenStore {
     return token_shards_[key[0] & (kShards - 1)];
   }
 
+  void SweepIfFull() {
+    const int64_t now_ns = absl::ToUnixNanos(clock_->Now());
+    int64_t last = last_full_sweep_ns_.load(std::memory_order_relaxed);
+    if (now_ns - last < 100'000'000 ||
+        !last_full_sweep_ns_.compare_exchange_strong(last, now_ns)) {
+      return;
+    }
+    SweepExpired();
+  }
+
   // Erases the token `key` if it belongs to `user_id`.
   // REQUIRES: the user's shard is held.
   void Erase(const TokenKey& key, absl::string_view user_id) {
@@ -209,6 +225,7 @@ class InMemoryTokenStore final : public TokenStore {
   const std::shared_ptr<Clock> clock_;
   const size_t max_live_tokens_;
   std::atomic<size_t> live_{0};
+  std::atomic<int64_t> last_full_sweep_ns_{0};
   std::array<TokenShard, kShards> token_shards_;
   std::array<UserShard, kShards> user_shards_;
   // Declared last: destroyed first, so the sweep never sees a dead store.

@@ -1,0 +1,91 @@
+#include "server/service/wire.h"
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/stubs/logging.h"
+#include "google/protobuf/wire_format_lite.h"
+#include "grpcpp/support/proto_buffer_reader.h"
+#include "server/common/api_error.h"
+#include "server/common/log.h"
+#include "server/common/text.h"
+
+namespace profile {
+namespace {
+
+using ::google::protobuf::Descriptor;
+using ::google::protobuf::FieldDescriptor;
+using ::google::protobuf::internal::WireFormatLite;
+
+absl::Status Malformed() {
+  return ApiError(ApiCode::kInvalidArgument,
+                  "the request body is not a valid message of this method");
+}
+
+std::string Flatten(const grpc::ByteBuffer& raw) {
+  std::vector<grpc::Slice> slices;
+  std::string bytes;
+  if (!raw.Dump(&slices).ok()) return bytes;
+  for (const grpc::Slice& slice : slices) {
+    bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+  }
+  return bytes;
+}
+
+// Walks a body that failed to parse to say which field is at fault.
+absl::Status Diagnose(const std::string& bytes, const Descriptor& descriptor) {
+  google::protobuf::io::CodedInputStream in(
+      reinterpret_cast<const uint8_t*>(bytes.data()),
+      static_cast<int>(bytes.size()));
+  while (uint32_t tag = in.ReadTag()) {
+    const FieldDescriptor* field =
+        descriptor.FindFieldByNumber(WireFormatLite::GetTagFieldNumber(tag));
+    if (field != nullptr && field->type() == FieldDescriptor::TYPE_STRING &&
+        WireFormatLite::GetTagWireType(tag) ==
+            WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
+      std::string value;
+      if (!WireFormatLite::ReadString(&in, &value)) return Malformed();
+      if (!IsValidUtf8(value)) {
+        return ApiError(ApiCode::kInvalidArgument,
+                        absl::StrCat(field->name(), ": is not valid UTF-8"),
+                        field->name());
+      }
+    } else if (!WireFormatLite::SkipField(&in, tag)) {
+      return Malformed();
+    }
+  }
+  return Malformed();
+}
+
+void ProtobufLogHandler(google::protobuf::LogLevel level, const char* filename,
+                        int line, const std::string& message) {
+  Log(level >= google::protobuf::LOGLEVEL_FATAL ? LogLevel::kError
+                                                : LogLevel::kDebug,
+      "protobuf", {{"detail", message}});
+}
+
+}  // namespace
+
+absl::Status ParseRequest(const grpc::ByteBuffer& raw,
+                          google::protobuf::Message* message) {
+  grpc::ByteBuffer copy(raw);  // shares the slices; the reader consumes it
+  grpc::ProtoBufferReader reader(&copy);
+  if (message->ParseFromZeroCopyStream(&reader)) return absl::OkStatus();
+  message->Clear();
+  return Diagnose(Flatten(raw), *message->GetDescriptor());
+}
+
+void SerializeResponse(const google::protobuf::Message& message,
+                       grpc::ByteBuffer* raw) {
+  grpc::Slice slice(message.SerializeAsString());
+  *raw = grpc::ByteBuffer(&slice, 1);
+}
+
+void RouteProtobufLogs() {
+  google::protobuf::SetLogHandler(&ProtobufLogHandler);
+}
+
+}  // namespace profile

@@ -1,0 +1,39 @@
+// Request and response bodies on the wire.
+//
+// The service takes its requests as raw bytes instead of letting gRPC parse
+// them, because gRPC answers a body it cannot parse with a bare status and
+// no hint. A proto3 string that is not valid UTF-8 is the common case, and
+// users deserve INVALID_ARGUMENT naming the field:
+//
+//   v1::UpdatePhoneRequest request;
+//   absl::Status parsed = ParseRequest(*raw_request, &request);
+//   // INVALID_ARGUMENT, api code 1001:
+//   // "update_phone_token: is not valid UTF-8"
+//
+// Thread-safety: pure functions.
+#ifndef PROFILE_SERVER_SERVICE_WIRE_H_
+#define PROFILE_SERVER_SERVICE_WIRE_H_
+
+#include "absl/status/status.h"
+#include "google/protobuf/message.h"
+#include "grpcpp/support/byte_buffer.h"
+
+namespace profile {
+
+// Parses `raw` into `message`. Returns INVALID_ARGUMENT (api code 1001)
+// naming the field for a string that is not valid UTF-8, and saying the body
+// is malformed for anything else that does not parse.
+absl::Status ParseRequest(const grpc::ByteBuffer& raw,
+                          google::protobuf::Message* message);
+
+// Serializes `message` into `raw`.
+void SerializeResponse(const google::protobuf::Message& message,
+                       grpc::ByteBuffer* raw);
+
+// Routes protobuf's own log lines into the server's JSON log at debug level,
+// so that hostile bodies cannot flood stderr with unstructured text.
+void RouteProtobufLogs();
+
+}  // namespace profile
+
+#endif  // PROFILE_SERVER_SERVICE_WIRE_H_
