@@ -1,0 +1,94 @@
+// Test-side helpers for talking to a running profile server through the
+// generated stub, exactly as an outside caller would.
+//
+//   E2eClient client(port);
+//   v1::GetProfileResponse response;
+//   CallResult result = client.Call(&Stub::GetProfile, "u1", {}, &response);
+//   EXPECT_EQ(result.status.error_code(), grpc::StatusCode::OK);
+//
+// Thread-safety: Call() may be used from many threads at once.
+#ifndef PROFILE_TESTS_E2E_E2E_CLIENT_H_
+#define PROFILE_TESTS_E2E_E2E_CLIENT_H_
+
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "grpcpp/grpcpp.h"
+#include "profile/v1/profile.grpc.pb.h"
+
+namespace profile::testing {
+
+using Stub = ::profile::v1::ProfileService::Stub;
+
+// What a call returned besides its response.
+struct CallResult {
+  grpc::Status status;
+  std::multimap<std::string, std::string> trailers;
+
+  grpc::StatusCode code() const { return status.error_code(); }
+
+  // The `x-api-code` trailer, or -1.
+  int api_code() const { return IntTrailer("x-api-code"); }
+  // The `retry-after` trailer, or -1.
+  int retry_after() const { return IntTrailer("retry-after"); }
+  std::string Trailer(const std::string& key) const {
+    auto it = trailers.find(key);
+    return it == trailers.end() ? std::string() : it->second;
+  }
+
+ private:
+  int IntTrailer(const std::string& key) const {
+    int value = -1;
+    auto it = trailers.find(key);
+    if (it == trailers.end() || !absl::SimpleAtoi(it->second, &value)) {
+      return -1;
+    }
+    return value;
+  }
+};
+
+class E2eClient {
+ public:
+  explicit E2eClient(int port)
+      : channel_(grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
+                                     grpc::InsecureChannelCredentials())),
+        stub_(v1::ProfileService::NewStub(channel_)) {}
+
+  // Calls `method` as `user_id` ("" sends no x-user-id) with extra metadata.
+  template <typename Request, typename Response>
+  CallResult Call(grpc::Status (Stub::*method)(grpc::ClientContext*,
+                                               const Request&, Response*),
+                  const std::string& user_id, const Request& request,
+                  Response* response,
+                  const std::vector<std::pair<std::string, std::string>>&
+                      metadata = {}) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::seconds(10));
+    if (!user_id.empty()) context.AddMetadata("x-user-id", user_id);
+    for (const auto& [key, value] : metadata) context.AddMetadata(key, value);
+    CallResult result;
+    result.status = (stub_.get()->*method)(&context, request, response);
+    for (const auto& [key, value] : context.GetServerTrailingMetadata()) {
+      result.trailers.emplace(std::string(key.data(), key.size()),
+                              std::string(value.data(), value.size()));
+    }
+    return result;
+  }
+
+  Stub& stub() { return *stub_; }
+  const std::shared_ptr<grpc::Channel>& channel() { return channel_; }
+
+ private:
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<Stub> stub_;
+};
+
+}  // namespace profile::testing
+
+#endif  // PROFILE_TESTS_E2E_E2E_CLIENT_H_

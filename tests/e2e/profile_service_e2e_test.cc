@@ -1,0 +1,675 @@
+// End-to-end tests of the phone-change API: the real server, on a real
+// socket at 127.0.0.1 on a free port, driven through the generated stub.
+//
+// The suite is parameterized by backend so that every row runs again on
+// every storage engine the server supports.
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <regex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/util/json_util.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "server/server.h"
+#include "tests/e2e/e2e_client.h"
+
+namespace profile {
+namespace {
+
+using ::profile::testing::CallResult;
+using ::profile::testing::E2eClient;
+using ::profile::testing::Stub;
+using ::testing::HasSubstr;
+
+constexpr char kTestPhone[] = "+8613800138000";
+constexpr char kTestCode[] = "246810";
+
+enum class Backend { kInMemory };
+
+std::string BackendName(const ::testing::TestParamInfo<Backend>& info) {
+  switch (info.param) {
+    case Backend::kInMemory:
+      return "InMemory";
+  }
+  return "Unknown";
+}
+
+v1::SendPhoneCodeRequest SendRequest(const std::string& cc,
+                                     const std::string& number,
+                                     v1::PhoneCodePurpose purpose) {
+  v1::SendPhoneCodeRequest request;
+  request.set_phone_country_code(cc);
+  request.set_phone_number(number);
+  request.set_purpose(purpose);
+  return request;
+}
+
+v1::UpdatePhoneVerificationRequest VerifyRequest(const std::string& cc,
+                                                 const std::string& number,
+                                                 const std::string& code) {
+  v1::UpdatePhoneVerificationRequest request;
+  request.set_new_phone_country_code(cc);
+  request.set_new_phone_number(number);
+  request.set_new_phone_pass_code(code);
+  return request;
+}
+
+v1::UpdatePhoneRequest UpdateRequest(const std::string& token) {
+  v1::UpdatePhoneRequest request;
+  request.set_update_phone_token(token);
+  return request;
+}
+
+class ProfileServiceE2eTest : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    char dir_template[] = "/tmp/profile_e2e_XXXXXX";
+    ASSERT_NE(mkdtemp(dir_template), nullptr);
+    dir_ = dir_template;
+    outbox_ = dir_ + "/outbox.jsonl";
+  }
+
+  void TearDown() override {
+    server_.reset();
+    std::remove(outbox_.c_str());
+    rmdir(dir_.c_str());
+  }
+
+  // Options every test starts from: outbox SMS, one test number.
+  ServerOptions BaseOptions() {
+    ServerOptions options;
+    options.listen = "127.0.0.1:0";
+    options.sms_sender = "outbox:" + outbox_;
+    options.test_phone_codes = absl::StrCat(kTestPhone, ":", kTestCode);
+    return options;
+  }
+
+  void StartServer(ServerOptions options) {
+    absl::StatusOr<std::unique_ptr<ProfileServer>> server =
+        ProfileServer::Start(options);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    client_ = std::make_unique<E2eClient>(server_->port());
+  }
+
+  void StartServer() { StartServer(BaseOptions()); }
+
+  // Returns the newest code the outbox holds for `e164` and `purpose`.
+  std::string CodeFromOutbox(const std::string& e164,
+                             const std::string& purpose) {
+    std::ifstream in(outbox_);
+    std::string line, code;
+    while (std::getline(in, line)) {
+      nlohmann::json message = nlohmann::json::parse(line);
+      if (message["phone_e164"] == e164 && message["purpose"] == purpose) {
+        code = message["code"];
+      }
+    }
+    return code;
+  }
+
+  int OutboxLines() {
+    std::ifstream in(outbox_);
+    int lines = 0;
+    for (std::string line; std::getline(in, line);) ++lines;
+    return lines;
+  }
+
+  CallResult Send(const std::string& user, const std::string& cc,
+                  const std::string& number,
+                  v1::PhoneCodePurpose purpose =
+                      v1::PHONE_CODE_PURPOSE_NEW_PHONE,
+                  v1::SendPhoneCodeResponse* response = nullptr) {
+    v1::SendPhoneCodeResponse local;
+    return client_->Call(&Stub::SendPhoneCode, user,
+                         SendRequest(cc, number, purpose),
+                         response ? response : &local);
+  }
+
+  CallResult Verify(const std::string& user,
+                    const v1::UpdatePhoneVerificationRequest& request,
+                    v1::UpdatePhoneVerificationResponse* response = nullptr) {
+    v1::UpdatePhoneVerificationResponse local;
+    return client_->Call(&Stub::UpdatePhoneVerification, user, request,
+                         response ? response : &local);
+  }
+
+  CallResult Update(const std::string& user, const std::string& token,
+                    v1::CommonResponse* response = nullptr) {
+    v1::CommonResponse local;
+    return client_->Call(&Stub::UpdatePhone, user, UpdateRequest(token),
+                         response ? response : &local);
+  }
+
+  // Sends a code to +86 `number`, verifies it and returns the token.
+  std::string TokenFor(const std::string& user, const std::string& number) {
+    CallResult sent = Send(user, "+86", number);
+    EXPECT_TRUE(sent.status.ok()) << sent.status.error_message();
+    const std::string code = CodeFromOutbox("+86" + number, "new_phone");
+    v1::UpdatePhoneVerificationResponse response;
+    CallResult verified =
+        Verify(user, VerifyRequest("+86", number, code), &response);
+    EXPECT_TRUE(verified.status.ok()) << verified.status.error_message();
+    return response.data().update_phone_token();
+  }
+
+  // Binds +86 `number` to `user` through the whole flow.
+  void BindPhone(const std::string& user, const std::string& number) {
+    CallResult updated = Update(user, TokenFor(user, number));
+    ASSERT_TRUE(updated.status.ok()) << updated.status.error_message();
+  }
+
+  v1::Profile ProfileOf(const std::string& user) {
+    v1::GetProfileResponse response;
+    CallResult result =
+        client_->Call(&Stub::GetProfile, user, v1::GetProfileRequest(),
+                      &response);
+    EXPECT_TRUE(result.status.ok()) << result.status.error_message();
+    return response.data();
+  }
+
+  std::string dir_;
+  std::string outbox_;
+  std::unique_ptr<ProfileServer> server_;
+  std::unique_ptr<E2eClient> client_;
+};
+
+TEST_P(ProfileServiceE2eTest, HappyPathChangesThePhone) {
+  StartServer();
+  v1::SendPhoneCodeResponse sent;
+  CallResult send_result = Send("alice", "+86", "138-0013 8001",
+                                v1::PHONE_CODE_PURPOSE_NEW_PHONE, &sent);
+  ASSERT_TRUE(send_result.status.ok()) << send_result.status.error_message();
+  EXPECT_EQ(sent.status_code(), 200);
+  EXPECT_EQ(sent.data().expires_in(), 300);
+  EXPECT_EQ(sent.data().resend_after(), 60);
+  const std::string code = CodeFromOutbox("+8613800138001", "new_phone");
+  ASSERT_EQ(code.size(), 6u);
+
+  v1::UpdatePhoneVerificationResponse verified;
+  CallResult verify_result = Verify(
+      "alice", VerifyRequest("+86", "13800138001", code), &verified);
+  ASSERT_TRUE(verify_result.status.ok())
+      << verify_result.status.error_message();
+  EXPECT_EQ(verified.status_code(), 200);
+  EXPECT_EQ(verified.data().token_expires_in(), 60);
+  EXPECT_TRUE(std::regex_match(verified.data().update_phone_token(),
+                               std::regex("[A-Za-z0-9_-]{43}")))
+      << verified.data().update_phone_token();
+
+  v1::CommonResponse updated;
+  CallResult update_result =
+      Update("alice", verified.data().update_phone_token(), &updated);
+  ASSERT_TRUE(update_result.status.ok())
+      << update_result.status.error_message();
+  EXPECT_EQ(updated.status_code(), 200);
+  EXPECT_EQ(updated.message(), "success");
+  EXPECT_FALSE(updated.request_id().empty());
+  EXPECT_EQ(update_result.Trailer("x-request-id"), updated.request_id());
+
+  v1::Profile profile = ProfileOf("alice");
+  EXPECT_EQ(profile.user_id(), "alice");
+  EXPECT_EQ(profile.phone_country_code(), "+86");
+  EXPECT_EQ(profile.phone_number(), "13800138001");
+  EXPECT_EQ(profile.phone_e164(), "+8613800138001");
+}
+
+TEST_P(ProfileServiceE2eTest, NewUserHasAnEmptyProfile) {
+  StartServer();
+  v1::GetProfileResponse response;
+  CallResult result = client_->Call(&Stub::GetProfile, "nobody-yet",
+                                    v1::GetProfileRequest(), &response);
+  ASSERT_EQ(result.code(), grpc::StatusCode::OK);
+  EXPECT_EQ(response.status_code(), 200);
+  EXPECT_EQ(response.data().user_id(), "nobody-yet");
+  EXPECT_EQ(response.data().phone_e164(), "");
+  EXPECT_EQ(response.data().phone_number(), "");
+  EXPECT_EQ(response.data().phone_country_code(), "");
+}
+
+TEST_P(ProfileServiceE2eTest, JsonUsesTheApiCamelCaseNames) {
+  StartServer();
+  v1::UpdatePhoneVerificationResponse verified;
+  ASSERT_TRUE(Verify("json-user", VerifyRequest("+86", "13800138000", kTestCode),
+                     &verified)
+                  .status.ok());
+  std::string json;
+  google::protobuf::util::JsonPrintOptions print;
+  ASSERT_TRUE(google::protobuf::util::MessageToJsonString(verified, &json, print)
+                  .ok());
+  nlohmann::json parsed = nlohmann::json::parse(json);
+  EXPECT_EQ(parsed["statusCode"], 200);
+  EXPECT_TRUE(parsed["requestId"].is_string());
+  EXPECT_TRUE(parsed["data"]["updatePhoneToken"].is_string());
+  EXPECT_EQ(parsed["data"]["tokenExpiresIn"], 60);
+
+  v1::UpdatePhoneVerificationRequest request;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(
+                  R"({"newPhoneCountryCode":"+86","newPhoneNumber":"1",
+                      "newPhonePassCode":"1","oldPhoneCountryCode":"+86",
+                      "oldPhoneNumber":"2","oldPhonePassCode":"2"})",
+                  &request)
+                  .ok());
+  EXPECT_EQ(request.old_phone_pass_code(), "2");
+}
+
+TEST_P(ProfileServiceE2eTest, TestNumberNeedsNoSmsAndNoCooldown) {
+  StartServer();
+  for (int i = 0; i < 3; ++i) {
+    v1::SendPhoneCodeResponse sent;
+    CallResult result = Send("tester", "+86", "13800138000",
+                             v1::PHONE_CODE_PURPOSE_NEW_PHONE, &sent);
+    ASSERT_EQ(result.code(), grpc::StatusCode::OK);
+    EXPECT_EQ(sent.data().resend_after(), 0);
+  }
+  EXPECT_EQ(OutboxLines(), 0);
+  // The fixed code is reusable.
+  for (int i = 0; i < 2; ++i) {
+    CallResult verified =
+        Verify("tester", VerifyRequest("+86", "13800138000", kTestCode));
+    EXPECT_EQ(verified.code(), grpc::StatusCode::OK);
+  }
+}
+
+// ---- The error table, row by row: exact gRPC code and api code. ----
+
+TEST_P(ProfileServiceE2eTest, MissingIdentityIsUnauthenticated) {
+  StartServer();
+  v1::GetProfileResponse response;
+  CallResult result = client_->Call(&Stub::GetProfile, "",
+                                    v1::GetProfileRequest(), &response);
+  EXPECT_EQ(result.code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(result.api_code(), 1000);
+  EXPECT_THAT(result.status.error_message(), HasSubstr("x-user-id"));
+  EXPECT_FALSE(result.Trailer("x-request-id").empty());
+
+  result = client_->Call(&Stub::GetProfile, "  ", v1::GetProfileRequest(),
+                         &response);
+  EXPECT_EQ(result.code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(result.api_code(), 1000);
+  result = client_->Call(&Stub::GetProfile, std::string(129, 'u'),
+                         v1::GetProfileRequest(), &response);
+  EXPECT_EQ(result.code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(result.api_code(), 1000);
+}
+
+TEST_P(ProfileServiceE2eTest, MalformedPhoneIsInvalidArgumentNamingTheField) {
+  StartServer();
+  for (const char* number : {"", "12", "abc-def", "1380013800012345678901"}) {
+    CallResult result = Send("u1", "+86", number);
+    EXPECT_EQ(result.code(), grpc::StatusCode::INVALID_ARGUMENT) << number;
+    EXPECT_EQ(result.api_code(), 1001) << number;
+    EXPECT_THAT(result.status.error_message(), HasSubstr("phone_number"));
+  }
+  CallResult result = Send("u1", "+999", "13800138000");
+  EXPECT_EQ(result.code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(result.api_code(), 1001);
+  EXPECT_THAT(result.status.error_message(), HasSubstr("phone_country_code"));
+
+  result = Verify("u1", VerifyRequest("+86", "138", "123456"));
+  EXPECT_EQ(result.code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(result.api_code(), 1001);
+  EXPECT_THAT(result.status.error_message(), HasSubstr("new_phone_number"));
+
+  result = Verify("u1", VerifyRequest("+86", "13800138001", "12ab56"));
+  EXPECT_EQ(result.code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(result.api_code(), 1001);
+  EXPECT_THAT(result.status.error_message(), HasSubstr("new_phone_pass_code"));
+}
+
+TEST_P(ProfileServiceE2eTest, UnspecifiedPurposeIsInvalidArgument) {
+  StartServer();
+  CallResult result = Send("u1", "+86", "13800138001",
+                           v1::PHONE_CODE_PURPOSE_UNSPECIFIED);
+  EXPECT_EQ(result.code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(result.api_code(), 1001);
+  EXPECT_THAT(result.status.error_message(), HasSubstr("purpose"));
+}
+
+TEST_P(ProfileServiceE2eTest, WrongCodeIs2001AndBurnsAfterFiveTries) {
+  StartServer();
+  ASSERT_TRUE(Send("u1", "+86", "13800138001").status.ok());
+  const std::string code = CodeFromOutbox("+8613800138001", "new_phone");
+  const std::string wrong = code == "000000" ? "111111" : "000000";
+  for (int i = 0; i < 5; ++i) {
+    CallResult result = Verify("u1", VerifyRequest("+86", "13800138001", wrong));
+    EXPECT_EQ(result.code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_EQ(result.api_code(), 2001);
+  }
+  // Burned: even the right code is gone now.
+  CallResult result = Verify("u1", VerifyRequest("+86", "13800138001", code));
+  EXPECT_EQ(result.code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(result.api_code(), 2300);
+}
+
+TEST_P(ProfileServiceE2eTest, UnknownOrUsedCodeIs2300) {
+  StartServer();
+  CallResult result =
+      Verify("u1", VerifyRequest("+86", "13800138001", "123456"));
+  EXPECT_EQ(result.code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(result.api_code(), 2300);
+
+  ASSERT_TRUE(Send("u1", "+86", "13800138001").status.ok());
+  const std::string code = CodeFromOutbox("+8613800138001", "new_phone");
+  ASSERT_TRUE(Verify("u1", VerifyRequest("+86", "13800138001", code)).status.ok());
+  result = Verify("u1", VerifyRequest("+86", "13800138001", code));
+  EXPECT_EQ(result.code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(result.api_code(), 2300);
+}
+
+TEST_P(ProfileServiceE2eTest, CodeIsBoundToItsPurpose) {
+  StartServer();
+  BindPhone("u1", "13800138001");
+  // A code texted for OLD_PHONE to the current number does not prove it as
+  // a new number for someone else, nor as NEW_PHONE for u1.
+  ASSERT_TRUE(Send("u1", "+86", "13800138001",
+                   v1::PHONE_CODE_PURPOSE_OLD_PHONE).status.ok());
+  const std::string code = CodeFromOutbox("+8613800138001", "old_phone");
+  ASSERT_FALSE(code.empty());
+  CallResult result =
+      Verify("u1", VerifyRequest("+86", "13800138002", code));
+  EXPECT_EQ(result.code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(result.api_code(), 2300);
+}
+
+TEST_P(ProfileServiceE2eTest, PhoneOfAnotherAccountIs2035BeforeAnySms) {
+  StartServer();
+  BindPhone("owner", "13800138001");
+  const int lines = OutboxLines();
+  CallResult result = Send("thief", "+86", "13800138001");
+  EXPECT_EQ(result.code(), grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_EQ(result.api_code(), 2035);
+  EXPECT_EQ(OutboxLines(), lines);
+
+  result = Verify("thief", VerifyRequest("+86", "13800138001", "123456"));
+  EXPECT_EQ(result.code(), grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_EQ(result.api_code(), 2035);
+}
+
+TEST_P(ProfileServiceE2eTest, OldPhoneCodeGoesOnlyToTheCurrentPhone) {
+  StartServer();
+  CallResult result = Send("fresh", "+86", "13800138001",
+                           v1::PHONE_CODE_PURPOSE_OLD_PHONE);
+  EXPECT_EQ(result.code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(result.api_code(), 2037);
+
+  BindPhone("u1", "13800138001");
+  const int lines = OutboxLines();
+  result = Send("u1", "+86", "13800138002", v1::PHONE_CODE_PURPOSE_OLD_PHONE);
+  EXPECT_EQ(result.code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(result.api_code(), 2038);
+  EXPECT_EQ(OutboxLines(), lines);
+}
+
+TEST_P(ProfileServiceE2eTest, SamePhoneIs2230) {
+  StartServer();
+  BindPhone("u1", "13800138001");
+  CallResult result = Send("u1", "+86", "13800138001");
+  EXPECT_EQ(result.code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(result.api_code(), 2230);
+  result = Verify("u1", VerifyRequest("+86", "138 0013 8001", "123456"));
+  EXPECT_EQ(result.code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(result.api_code(), 2230);
+}
+
+TEST_P(ProfileServiceE2eTest, ResendWithinCooldownIs2100WithRetryAfter) {
+  StartServer();
+  ASSERT_TRUE(Send("u1", "+86", "13800138001").status.ok());
+  CallResult result = Send("u1", "+86", "13800138001");
+  EXPECT_EQ(result.code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(result.api_code(), 2100);
+  EXPECT_GE(result.retry_after(), 59);
+  EXPECT_LE(result.retry_after(), 60);
+  // Another user asking for the same phone waits too: the cooldown is per
+  // phone.
+  result = Send("u2", "+86", "13800138001");
+  EXPECT_EQ(result.code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(result.api_code(), 2100);
+}
+
+TEST_P(ProfileServiceE2eTest, HourlyCapPerUserIs2100) {
+  ServerOptions options = BaseOptions();
+  options.phone_change.send_limits.max_per_user_per_hour = 2;
+  StartServer(options);
+  EXPECT_TRUE(Send("u1", "+86", "13800138001").status.ok());
+  EXPECT_TRUE(Send("u1", "+86", "13800138002").status.ok());
+  CallResult result = Send("u1", "+86", "13800138003");
+  EXPECT_EQ(result.code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(result.api_code(), 2100);
+  EXPECT_GT(result.retry_after(), 3500);
+}
+
+TEST_P(ProfileServiceE2eTest, UnknownOrUsedTokenIsNotFound) {
+  StartServer();
+  CallResult result = Update("u1", "bm90LWEtcmVhbC10b2tlbi1hdC1hbGwtbm90LWF0LWFsbA");
+  EXPECT_EQ(result.code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(result.api_code(), 2310);
+
+  const std::string token = TokenFor("u1", "13800138001");
+  ASSERT_TRUE(Update("u1", token).status.ok());
+  result = Update("u1", token);
+  EXPECT_EQ(result.code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(result.api_code(), 2310);
+}
+
+TEST_P(ProfileServiceE2eTest, MalformedTokenIsInvalidArgument) {
+  StartServer();
+  for (const std::string& token :
+       {std::string(), std::string("has spaces"), std::string(200, 'a'),
+        std::string("tok\xff\xfe")}) {
+    CallResult result = Update("u1", token);
+    EXPECT_EQ(result.code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_EQ(result.api_code(), 1001);
+    EXPECT_THAT(result.status.error_message(),
+                HasSubstr("update_phone_token"));
+  }
+}
+
+TEST_P(ProfileServiceE2eTest, TokenOfAnotherUserIsPermissionDenied) {
+  StartServer();
+  const std::string token = TokenFor("owner", "13800138001");
+  CallResult result = Update("intruder", token);
+  EXPECT_EQ(result.code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(result.api_code(), 2311);
+  // The intruder did not burn it.
+  EXPECT_EQ(Update("owner", token).code(), grpc::StatusCode::OK);
+  EXPECT_EQ(ProfileOf("intruder").phone_e164(), "");
+}
+
+TEST_P(ProfileServiceE2eTest, NewVerificationRevokesThePreviousToken) {
+  StartServer();
+  const std::string first = TokenFor("u1", "13800138001");
+  v1::UpdatePhoneVerificationResponse second;
+  ASSERT_TRUE(Verify("u1", VerifyRequest("+86", "13800138000", kTestCode),
+                     &second)
+                  .status.ok());
+  CallResult result = Update("u1", first);
+  EXPECT_EQ(result.code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(result.api_code(), 2310);
+  EXPECT_EQ(Update("u1", second.data().update_phone_token()).code(),
+            grpc::StatusCode::OK);
+  EXPECT_EQ(ProfileOf("u1").phone_e164(), kTestPhone);
+}
+
+TEST_P(ProfileServiceE2eTest, LiveTokenCapIsResourceExhausted) {
+  ServerOptions options = BaseOptions();
+  options.max_live_tokens = 2;
+  StartServer(options);
+  for (const char* user : {"a", "b"}) {
+    ASSERT_TRUE(Verify(user, VerifyRequest("+86", "13800138000", kTestCode))
+                    .status.ok());
+  }
+  CallResult result =
+      Verify("c", VerifyRequest("+86", "13800138000", kTestCode));
+  EXPECT_EQ(result.code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(result.api_code(), 2312);
+  // A holder can still replace its own token.
+  EXPECT_TRUE(Verify("a", VerifyRequest("+86", "13800138000", kTestCode))
+                  .status.ok());
+}
+
+// ---- Identity, request ids, language. ----
+
+TEST_P(ProfileServiceE2eTest, RequestIdIsEchoedOrGenerated) {
+  StartServer();
+  v1::GetProfileResponse response;
+  CallResult result =
+      client_->Call(&Stub::GetProfile, "u1", v1::GetProfileRequest(),
+                    &response, {{"x-request-id", "req-123.abc"}});
+  ASSERT_EQ(result.code(), grpc::StatusCode::OK);
+  EXPECT_EQ(response.request_id(), "req-123.abc");
+  EXPECT_EQ(result.Trailer("x-request-id"), "req-123.abc");
+
+  result = client_->Call(&Stub::GetProfile, "u1", v1::GetProfileRequest(),
+                         &response, {{"x-request-id", "bad id with spaces"}});
+  ASSERT_EQ(result.code(), grpc::StatusCode::OK);
+  EXPECT_TRUE(std::regex_match(
+      response.request_id(),
+      std::regex("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-"
+                 "[0-9a-f]{12}")))
+      << response.request_id();
+
+  // Errors carry the request id too.
+  result = Send("u1", "+86", "nope", v1::PHONE_CODE_PURPOSE_NEW_PHONE);
+  EXPECT_EQ(result.code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_FALSE(result.Trailer("x-request-id").empty());
+}
+
+TEST_P(ProfileServiceE2eTest, ChineseOnRequest) {
+  StartServer();
+  v1::GetProfileResponse response;
+  CallResult result =
+      client_->Call(&Stub::GetProfile, "u1", v1::GetProfileRequest(),
+                    &response, {{"x-authing-lang", "zh-CN"}});
+  ASSERT_EQ(result.code(), grpc::StatusCode::OK);
+  EXPECT_EQ(response.message(), "操作成功");
+
+  result = client_->Call(&Stub::GetProfile, "u1", v1::GetProfileRequest(),
+                         &response, {{"accept-language", "zh-CN,zh;q=0.9"}});
+  EXPECT_EQ(response.message(), "操作成功");
+
+  v1::UpdatePhoneVerificationResponse verified;
+  result = client_->Call(&Stub::UpdatePhoneVerification, "u1",
+                         VerifyRequest("+86", "13800138001", "123456"),
+                         &verified, {{"x-authing-lang", "zh-CN"}});
+  EXPECT_EQ(result.code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(result.api_code(), 2300);
+  EXPECT_EQ(result.status.error_message(), "验证码已失效，请重新获取");
+}
+
+// ---- The old-phone mode. ----
+
+TEST_P(ProfileServiceE2eTest, OldPhoneModeRequiresTheOldCode) {
+  ServerOptions options = BaseOptions();
+  options.phone_change.verify_old_phone = true;
+  StartServer(options);
+  // No phone yet: the old-phone rules do not apply.
+  BindPhone("u1", "13800138001");
+
+  ASSERT_TRUE(Send("u1", "+86", "13800138002").status.ok());
+  const std::string new_code = CodeFromOutbox("+8613800138002", "new_phone");
+  v1::UpdatePhoneVerificationRequest request =
+      VerifyRequest("+86", "13800138002", new_code);
+
+  CallResult result = Verify("u1", request);
+  EXPECT_EQ(result.code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(result.api_code(), 1001);
+  EXPECT_THAT(result.status.error_message(), HasSubstr("old_phone"));
+
+  request.set_old_phone_country_code("+86");
+  request.set_old_phone_number("13800138009");
+  request.set_old_phone_pass_code("123456");
+  result = Verify("u1", request);
+  EXPECT_EQ(result.code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(result.api_code(), 2038);
+
+  ASSERT_TRUE(Send("u1", "+86", "13800138001",
+                   v1::PHONE_CODE_PURPOSE_OLD_PHONE).status.ok());
+  const std::string old_code = CodeFromOutbox("+8613800138001", "old_phone");
+  request.set_old_phone_number("138 0013 8001");
+  request.set_old_phone_pass_code(old_code == "000000" ? "111111" : "000000");
+  result = Verify("u1", request);
+  EXPECT_EQ(result.code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(result.api_code(), 2001);
+
+  // The wrong old code did not use up the new code.
+  request.set_old_phone_pass_code(old_code);
+  v1::UpdatePhoneVerificationResponse verified;
+  result = Verify("u1", request, &verified);
+  ASSERT_EQ(result.code(), grpc::StatusCode::OK)
+      << result.status.error_message();
+  ASSERT_EQ(Update("u1", verified.data().update_phone_token()).code(),
+            grpc::StatusCode::OK);
+  EXPECT_EQ(ProfileOf("u1").phone_e164(), "+8613800138002");
+}
+
+// ---- Races. ----
+
+TEST_P(ProfileServiceE2eTest, SixtyFourConcurrentSpendsOfOneTokenOneWins) {
+  StartServer();
+  const std::string token = TokenFor("u1", "13800138001");
+  std::atomic<int> ok{0}, not_found{0}, other{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 64; ++i) {
+    threads.emplace_back([&] {
+      CallResult result = Update("u1", token);
+      if (result.code() == grpc::StatusCode::OK) {
+        ++ok;
+      } else if (result.code() == grpc::StatusCode::NOT_FOUND &&
+                 result.api_code() == 2310) {
+        ++not_found;
+      } else {
+        ++other;
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(ok.load(), 1);
+  EXPECT_EQ(not_found.load(), 63);
+  EXPECT_EQ(other.load(), 0);
+}
+
+TEST_P(ProfileServiceE2eTest, TwoUsersRacingForOnePhoneOneWins) {
+  // Without a cooldown both users can prove the same free phone, one after
+  // the other, and then race to bind it.
+  ServerOptions options = BaseOptions();
+  options.phone_change.send_limits.resend_interval = absl::ZeroDuration();
+  StartServer(options);
+  for (int round = 0; round < 5; ++round) {
+    const std::string number = absl::StrCat("1380013810", round);
+    const std::string user_a = absl::StrCat("a", round);
+    const std::string user_b = absl::StrCat("b", round);
+    const std::string token_a = TokenFor(user_a, number);
+    const std::string token_b = TokenFor(user_b, number);
+    ASSERT_FALSE(token_a.empty());
+    ASSERT_FALSE(token_b.empty());
+
+    CallResult result_a, result_b;
+    std::thread thread_a([&] { result_a = Update(user_a, token_a); });
+    std::thread thread_b([&] { result_b = Update(user_b, token_b); });
+    thread_a.join();
+    thread_b.join();
+    const bool a_won = result_a.code() == grpc::StatusCode::OK;
+    const CallResult& loser = a_won ? result_b : result_a;
+    EXPECT_NE(a_won, result_b.code() == grpc::StatusCode::OK);
+    EXPECT_EQ(loser.code(), grpc::StatusCode::ALREADY_EXISTS);
+    EXPECT_EQ(loser.api_code(), 2035);
+    EXPECT_EQ(ProfileOf(a_won ? user_a : user_b).phone_e164(), "+86" + number);
+    EXPECT_EQ(ProfileOf(a_won ? user_b : user_a).phone_e164(), "");
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, ProfileServiceE2eTest,
+                         ::testing::Values(Backend::kInMemory), BackendName);
+
+}  // namespace
+}  // namespace profile

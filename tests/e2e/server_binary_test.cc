@@ -1,0 +1,263 @@
+// Tests of the profile_server program itself: flags, flag files, health,
+// reflection, signals and real-time token expiry. Each test starts the real
+// binary as a child process on 127.0.0.1 port 0.
+#include <signal.h>
+
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/descriptor.pb.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
+#include "gtest/gtest.h"
+#include "tests/e2e/e2e_client.h"
+#include "tests/testing/server_process.h"
+
+namespace profile {
+namespace {
+
+using ::grpc::health::v1::Health;
+using ::grpc::health::v1::HealthCheckRequest;
+using ::grpc::health::v1::HealthCheckResponse;
+using ::profile::testing::CallResult;
+using ::profile::testing::E2eClient;
+using ::profile::testing::ServerProcess;
+using ::profile::testing::Stub;
+using ::testing::HasSubstr;
+using ::testing::IsSupersetOf;
+
+const char kBinary[] = PROFILE_SERVER_BINARY;
+const char kTestNumbers[] = "--test_phone_codes=+8613800138000:246810";
+
+// Returns the health of `service`, or -1 - the gRPC code on error.
+int HealthOf(int port, const std::string& service) {
+  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
+                                     grpc::InsecureChannelCredentials());
+  auto stub = Health::NewStub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(5));
+  HealthCheckRequest request;
+  request.set_service(service);
+  HealthCheckResponse response;
+  grpc::Status status = stub->Check(&context, request, &response);
+  if (!status.ok()) return -1 - status.error_code();
+  return response.status();
+}
+
+// Runs the binary to completion (it must not start serving) and returns its
+// exit code and log.
+std::pair<int, std::string> RunToExit(std::vector<std::string> args) {
+  ServerProcess server;
+  bool served = server.Start(kBinary, std::move(args), absl::Seconds(10));
+  int code = served ? server.Stop(SIGKILL) : server.Wait(absl::Seconds(10));
+  if (served) code = 1000;  // it should not have served
+  return {code, server.log()};
+}
+
+v1::UpdatePhoneVerificationRequest TestNumberVerification() {
+  v1::UpdatePhoneVerificationRequest request;
+  request.set_new_phone_country_code("+86");
+  request.set_new_phone_number("13800138000");
+  request.set_new_phone_pass_code("246810");
+  return request;
+}
+
+TEST(ServerBinaryTest, ServesHealthOverallAndPerService) {
+  ServerProcess server;
+  ASSERT_TRUE(server.Start(kBinary, {})) << server.log();
+  EXPECT_EQ(HealthOf(server.port(), ""), HealthCheckResponse::SERVING);
+  EXPECT_EQ(HealthOf(server.port(), "profile.v1.ProfileService"),
+            HealthCheckResponse::SERVING);
+  EXPECT_EQ(HealthOf(server.port(), "no.such.Service"),
+            -1 - grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(server.Stop(SIGTERM), 0) << server.log();
+}
+
+TEST(ServerBinaryTest, ReflectionListsAndDescribesTheService) {
+  ServerProcess server;
+  ASSERT_TRUE(server.Start(kBinary, {})) << server.log();
+  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server.port()),
+                                     grpc::InsecureChannelCredentials());
+  auto stub = grpc::reflection::v1alpha::ServerReflection::NewStub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(5));
+  auto stream = stub->ServerReflectionInfo(&context);
+
+  // `grpcurl list`
+  grpc::reflection::v1alpha::ServerReflectionRequest request;
+  request.set_list_services("*");
+  ASSERT_TRUE(stream->Write(request));
+  grpc::reflection::v1alpha::ServerReflectionResponse response;
+  ASSERT_TRUE(stream->Read(&response));
+  std::vector<std::string> services;
+  for (const auto& service : response.list_services_response().service()) {
+    services.push_back(service.name());
+  }
+  EXPECT_THAT(services, IsSupersetOf({"profile.v1.ProfileService",
+                                      "grpc.health.v1.Health"}));
+
+  // `grpcurl describe profile.v1.ProfileService`
+  request.set_file_containing_symbol("profile.v1.ProfileService");
+  ASSERT_TRUE(stream->Write(request));
+  ASSERT_TRUE(stream->Read(&response));
+  ASSERT_GE(response.file_descriptor_response().file_descriptor_proto_size(),
+            1);
+  google::protobuf::FileDescriptorProto file;
+  ASSERT_TRUE(file.ParseFromString(
+      response.file_descriptor_response().file_descriptor_proto(0)));
+  EXPECT_EQ(file.name(), "profile/v1/profile.proto");
+  ASSERT_EQ(file.service_size(), 1);
+  std::vector<std::string> methods;
+  for (const auto& method : file.service(0).method()) {
+    methods.push_back(method.name());
+  }
+  EXPECT_THAT(methods, ::testing::ElementsAre("SendPhoneCode",
+                                              "UpdatePhoneVerification",
+                                              "UpdatePhone", "GetProfile"));
+  stream->WritesDone();
+  EXPECT_TRUE(stream->Finish().ok());
+  EXPECT_EQ(server.Stop(SIGTERM), 0);
+}
+
+TEST(ServerBinaryTest, SigtermGoesNotServingDrainsAndExitsZero) {
+  ServerProcess server;
+  ASSERT_TRUE(server.Start(kBinary, {"--drain_delay=2s", kTestNumbers}))
+      << server.log();
+  E2eClient client(server.port());
+  ASSERT_EQ(HealthOf(server.port(), ""), HealthCheckResponse::SERVING);
+  kill(server.pid(), SIGTERM);
+
+  // During the drain delay the health says NOT_SERVING while calls are
+  // still answered, so load balancers move traffic away without errors.
+  const absl::Time deadline = absl::Now() + absl::Seconds(2);
+  int health = HealthOf(server.port(), "");
+  while (health == HealthCheckResponse::SERVING && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));
+    health = HealthOf(server.port(), "");
+  }
+  EXPECT_EQ(health, HealthCheckResponse::NOT_SERVING);
+  EXPECT_EQ(HealthOf(server.port(), "profile.v1.ProfileService"),
+            HealthCheckResponse::NOT_SERVING);
+  v1::UpdatePhoneVerificationResponse response;
+  CallResult result = client.Call(&Stub::UpdatePhoneVerification, "u1",
+                                  TestNumberVerification(), &response);
+  EXPECT_EQ(result.code(), grpc::StatusCode::OK)
+      << result.status.error_message();
+
+  EXPECT_EQ(server.Wait(absl::Seconds(20)), 0) << server.log();
+  EXPECT_THAT(server.log(), HasSubstr("\"stopped\""));
+}
+
+TEST(ServerBinaryTest, SigintExitsZero) {
+  ServerProcess server;
+  ASSERT_TRUE(server.Start(kBinary, {})) << server.log();
+  EXPECT_EQ(server.Stop(SIGINT), 0) << server.log();
+}
+
+TEST(ServerBinaryTest, TokenExpiresInRealTime) {
+  ServerProcess server;
+  ASSERT_TRUE(server.Start(kBinary, {"--token_ttl=1s", kTestNumbers}))
+      << server.log();
+  E2eClient client(server.port());
+  v1::UpdatePhoneVerificationResponse verified;
+  ASSERT_TRUE(client
+                  .Call(&Stub::UpdatePhoneVerification, "u1",
+                        TestNumberVerification(), &verified)
+                  .status.ok());
+  EXPECT_EQ(verified.data().token_expires_in(), 1);
+
+  absl::SleepFor(absl::Milliseconds(1300));
+  v1::UpdatePhoneRequest update;
+  update.set_update_phone_token(verified.data().update_phone_token());
+  v1::CommonResponse updated;
+  CallResult result = client.Call(&Stub::UpdatePhone, "u1", update, &updated);
+  EXPECT_EQ(result.code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(result.api_code(), 2310);
+
+  // A token spent within its second works.
+  ASSERT_TRUE(client
+                  .Call(&Stub::UpdatePhoneVerification, "u1",
+                        TestNumberVerification(), &verified)
+                  .status.ok());
+  update.set_update_phone_token(verified.data().update_phone_token());
+  result = client.Call(&Stub::UpdatePhone, "u1", update, &updated);
+  EXPECT_EQ(result.code(), grpc::StatusCode::OK)
+      << result.status.error_message();
+  EXPECT_EQ(server.Stop(SIGTERM), 0);
+}
+
+TEST(ServerBinaryTest, FlagfileIsRead) {
+  char path[] = "/tmp/profile_flags_XXXXXX";
+  int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  close(fd);
+  {
+    std::ofstream out(path);
+    out << "--listen=127.0.0.1:0\n--token_ttl=7s\n" << kTestNumbers << "\n";
+  }
+  ServerProcess server;
+  ASSERT_TRUE(server.Start(kBinary, {absl::StrCat("--flagfile=", path)}))
+      << server.log();
+  E2eClient client(server.port());
+  v1::UpdatePhoneVerificationResponse verified;
+  CallResult result = client.Call(&Stub::UpdatePhoneVerification, "u1",
+                                  TestNumberVerification(), &verified);
+  ASSERT_EQ(result.code(), grpc::StatusCode::OK)
+      << result.status.error_message();
+  EXPECT_EQ(verified.data().token_expires_in(), 7);
+  EXPECT_EQ(server.Stop(SIGTERM), 0);
+  std::remove(path);
+}
+
+TEST(ServerBinaryTest, BadFlagsStopTheStartWithAClearMessage) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {{"--code_length=3"}, "--code_length must be from 4 to 10"},
+      {{"--code_length=11"}, "--code_length must be from 4 to 10"},
+      {{"--code_length=six"}, "code_length"},
+      {{"--token_ttl=forever"}, "token_ttl"},
+      {{"--token_ttl=0s"}, "--token_ttl must be from 1s to 1h"},
+      {{"--code_ttl=-5m"}, "--code_ttl"},
+      {{"--max_code_attempts=0"}, "--max_code_attempts"},
+      {{"--max_live_tokens=0"}, "--max_live_tokens"},
+      {{"--sms_sender=smtp"}, "--sms_sender"},
+      {{"--sms_sender=outbox:/nonexistent-dir/outbox"}, "SMS outbox"},
+      {{"--test_phone_codes=+86138:12"}, "--test_phone_codes"},
+      {{"--auth=none"}, "--auth"},
+      {{"--log_level=loud"}, "--log_level"},
+      {{"--no_such_flag=1"}, "no_such_flag"},
+      {{"positional"}, "unexpected argument"},
+      {{"--listen=not-an-address"}, "cannot listen on not-an-address"},
+  };
+  for (const Case& c : cases) {
+    auto [code, log] = RunToExit(c.args);
+    EXPECT_EQ(code, 1) << c.args[0] << "\n" << log;
+    EXPECT_THAT(log, HasSubstr(c.message)) << c.args[0];
+  }
+}
+
+TEST(ServerBinaryTest, BusyPortStopsTheStart) {
+  ServerProcess first;
+  ASSERT_TRUE(first.Start(kBinary, {})) << first.log();
+  auto [code, log] =
+      RunToExit({absl::StrCat("--listen=127.0.0.1:", first.port())});
+  EXPECT_EQ(code, 1) << log;
+  EXPECT_THAT(log, HasSubstr("cannot listen"));
+  EXPECT_EQ(HealthOf(first.port(), ""), HealthCheckResponse::SERVING);
+  EXPECT_EQ(first.Stop(SIGTERM), 0);
+}
+
+}  // namespace
+}  // namespace profile

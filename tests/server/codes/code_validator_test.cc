@@ -1,0 +1,342 @@
+#include "server/codes/code_validator.h"
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/codes/code_store.h"
+#include "server/common/api_error.h"
+#include "tests/testing/fake_clock.h"
+#include "tests/testing/status_matchers.h"
+
+namespace profile {
+namespace {
+
+using ::profile::testing::FakeClock;
+using ::profile::testing::IsOk;
+using ::profile::testing::StatusIs;
+using ::testing::HasSubstr;
+using ::testing::Pair;
+using ::testing::UnorderedElementsAre;
+
+constexpr char kSecret[] = "validator-secret";
+constexpr char kTestPhone[] = "+8613800138000";
+constexpr char kTestCode[] = "246810";
+constexpr char kOtherTestPhone[] = "+14155550100";
+constexpr char kOtherTestCode[] = "135790";
+constexpr char kRealPhone[] = "+8613912345678";
+
+auto IsWrongCode() {
+  return StatusIs(absl::StatusCode::kInvalidArgument, ApiCode::kWrongCode);
+}
+auto IsNoLiveCode() {
+  return StatusIs(absl::StatusCode::kInvalidArgument, ApiCode::kCodeExpired);
+}
+
+absl::flat_hash_map<std::string, std::string> TestCodes() {
+  return {{kTestPhone, kTestCode}, {kOtherTestPhone, kOtherTestCode}};
+}
+
+class CodeValidatorTest : public ::testing::Test {
+ protected:
+  CodeValidatorTest() {
+    InMemoryCodeStoreOptions options;
+    options.sweep_interval = absl::ZeroDuration();
+    store_ = NewInMemoryCodeStore(clock_, options);
+  }
+
+  // Stores `code` for `key` as SendPhoneCode would.
+  void Send(const CodeKey& key, absl::string_view code, int max_attempts = 5) {
+    ASSERT_THAT(store_->Put(key, CodeDigest(kSecret, key, code),
+                            clock_->Now() + absl::Minutes(5), max_attempts),
+                IsOk());
+  }
+
+  std::unique_ptr<CodeValidator> Chain() {
+    std::vector<std::unique_ptr<CodeValidator>> validators;
+    validators.push_back(NewFixedCodeValidator(TestCodes()));
+    validators.push_back(NewStoredCodeValidator(store_.get(), kSecret));
+    return NewCodeValidatorChain(std::move(validators));
+  }
+
+  std::shared_ptr<FakeClock> clock_ = std::make_shared<FakeClock>();
+  std::unique_ptr<CodeStore> store_;
+};
+
+// --- Stored-code validator ---
+
+TEST_F(CodeValidatorTest, StoredCoversEveryPhone) {
+  auto validator = NewStoredCodeValidator(store_.get(), kSecret);
+  EXPECT_TRUE(validator->Covers(kRealPhone));
+  EXPECT_TRUE(validator->Covers(kTestPhone));
+  EXPECT_TRUE(validator->Covers(""));
+}
+
+TEST_F(CodeValidatorTest, StoredChecksWithoutConsumingAndConsumesOnce) {
+  auto validator = NewStoredCodeValidator(store_.get(), kSecret);
+  const CodeKey key{kRealPhone, CodePurpose::kNewPhone};
+  Send(key, "123456");
+  EXPECT_THAT(validator->Check(key, "123456"), IsOk());
+  EXPECT_THAT(validator->Check(key, "123456"), IsOk());
+  EXPECT_THAT(validator->Consume(key, "123456"), IsOk());
+  EXPECT_THAT(validator->Consume(key, "123456"), IsNoLiveCode());
+  EXPECT_THAT(validator->Check(key, "123456"), IsNoLiveCode());
+}
+
+TEST_F(CodeValidatorTest, StoredWrongCodeIsCountedAndBurns) {
+  auto validator = NewStoredCodeValidator(store_.get(), kSecret);
+  const CodeKey key{kRealPhone, CodePurpose::kNewPhone};
+  Send(key, "123456", /*max_attempts=*/2);
+  EXPECT_THAT(validator->Check(key, "000000"), IsWrongCode());
+  EXPECT_THAT(validator->Check(key, "111111"), IsWrongCode());
+  EXPECT_THAT(validator->Check(key, "123456"), IsNoLiveCode());
+}
+
+TEST_F(CodeValidatorTest, StoredUsesItsSecret) {
+  const CodeKey key{kRealPhone, CodePurpose::kNewPhone};
+  Send(key, "123456");
+  auto wrong_secret = NewStoredCodeValidator(store_.get(), "another-secret");
+  EXPECT_THAT(wrong_secret->Check(key, "123456"), IsWrongCode());
+  auto right_secret = NewStoredCodeValidator(store_.get(), kSecret);
+  EXPECT_THAT(right_secret->Check(key, "123456"), IsOk());
+}
+
+TEST_F(CodeValidatorTest, StoredCodeIsBoundToPurpose) {
+  auto validator = NewStoredCodeValidator(store_.get(), kSecret);
+  const CodeKey new_key{kRealPhone, CodePurpose::kNewPhone};
+  const CodeKey old_key{kRealPhone, CodePurpose::kOldPhone};
+  Send(new_key, "123456");
+  EXPECT_THAT(validator->Check(old_key, "123456"), IsNoLiveCode());
+  EXPECT_THAT(validator->Consume(old_key, "123456"), IsNoLiveCode());
+  EXPECT_THAT(validator->Check(new_key, "123456"), IsOk());
+}
+
+TEST_F(CodeValidatorTest, StoredCodeIsBoundToPhone) {
+  auto validator = NewStoredCodeValidator(store_.get(), kSecret);
+  Send({kRealPhone, CodePurpose::kNewPhone}, "123456");
+  EXPECT_THAT(validator->Check({"+8613912345679", CodePurpose::kNewPhone},
+                               "123456"),
+              IsNoLiveCode());
+}
+
+// --- Fixed-code validator ---
+
+TEST_F(CodeValidatorTest, FixedCoversOnlyListedNumbers) {
+  auto validator = NewFixedCodeValidator(TestCodes());
+  EXPECT_TRUE(validator->Covers(kTestPhone));
+  EXPECT_TRUE(validator->Covers(kOtherTestPhone));
+  EXPECT_FALSE(validator->Covers(kRealPhone));
+  EXPECT_FALSE(validator->Covers(""));
+  EXPECT_FALSE(validator->Covers("8613800138000"));
+  EXPECT_FALSE(validator->Covers("+861380013800"));
+}
+
+TEST_F(CodeValidatorTest, FixedCodeIsReusableForBothPurposes) {
+  auto validator = NewFixedCodeValidator(TestCodes());
+  for (CodePurpose purpose : {CodePurpose::kNewPhone, CodePurpose::kOldPhone}) {
+    const CodeKey key{kTestPhone, purpose};
+    for (int i = 0; i < 3; ++i) {
+      EXPECT_THAT(validator->Check(key, kTestCode), IsOk());
+      EXPECT_THAT(validator->Consume(key, kTestCode), IsOk());
+    }
+  }
+  EXPECT_THAT(validator->Check({kOtherTestPhone, CodePurpose::kNewPhone},
+                               kOtherTestCode),
+              IsOk());
+}
+
+TEST_F(CodeValidatorTest, FixedWrongCodeIsWrongAndNeverBurns) {
+  auto validator = NewFixedCodeValidator(TestCodes());
+  const CodeKey key{kTestPhone, CodePurpose::kNewPhone};
+  for (int i = 0; i < 50; ++i) {
+    EXPECT_THAT(validator->Check(key, "000000"), IsWrongCode());
+  }
+  EXPECT_THAT(validator->Check(key, ""), IsWrongCode());
+  EXPECT_THAT(validator->Check(key, "2468100"), IsWrongCode());
+  EXPECT_THAT(validator->Check(key, "24681"), IsWrongCode());
+  // The other test number's code is not this one's.
+  EXPECT_THAT(validator->Check(key, kOtherTestCode), IsWrongCode());
+  EXPECT_THAT(validator->Consume(key, "000000"), IsWrongCode());
+  EXPECT_THAT(validator->Check(key, kTestCode), IsOk());
+}
+
+TEST_F(CodeValidatorTest, FixedConsumeDoesNotBurn) {
+  auto validator = NewFixedCodeValidator(TestCodes());
+  const CodeKey key{kTestPhone, CodePurpose::kNewPhone};
+  ASSERT_THAT(validator->Consume(key, kTestCode), IsOk());
+  EXPECT_THAT(validator->Consume(key, kTestCode), IsOk());
+  EXPECT_THAT(validator->Check(key, kTestCode), IsOk());
+}
+
+TEST_F(CodeValidatorTest, FixedUnlistedNumberHasNoLiveCode) {
+  auto validator = NewFixedCodeValidator(TestCodes());
+  const CodeKey key{kRealPhone, CodePurpose::kNewPhone};
+  EXPECT_THAT(validator->Check(key, kTestCode), IsNoLiveCode());
+  EXPECT_THAT(validator->Consume(key, kTestCode), IsNoLiveCode());
+}
+
+TEST_F(CodeValidatorTest, EmptyFixedValidatorCoversNothing) {
+  auto validator = NewFixedCodeValidator({});
+  EXPECT_FALSE(validator->Covers(kTestPhone));
+  EXPECT_THAT(validator->Check({kTestPhone, CodePurpose::kNewPhone}, ""),
+              IsNoLiveCode());
+}
+
+// --- Chain ---
+
+TEST_F(CodeValidatorTest, ChainHandsTestNumbersToTheFixedValidator) {
+  auto chain = Chain();
+  const CodeKey key{kTestPhone, CodePurpose::kNewPhone};
+  // A stored code exists for the test number too; the fixed validator,
+  // first in the chain, decides anyway.
+  Send(key, "111111");
+  EXPECT_TRUE(chain->Covers(kTestPhone));
+  EXPECT_THAT(chain->Check(key, "111111"), IsWrongCode());
+  EXPECT_THAT(chain->Consume(key, "111111"), IsWrongCode());
+  EXPECT_THAT(chain->Check(key, kTestCode), IsOk());
+  EXPECT_THAT(chain->Consume(key, kTestCode), IsOk());
+  EXPECT_THAT(chain->Consume(key, kTestCode), IsOk());
+  // The stored code was never touched: the store still holds it.
+  EXPECT_THAT(store_->Consume(key, CodeDigest(kSecret, key, "111111")),
+              IsOk());
+}
+
+TEST_F(CodeValidatorTest, ChainHandsOtherNumbersToTheStoredValidator) {
+  auto chain = Chain();
+  const CodeKey key{kRealPhone, CodePurpose::kNewPhone};
+  EXPECT_TRUE(chain->Covers(kRealPhone));
+  // The test code does not open a real number.
+  EXPECT_THAT(chain->Check(key, kTestCode), IsNoLiveCode());
+  Send(key, "123456");
+  EXPECT_THAT(chain->Check(key, kTestCode), IsWrongCode());
+  EXPECT_THAT(chain->Check(key, "123456"), IsOk());
+  EXPECT_THAT(chain->Consume(key, "123456"), IsOk());
+  EXPECT_THAT(chain->Consume(key, "123456"), IsNoLiveCode());
+}
+
+TEST_F(CodeValidatorTest, ChainOrderDecides) {
+  // Stored first: it covers every phone, so the fixed codes never apply.
+  std::vector<std::unique_ptr<CodeValidator>> validators;
+  validators.push_back(NewStoredCodeValidator(store_.get(), kSecret));
+  validators.push_back(NewFixedCodeValidator(TestCodes()));
+  auto chain = NewCodeValidatorChain(std::move(validators));
+  EXPECT_THAT(chain->Check({kTestPhone, CodePurpose::kNewPhone}, kTestCode),
+              IsNoLiveCode());
+}
+
+TEST_F(CodeValidatorTest, NumberNoValidatorCoversHasNoLiveCode) {
+  std::vector<std::unique_ptr<CodeValidator>> validators;
+  validators.push_back(NewFixedCodeValidator(TestCodes()));
+  auto chain = NewCodeValidatorChain(std::move(validators));
+  const CodeKey key{kRealPhone, CodePurpose::kNewPhone};
+  EXPECT_FALSE(chain->Covers(kRealPhone));
+  EXPECT_THAT(chain->Check(key, kTestCode), IsNoLiveCode());
+  EXPECT_THAT(chain->Consume(key, kTestCode), IsNoLiveCode());
+  EXPECT_THAT(chain->Check({kTestPhone, CodePurpose::kOldPhone}, kTestCode),
+              IsOk());
+}
+
+TEST_F(CodeValidatorTest, EmptyChainCoversNothing) {
+  auto chain = NewCodeValidatorChain({});
+  EXPECT_FALSE(chain->Covers(kTestPhone));
+  EXPECT_THAT(chain->Check({kTestPhone, CodePurpose::kNewPhone}, kTestCode),
+              IsNoLiveCode());
+  EXPECT_THAT(chain->Consume({kTestPhone, CodePurpose::kNewPhone}, kTestCode),
+              IsNoLiveCode());
+}
+
+// --- ParseTestPhoneCodes ---
+
+TEST(ParseTestPhoneCodesTest, ParsesPairs) {
+  absl::StatusOr<absl::flat_hash_map<std::string, std::string>> codes =
+      ParseTestPhoneCodes("+8613800138000:246810,+14155550100:135790");
+  ASSERT_THAT(codes, IsOk());
+  EXPECT_THAT(*codes, UnorderedElementsAre(Pair("+8613800138000", "246810"),
+                                           Pair("+14155550100", "135790")));
+}
+
+TEST(ParseTestPhoneCodesTest, ToleratesSpacesAndEmptyItems) {
+  absl::StatusOr<absl::flat_hash_map<std::string, std::string>> codes =
+      ParseTestPhoneCodes(" +8613800138000:246810 , ,+14155550100:1357,");
+  ASSERT_THAT(codes, IsOk());
+  EXPECT_THAT(*codes, UnorderedElementsAre(Pair("+8613800138000", "246810"),
+                                           Pair("+14155550100", "1357")));
+}
+
+TEST(ParseTestPhoneCodesTest, EmptyTextIsAnEmptyMap) {
+  for (const char* text : {"", " ", ",", " , ,"}) {
+    absl::StatusOr<absl::flat_hash_map<std::string, std::string>> codes =
+        ParseTestPhoneCodes(text);
+    ASSERT_THAT(codes, IsOk()) << "[" << text << "]";
+    EXPECT_TRUE(codes->empty()) << "[" << text << "]";
+  }
+}
+
+TEST(ParseTestPhoneCodesTest, CodesOf4To10DigitsAreAccepted) {
+  absl::StatusOr<absl::flat_hash_map<std::string, std::string>> codes =
+      ParseTestPhoneCodes("+8613800138000:1234,+14155550100:0123456789");
+  ASSERT_THAT(codes, IsOk());
+  EXPECT_EQ(codes->at("+8613800138000"), "1234");
+  EXPECT_EQ(codes->at("+14155550100"), "0123456789");
+}
+
+TEST(ParseTestPhoneCodesTest, RejectsBadInput) {
+  for (const char* text : {
+           "+8613800138000:123",          // 3 digits
+           "+8613800138000:12345678901",  // 11 digits
+           "+8613800138000:12a456",       // not digits
+           "+8613800138000:１２３４５６",   // full-width digits
+           "+8613800138000: 246810",      // a space inside the code
+           "+8613800138000:-24681",
+           "+8613800138000:",             // no code
+           "+8613800138000",              // no colon
+           "+8613800138000:246810:1",     // two colons
+           "8613800138000:246810",        // not E.164
+           "+86 13800138000:246810",
+           "+86013800138000:246810",      // not canonical
+           "+861380013800:246810",        // not a valid number
+           "+999123456789:246810",        // unknown calling code
+           ":246810",
+           "+8613800138000:246810,oops",  // one bad item spoils the list
+           "+8613800138000:246810,+8613800138000:135790",  // duplicate
+           "+8613800138000:246810,+8613800138000:246810",  // duplicate
+       }) {
+    absl::StatusOr<absl::flat_hash_map<std::string, std::string>> codes =
+        ParseTestPhoneCodes(text);
+    EXPECT_THAT(codes, StatusIs(absl::StatusCode::kInvalidArgument,
+                                HasSubstr("--test_phone_codes")))
+        << "[" << text << "]";
+  }
+}
+
+TEST(ParseTestPhoneCodesTest, ErrorsSayWhatIsWrong) {
+  EXPECT_THAT(ParseTestPhoneCodes("+8613800138000:123"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("4 to 10 digits")));
+  EXPECT_THAT(ParseTestPhoneCodes("12345:246810"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("E.164")));
+  EXPECT_THAT(
+      ParseTestPhoneCodes("+8613800138000:246810,+8613800138000:246810"),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("twice")));
+}
+
+TEST(ParseTestPhoneCodesTest, ParsedCodesDriveTheFixedValidator) {
+  absl::StatusOr<absl::flat_hash_map<std::string, std::string>> codes =
+      ParseTestPhoneCodes("+8613800138000:246810");
+  ASSERT_THAT(codes, IsOk());
+  auto validator = NewFixedCodeValidator(*std::move(codes));
+  EXPECT_THAT(validator->Check({"+8613800138000", CodePurpose::kNewPhone},
+                               "246810"),
+              IsOk());
+}
+
+}  // namespace
+}  // namespace profile

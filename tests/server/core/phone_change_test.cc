@@ -1,0 +1,1003 @@
+#include "server/core/phone_change.h"
+
+#include <stdlib.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "server/codes/code_store.h"
+#include "server/codes/code_validator.h"
+#include "server/common/api_error.h"
+#include "server/limits/send_limiter.h"
+#include "server/sms/sms_sender.h"
+#include "server/token/token_store.h"
+#include "server/users/user_store.h"
+#include "tests/testing/fake_clock.h"
+#include "tests/testing/status_matchers.h"
+
+namespace profile {
+namespace {
+
+using ::profile::testing::FakeClock;
+using ::profile::testing::IsOk;
+using ::profile::testing::StatusIs;
+using ::testing::HasSubstr;
+using ::testing::MatchesRegex;
+using ::testing::Not;
+using ::testing::SizeIs;
+
+constexpr char kSecret[] = "core-test-secret";
+
+// Three ordinary Chinese mobiles, as typed and in E.164.
+constexpr char kPhoneA[] = "138 0013 8000";
+constexpr char kPhoneAE164[] = "+8613800138000";
+constexpr char kPhoneB[] = "138-0013-8001";
+constexpr char kPhoneBE164[] = "+8613800138001";
+constexpr char kPhoneC[] = "(138) 0013 8002";
+constexpr char kPhoneCE164[] = "+8613800138002";
+// A test number with a fixed code.
+constexpr char kTestPhone[] = "137 0000 0000";
+constexpr char kTestPhoneE164[] = "+8613700000000";
+constexpr char kTestCode[] = "246810";
+
+constexpr int kNew = static_cast<int>(CodePurpose::kNewPhone);
+constexpr int kOld = static_cast<int>(CodePurpose::kOldPhone);
+
+Caller Call(std::string user_id, Language language = Language::kEnglish) {
+  return Caller{std::move(user_id), "request-1", language};
+}
+
+// Forwards to another sender unless told to fail; records what it failed.
+class FlakySmsSender final : public SmsSender {
+ public:
+  explicit FlakySmsSender(SmsSender* next) : next_(next) {}
+  absl::Status Send(const SmsMessage& message) override {
+    if (fail_) {
+      failed_.push_back(message);
+      return absl::UnavailableError("gateway down");
+    }
+    return next_->Send(message);
+  }
+  void set_fail(bool fail) { fail_ = fail; }
+  const std::vector<SmsMessage>& failed() const { return failed_; }
+
+ private:
+  SmsSender* const next_;
+  bool fail_ = false;
+  std::vector<SmsMessage> failed_;
+};
+
+class PhoneChangeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = ::testing::TempDir() + "phone_change_test.XXXXXX";
+    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+    outbox_path_ = dir_ + "/outbox.jsonl";
+    absl::StatusOr<std::unique_ptr<SmsSender>> outbox =
+        NewOutboxSmsSender(outbox_path_);
+    ASSERT_THAT(outbox, IsOk());
+    outbox_ = *std::move(outbox);
+    sms_ = std::make_unique<FlakySmsSender>(outbox_.get());
+
+    users_ = NewInMemoryUserStore();
+    InMemoryTokenStoreOptions token_options;
+    token_options.sweep_interval = absl::ZeroDuration();
+    tokens_ = NewInMemoryTokenStore(clock_, token_options);
+    InMemoryCodeStoreOptions code_options;
+    code_options.sweep_interval = absl::ZeroDuration();
+    codes_ = NewInMemoryCodeStore(clock_, code_options);
+    InMemorySendLimiterOptions limiter_options;
+    limiter_options.limits = options_.send_limits;
+    limiter_options.sweep_interval = absl::ZeroDuration();
+    limiter_ = NewInMemorySendLimiter(clock_, limiter_options);
+
+    const absl::flat_hash_map<std::string, std::string> test_codes = {
+        {kTestPhoneE164, kTestCode}};
+    test_numbers_ = NewFixedCodeValidator(test_codes);
+    std::vector<std::unique_ptr<CodeValidator>> validators;
+    validators.push_back(NewFixedCodeValidator(test_codes));
+    validators.push_back(NewStoredCodeValidator(codes_.get(), kSecret));
+    validator_ = NewCodeValidatorChain(std::move(validators));
+
+    core_ = MakeCore(options_);
+  }
+
+  void TearDown() override {
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+
+  // A core over the fixture's stores; `tokens` replaces the token store
+  // (a second server instance keeps its own).
+  std::unique_ptr<PhoneChange> MakeCore(const PhoneChangeOptions& options,
+                                        TokenStore* tokens = nullptr) {
+    PhoneChangeDeps deps;
+    deps.clock = clock_;
+    deps.users = users_.get();
+    deps.tokens = tokens != nullptr ? tokens : tokens_.get();
+    deps.codes = codes_.get();
+    deps.validator = validator_.get();
+    deps.limiter = limiter_.get();
+    deps.sms = sms_.get();
+    deps.code_secret = kSecret;
+    deps.test_numbers = test_numbers_.get();
+    return std::make_unique<PhoneChange>(options, std::move(deps));
+  }
+
+  void UseVerifyOldPhone() {
+    options_.verify_old_phone = true;
+    core_ = MakeCore(options_);
+  }
+
+  std::vector<nlohmann::json> Outbox() const {
+    std::ifstream in(outbox_path_);
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    std::vector<nlohmann::json> messages;
+    for (absl::string_view line :
+         absl::StrSplit(buffer.str(), '\n', absl::SkipEmpty())) {
+      messages.push_back(nlohmann::json::parse(line));
+    }
+    return messages;
+  }
+
+  // Sends a code and returns it as the phone received it ("" on failure).
+  std::string SendCode(const std::string& user, const std::string& number,
+                       int purpose = kNew,
+                       Language language = Language::kEnglish) {
+    const size_t before = Outbox().size();
+    absl::StatusOr<SendCodeResult> sent =
+        core_->SendCode(Call(user, language), {"+86", number, purpose});
+    EXPECT_THAT(sent, IsOk()) << user << " " << number;
+    std::vector<nlohmann::json> messages = Outbox();
+    EXPECT_EQ(messages.size(), before + 1) << "no SMS for " << number;
+    if (!sent.ok() || messages.size() != before + 1) return "";
+    const nlohmann::json& message = messages.back();
+    EXPECT_EQ(message["purpose"], purpose == kNew ? "new_phone" : "old_phone");
+    return message["code"].get<std::string>();
+  }
+
+  absl::StatusOr<VerifyResult> VerifyNew(const std::string& user,
+                                         const std::string& number,
+                                         const std::string& code) {
+    VerifyInput input;
+    input.new_phone_country_code = "+86";
+    input.new_phone_number = number;
+    input.new_phone_pass_code = code;
+    return core_->Verify(Call(user), input);
+  }
+
+  absl::StatusOr<VerifyResult> VerifyBoth(const std::string& user,
+                                          const std::string& new_number,
+                                          const std::string& new_code,
+                                          const std::string& old_number,
+                                          const std::string& old_code) {
+    VerifyInput input;
+    input.new_phone_country_code = "+86";
+    input.new_phone_number = new_number;
+    input.new_phone_pass_code = new_code;
+    input.old_phone_country_code = "+86";
+    input.old_phone_number = old_number;
+    input.old_phone_pass_code = old_code;
+    return core_->Verify(Call(user), input);
+  }
+
+  // Sends a code to `number`, verifies it and returns the token.
+  std::string TokenFor(const std::string& user, const std::string& number) {
+    const std::string code = SendCode(user, number);
+    absl::StatusOr<VerifyResult> verified = VerifyNew(user, number, code);
+    EXPECT_THAT(verified, IsOk());
+    return verified.ok() ? verified->token : "";
+  }
+
+  // Binds `e164` to `user` directly in the store, as an earlier change did.
+  void Bind(const std::string& user, const std::string& e164) {
+    absl::StatusOr<std::string> current = users_->GetPhone(user);
+    ASSERT_THAT(current, IsOk());
+    ASSERT_THAT(users_->ChangePhone(user, *current, e164), IsOk());
+  }
+
+  std::string PhoneOf(const std::string& user) {
+    absl::StatusOr<std::string> phone = users_->GetPhone(user);
+    EXPECT_THAT(phone, IsOk());
+    return phone.ok() ? *phone : "<error>";
+  }
+
+  // A code that is certainly not `code`.
+  static std::string WrongCode(const std::string& code) {
+    std::string wrong = code;
+    wrong[0] = wrong[0] == '9' ? '0' : static_cast<char>(wrong[0] + 1);
+    return wrong;
+  }
+
+  std::shared_ptr<FakeClock> clock_ = std::make_shared<FakeClock>();
+  PhoneChangeOptions options_;
+  std::string dir_;
+  std::string outbox_path_;
+  std::unique_ptr<SmsSender> outbox_;
+  std::unique_ptr<FlakySmsSender> sms_;
+  std::unique_ptr<UserStore> users_;
+  std::unique_ptr<TokenStore> tokens_;
+  std::unique_ptr<CodeStore> codes_;
+  std::unique_ptr<SendLimiter> limiter_;
+  std::unique_ptr<CodeValidator> test_numbers_;
+  std::unique_ptr<CodeValidator> validator_;
+  std::unique_ptr<PhoneChange> core_;
+};
+
+auto IsMalformed(const std::string& field) {
+  return StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(field));
+}
+
+void ExpectMalformed(const absl::Status& status, const std::string& field) {
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument,
+                               ApiCode::kInvalidArgument));
+  EXPECT_THAT(status, IsMalformed(field));
+  EXPECT_EQ(FieldOf(status), field);
+}
+
+auto IsWrongCode() {
+  return StatusIs(absl::StatusCode::kInvalidArgument, ApiCode::kWrongCode);
+}
+auto IsNoLiveCode() {
+  return StatusIs(absl::StatusCode::kInvalidArgument, ApiCode::kCodeExpired);
+}
+auto IsPhoneTaken() {
+  return StatusIs(absl::StatusCode::kAlreadyExists, ApiCode::kPhoneTaken);
+}
+auto IsSamePhone() {
+  return StatusIs(absl::StatusCode::kFailedPrecondition, ApiCode::kSamePhone);
+}
+auto IsOldPhoneMismatch() {
+  return StatusIs(absl::StatusCode::kFailedPrecondition,
+                  ApiCode::kOldPhoneMismatch);
+}
+auto IsNoCurrentPhone() {
+  return StatusIs(absl::StatusCode::kFailedPrecondition,
+                  ApiCode::kNoCurrentPhone);
+}
+auto IsTooFrequent() {
+  return StatusIs(absl::StatusCode::kResourceExhausted, ApiCode::kTooFrequent);
+}
+auto IsTokenNotFound() {
+  return StatusIs(absl::StatusCode::kNotFound, ApiCode::kTokenNotFound);
+}
+auto IsTokenOtherUser() {
+  return StatusIs(absl::StatusCode::kPermissionDenied,
+                  ApiCode::kTokenOtherUser);
+}
+
+// ---------------------------------------------------------------------------
+// The happy paths.
+
+TEST_F(PhoneChangeTest, NewUserBindsAPhone) {
+  absl::StatusOr<SendCodeResult> sent =
+      core_->SendCode(Call("u1"), {"+86", kPhoneA, kNew});
+  ASSERT_THAT(sent, IsOk());
+  EXPECT_EQ(sent->expires_in, absl::Minutes(5));
+  EXPECT_EQ(sent->resend_after, absl::Seconds(60));
+
+  std::vector<nlohmann::json> outbox = Outbox();
+  ASSERT_THAT(outbox, SizeIs(1));
+  EXPECT_EQ(outbox[0]["phone_e164"], kPhoneAE164);
+  EXPECT_EQ(outbox[0]["purpose"], "new_phone");
+  const std::string code = outbox[0]["code"].get<std::string>();
+  EXPECT_THAT(code, MatchesRegex("[0-9]{6}"));
+  EXPECT_EQ(outbox[0]["text"],
+            absl::StrCat("Your verification code is ", code,
+                         ". It expires in 5 minutes. Do not share it."));
+
+  absl::StatusOr<VerifyResult> verified = VerifyNew("u1", kPhoneA, code);
+  ASSERT_THAT(verified, IsOk());
+  EXPECT_THAT(verified->token, MatchesRegex("[A-Za-z0-9_-]{43}"));
+  EXPECT_EQ(verified->expires_in, absl::Seconds(60));
+  // Verification alone changes nothing.
+  EXPECT_EQ(PhoneOf("u1"), "");
+
+  ASSERT_THAT(core_->Update(Call("u1"), verified->token), IsOk());
+  EXPECT_EQ(PhoneOf("u1"), kPhoneAE164);
+  absl::StatusOr<ProfileView> profile = core_->GetProfile(Call("u1"));
+  ASSERT_THAT(profile, IsOk());
+  EXPECT_EQ(profile->user_id, "u1");
+  EXPECT_EQ(profile->phone_country_code, "+86");
+  EXPECT_EQ(profile->phone_number, "13800138000");
+  EXPECT_EQ(profile->phone_e164, kPhoneAE164);
+
+  // The token and the code are spent.
+  EXPECT_THAT(core_->Update(Call("u1"), verified->token), IsTokenNotFound());
+  EXPECT_THAT(VerifyNew("u1", kPhoneA, code), IsSamePhone());
+}
+
+TEST_F(PhoneChangeTest, UserMovesToAnotherPhone) {
+  Bind("u1", kPhoneAE164);
+  const std::string token = TokenFor("u1", kPhoneB);
+  ASSERT_THAT(core_->Update(Call("u1"), token), IsOk());
+  EXPECT_EQ(PhoneOf("u1"), kPhoneBE164);
+  // The old phone is free for someone else.
+  absl::StatusOr<std::string> owner = users_->FindOwner(kPhoneAE164);
+  ASSERT_THAT(owner, IsOk());
+  EXPECT_EQ(*owner, "");
+  const std::string token2 = TokenFor("u2", kPhoneA);
+  EXPECT_THAT(core_->Update(Call("u2"), token2), IsOk());
+}
+
+TEST_F(PhoneChangeTest, NumbersAreCanonicalizedAcrossCalls) {
+  // Sent as "138 0013 8000", verified as "+86 13800138000".
+  const std::string code = SendCode("u1", kPhoneA);
+  absl::StatusOr<VerifyResult> verified =
+      VerifyNew("u1", "+86 13800138000", code);
+  ASSERT_THAT(verified, IsOk());
+  ASSERT_THAT(core_->Update(Call("u1"), verified->token), IsOk());
+  EXPECT_EQ(PhoneOf("u1"), kPhoneAE164);
+}
+
+TEST_F(PhoneChangeTest, ForeignNumberProfile) {
+  absl::StatusOr<SendCodeResult> sent =
+      core_->SendCode(Call("u1"), {"+1", "(415) 555-0100", kNew});
+  ASSERT_THAT(sent, IsOk());
+  const std::string code = Outbox().back()["code"].get<std::string>();
+  VerifyInput input;
+  input.new_phone_country_code = "1";
+  input.new_phone_number = "415.555.0100";
+  input.new_phone_pass_code = code;
+  absl::StatusOr<VerifyResult> verified = core_->Verify(Call("u1"), input);
+  ASSERT_THAT(verified, IsOk());
+  ASSERT_THAT(core_->Update(Call("u1"), verified->token), IsOk());
+  absl::StatusOr<ProfileView> profile = core_->GetProfile(Call("u1"));
+  ASSERT_THAT(profile, IsOk());
+  EXPECT_EQ(profile->phone_country_code, "+1");
+  EXPECT_EQ(profile->phone_number, "4155550100");
+  EXPECT_EQ(profile->phone_e164, "+14155550100");
+}
+
+TEST_F(PhoneChangeTest, ChineseCallerGetsAChineseSms) {
+  const std::string code =
+      SendCode("u1", kPhoneA, kNew, Language::kChinese);
+  ASSERT_FALSE(code.empty());
+  EXPECT_EQ(Outbox().back()["text"],
+            absl::StrCat("您的验证码是 ", code,
+                         "，5 分钟内有效。请勿告诉他人。"));
+}
+
+TEST_F(PhoneChangeTest, SmsTextRoundsTheTtlUpToMinutes) {
+  options_.code_ttl = absl::Seconds(60);
+  core_ = MakeCore(options_);
+  std::string code = SendCode("u1", kPhoneA);
+  EXPECT_EQ(Outbox().back()["text"],
+            absl::StrCat("Your verification code is ", code,
+                         ". It expires in 1 minute. Do not share it."));
+  options_.code_ttl = absl::Seconds(90);
+  core_ = MakeCore(options_);
+  code = SendCode("u1", kPhoneB);
+  EXPECT_EQ(Outbox().back()["text"],
+            absl::StrCat("Your verification code is ", code,
+                         ". It expires in 2 minutes. Do not share it."));
+}
+
+TEST_F(PhoneChangeTest, CodeLengthIsConfigurable) {
+  options_.code_length = 8;
+  core_ = MakeCore(options_);
+  EXPECT_THAT(SendCode("u1", kPhoneA), MatchesRegex("[0-9]{8}"));
+}
+
+TEST_F(PhoneChangeTest, CodesDiffer) {
+  // Two codes to two phones: not a constant.
+  const std::string a = SendCode("u1", kPhoneA);
+  const std::string b = SendCode("u1", kPhoneB);
+  const std::string c = SendCode("u1", kPhoneC);
+  EXPECT_FALSE(a == b && b == c);
+}
+
+TEST_F(PhoneChangeTest, GetProfileOfANewUserIsEmpty) {
+  absl::StatusOr<ProfileView> profile = core_->GetProfile(Call("fresh"));
+  ASSERT_THAT(profile, IsOk());
+  EXPECT_EQ(profile->user_id, "fresh");
+  EXPECT_EQ(profile->phone_country_code, "");
+  EXPECT_EQ(profile->phone_number, "");
+  EXPECT_EQ(profile->phone_e164, "");
+}
+
+TEST_F(PhoneChangeTest, GetProfileOfACorruptStoredPhoneIsInternal) {
+  Bind("u1", "not-a-phone");
+  EXPECT_THAT(core_->GetProfile(Call("u1")),
+              StatusIs(absl::StatusCode::kInternal, ApiCode::kInternal));
+}
+
+// ---------------------------------------------------------------------------
+// SendCode errors.
+
+TEST_F(PhoneChangeTest, SendCodeRefusesUnknownPurposes) {
+  for (int purpose : {0, 3, 99, -1}) {
+    absl::StatusOr<SendCodeResult> sent =
+        core_->SendCode(Call("u1"), {"+86", kPhoneA, purpose});
+    ExpectMalformed(sent.status(), "purpose");
+  }
+  EXPECT_THAT(Outbox(), SizeIs(0));
+}
+
+TEST_F(PhoneChangeTest, SendCodeRefusesMalformedPhones) {
+  ExpectMalformed(
+      core_->SendCode(Call("u1"), {"+86", "12345", kNew}).status(),
+      "phone_number");
+  ExpectMalformed(core_->SendCode(Call("u1"), {"+86", "", kNew}).status(),
+                  "phone_number");
+  ExpectMalformed(
+      core_->SendCode(Call("u1"), {"+999", kPhoneA, kNew}).status(),
+      "phone_country_code");
+  ExpectMalformed(core_->SendCode(Call("u1"), {"", kPhoneA, kNew}).status(),
+                  "phone_country_code");
+  EXPECT_THAT(Outbox(), SizeIs(0));
+}
+
+TEST_F(PhoneChangeTest, SendCodeToTheCurrentPhoneAsNewIsSamePhone) {
+  Bind("u1", kPhoneAE164);
+  EXPECT_THAT(core_->SendCode(Call("u1"), {"+86", kPhoneA, kNew}),
+              IsSamePhone());
+  EXPECT_THAT(Outbox(), SizeIs(0));
+}
+
+TEST_F(PhoneChangeTest, SendCodeToAnotherAccountsPhoneIsPhoneTaken) {
+  Bind("u2", kPhoneAE164);
+  EXPECT_THAT(core_->SendCode(Call("u1"), {"+86", kPhoneA, kNew}),
+              IsPhoneTaken());
+  EXPECT_THAT(Outbox(), SizeIs(0));
+}
+
+TEST_F(PhoneChangeTest, OldPhoneCodeGoesOnlyToTheCurrentPhone) {
+  // No phone yet: nothing to verify.
+  EXPECT_THAT(core_->SendCode(Call("u1"), {"+86", kPhoneA, kOld}),
+              IsNoCurrentPhone());
+  Bind("u1", kPhoneAE164);
+  // Not the account's phone (free, or another account's).
+  EXPECT_THAT(core_->SendCode(Call("u1"), {"+86", kPhoneB, kOld}),
+              IsOldPhoneMismatch());
+  Bind("u2", kPhoneCE164);
+  EXPECT_THAT(core_->SendCode(Call("u1"), {"+86", kPhoneC, kOld}),
+              IsOldPhoneMismatch());
+  EXPECT_THAT(Outbox(), SizeIs(0));
+
+  const std::string code = SendCode("u1", kPhoneA, kOld);
+  EXPECT_THAT(code, MatchesRegex("[0-9]{6}"));
+  EXPECT_EQ(Outbox().back()["phone_e164"], kPhoneAE164);
+}
+
+TEST_F(PhoneChangeTest, SendCodeCooldown) {
+  const std::string first = SendCode("u1", kPhoneA);
+  ASSERT_FALSE(first.empty());
+  clock_->Advance(absl::Seconds(20));
+  absl::StatusOr<SendCodeResult> again =
+      core_->SendCode(Call("u1"), {"+86", kPhoneA, kNew});
+  EXPECT_THAT(again, IsTooFrequent());
+  EXPECT_EQ(RetryAfterOf(again.status()), 40);
+  EXPECT_THAT(Outbox(), SizeIs(1));
+  // The refused request did not replace the code that was sent.
+  absl::StatusOr<VerifyResult> verified = VerifyNew("u1", kPhoneA, first);
+  EXPECT_THAT(verified, IsOk());
+
+  clock_->Advance(absl::Seconds(40));
+  EXPECT_FALSE(SendCode("u1", kPhoneA).empty());
+}
+
+TEST_F(PhoneChangeTest, ANewCodeReplacesTheOldOne) {
+  const std::string first = SendCode("u1", kPhoneA);
+  clock_->Advance(absl::Seconds(60));
+  const std::string second = SendCode("u1", kPhoneA);
+  if (first != second) {
+    EXPECT_THAT(VerifyNew("u1", kPhoneA, first), IsWrongCode());
+  }
+  EXPECT_THAT(VerifyNew("u1", kPhoneA, second), IsOk());
+}
+
+TEST_F(PhoneChangeTest, FailedSmsIsUnavailableAndDoesNotStartACooldown) {
+  sms_->set_fail(true);
+  ::testing::internal::CaptureStderr();
+  absl::StatusOr<SendCodeResult> sent =
+      core_->SendCode(Call("u1"), {"+86", kPhoneA, kNew});
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  EXPECT_THAT(sent, StatusIs(absl::StatusCode::kUnavailable,
+                             ApiCode::kSmsFailed));
+  ASSERT_THAT(sms_->failed(), SizeIs(1));
+  // The failure is logged without the code or the full number.
+  EXPECT_THAT(log, HasSubstr("sms delivery failed"));
+  EXPECT_THAT(log, Not(HasSubstr(sms_->failed()[0].code)));
+  EXPECT_THAT(log, Not(HasSubstr(kPhoneAE164)));
+
+  // The limiter was released: an immediate retry is allowed.
+  sms_->set_fail(false);
+  EXPECT_FALSE(SendCode("u1", kPhoneA).empty());
+}
+
+TEST_F(PhoneChangeTest, HourlyCapPerUserApplies) {
+  options_.send_limits.max_per_user_per_hour = 2;
+  InMemorySendLimiterOptions limiter_options;
+  limiter_options.limits = options_.send_limits;
+  limiter_options.sweep_interval = absl::ZeroDuration();
+  limiter_ = NewInMemorySendLimiter(clock_, limiter_options);
+  core_ = MakeCore(options_);
+  SendCode("u1", kPhoneA);
+  SendCode("u1", kPhoneB);
+  EXPECT_THAT(core_->SendCode(Call("u1"), {"+86", kPhoneC, kNew}),
+              IsTooFrequent());
+}
+
+// ---------------------------------------------------------------------------
+// Test numbers.
+
+TEST_F(PhoneChangeTest, TestNumbersSendNoSmsAndHaveNoCooldown) {
+  for (int i = 0; i < 5; ++i) {
+    absl::StatusOr<SendCodeResult> sent =
+        core_->SendCode(Call("u1"), {"+86", kTestPhone, kNew});
+    ASSERT_THAT(sent, IsOk()) << i;
+    EXPECT_EQ(sent->expires_in, absl::Minutes(5));
+    EXPECT_EQ(sent->resend_after, absl::ZeroDuration());
+  }
+  EXPECT_THAT(Outbox(), SizeIs(0));
+  // No limiter slot was taken either: a real number is still allowed.
+  EXPECT_FALSE(SendCode("u1", kPhoneA).empty());
+}
+
+TEST_F(PhoneChangeTest, TestNumberVerifiesWithItsFixedCodeRepeatedly) {
+  EXPECT_THAT(VerifyNew("u1", kTestPhone, "000000"), IsWrongCode());
+  for (int i = 0; i < 3; ++i) {
+    absl::StatusOr<VerifyResult> verified =
+        VerifyNew("u1", kTestPhone, kTestCode);
+    ASSERT_THAT(verified, IsOk()) << i;
+    if (i == 2) {
+      ASSERT_THAT(core_->Update(Call("u1"), verified->token), IsOk());
+    }
+  }
+  EXPECT_EQ(PhoneOf("u1"), kTestPhoneE164);
+  // Another account can still be told the test number is taken.
+  EXPECT_THAT(VerifyNew("u2", kTestPhone, kTestCode), IsPhoneTaken());
+}
+
+TEST_F(PhoneChangeTest, TestNumberIgnoresAStoredCode) {
+  // Even if a stored code existed for the test number, the fixed code
+  // decides.
+  const CodeKey key{kTestPhoneE164, CodePurpose::kNewPhone};
+  ASSERT_THAT(codes_->Put(key, CodeDigest(kSecret, key, "111111"),
+                          clock_->Now() + absl::Minutes(5), 5),
+              IsOk());
+  EXPECT_THAT(VerifyNew("u1", kTestPhone, "111111"), IsWrongCode());
+  EXPECT_THAT(VerifyNew("u1", kTestPhone, kTestCode), IsOk());
+}
+
+// ---------------------------------------------------------------------------
+// Verify errors.
+
+TEST_F(PhoneChangeTest, VerifyRefusesMalformedInput) {
+  const std::string code = SendCode("u1", kPhoneA);
+  ExpectMalformed(VerifyNew("u1", "12345", code).status(), "new_phone_number");
+  ExpectMalformed(VerifyNew("u1", "", code).status(), "new_phone_number");
+  ExpectMalformed(VerifyNew("u1", "１３８００１３８０００", code).status(),
+                  "new_phone_number");
+  VerifyInput input;
+  input.new_phone_country_code = "+999";
+  input.new_phone_number = kPhoneA;
+  input.new_phone_pass_code = code;
+  ExpectMalformed(core_->Verify(Call("u1"), input).status(),
+                  "new_phone_country_code");
+
+  ExpectMalformed(VerifyNew("u1", kPhoneA, "").status(),
+                  "new_phone_pass_code");
+  ExpectMalformed(VerifyNew("u1", kPhoneA, "12ab56").status(),
+                  "new_phone_pass_code");
+  ExpectMalformed(VerifyNew("u1", kPhoneA, " 123456").status(),
+                  "new_phone_pass_code");
+  ExpectMalformed(VerifyNew("u1", kPhoneA, "１２３４５６").status(),
+                  "new_phone_pass_code");
+  ExpectMalformed(VerifyNew("u1", kPhoneA, std::string(17, '1')).status(),
+                  "new_phone_pass_code");
+
+  // None of that cost an attempt or the code.
+  EXPECT_THAT(VerifyNew("u1", kPhoneA, code), IsOk());
+}
+
+TEST_F(PhoneChangeTest, SixteenDigitPassCodeIsWellFormed) {
+  SendCode("u1", kPhoneA);
+  EXPECT_THAT(VerifyNew("u1", kPhoneA, std::string(16, '1')), IsWrongCode());
+}
+
+TEST_F(PhoneChangeTest, CodeNeverSentIsNoLiveCode) {
+  EXPECT_THAT(VerifyNew("u1", kPhoneA, "123456"), IsNoLiveCode());
+}
+
+TEST_F(PhoneChangeTest, WrongCodesBelowTheLimitKeepTheCode) {
+  const std::string code = SendCode("u1", kPhoneA);
+  const std::string wrong = WrongCode(code);
+  for (int i = 0; i < options_.max_code_attempts - 1; ++i) {
+    EXPECT_THAT(VerifyNew("u1", kPhoneA, wrong), IsWrongCode()) << i;
+  }
+  // One attempt left: the right code still works now...
+  EXPECT_THAT(VerifyNew("u1", kPhoneA, code), IsOk());
+}
+
+TEST_F(PhoneChangeTest, MaxWrongCodesBurnTheCode) {
+  const std::string code = SendCode("u1", kPhoneA);
+  const std::string wrong = WrongCode(code);
+  for (int i = 0; i < options_.max_code_attempts; ++i) {
+    EXPECT_THAT(VerifyNew("u1", kPhoneA, wrong), IsWrongCode()) << i;
+  }
+  EXPECT_THAT(VerifyNew("u1", kPhoneA, code), IsNoLiveCode());
+}
+
+TEST_F(PhoneChangeTest, CodeExpiresExactlyAtItsTtl) {
+  const absl::Time sent_at = clock_->Now();
+  const std::string code = SendCode("u1", kPhoneA);
+  clock_->Set(sent_at + options_.code_ttl - absl::Nanoseconds(1));
+  EXPECT_THAT(VerifyNew("u1", kPhoneA, code), IsOk());
+
+  const std::string code_b = SendCode("u1", kPhoneB);
+  clock_->Advance(options_.code_ttl);
+  EXPECT_THAT(VerifyNew("u1", kPhoneB, code_b), IsNoLiveCode());
+}
+
+TEST_F(PhoneChangeTest, CodeIsSingleUse) {
+  const std::string code = SendCode("u1", kPhoneA);
+  ASSERT_THAT(VerifyNew("u1", kPhoneA, code), IsOk());
+  EXPECT_THAT(VerifyNew("u1", kPhoneA, code), IsNoLiveCode());
+}
+
+TEST_F(PhoneChangeTest, CodeIsBoundToItsPhone) {
+  const std::string code = SendCode("u1", kPhoneA);
+  EXPECT_THAT(VerifyNew("u1", kPhoneB, code), IsNoLiveCode());
+  EXPECT_THAT(VerifyNew("u1", kPhoneA, code), IsOk());
+}
+
+TEST_F(PhoneChangeTest, OldPhoneCodeDoesNotVerifyANewPhone) {
+  // u1's old-phone code for A cannot make A someone's new phone, even after
+  // A is released.
+  Bind("u1", kPhoneAE164);
+  const std::string old_code = SendCode("u1", kPhoneA, kOld);
+  Bind("u1", kPhoneBE164);
+  EXPECT_THAT(VerifyNew("u2", kPhoneA, old_code), IsNoLiveCode());
+}
+
+TEST_F(PhoneChangeTest, VerifyToTheCurrentPhoneIsSamePhone) {
+  Bind("u1", kPhoneAE164);
+  EXPECT_THAT(VerifyNew("u1", kPhoneA, "123456"), IsSamePhone());
+}
+
+TEST_F(PhoneChangeTest, VerifyOfATakenPhoneKeepsTheCode) {
+  const std::string code = SendCode("u1", kPhoneA);
+  // Someone else bound A after the code was sent.
+  Bind("u2", kPhoneAE164);
+  EXPECT_THAT(VerifyNew("u1", kPhoneA, code), IsPhoneTaken());
+  // Once A is free again, the code was not used up by the refusal.
+  Bind("u2", kPhoneCE164);
+  EXPECT_THAT(VerifyNew("u1", kPhoneA, code), IsOk());
+}
+
+TEST_F(PhoneChangeTest, TooManyTokensIsResourceExhausted) {
+  InMemoryTokenStoreOptions token_options;
+  token_options.max_live_tokens = 1;
+  token_options.sweep_interval = absl::ZeroDuration();
+  tokens_ = NewInMemoryTokenStore(clock_, token_options);
+  core_ = MakeCore(options_);
+  const std::string token = TokenFor("u2", kPhoneB);
+  const std::string code = SendCode("u1", kPhoneA);
+  EXPECT_THAT(VerifyNew("u1", kPhoneA, code),
+              StatusIs(absl::StatusCode::kResourceExhausted,
+                       ApiCode::kTooManyTokens));
+  // u2's own re-verification replaces its token even at capacity.
+  EXPECT_THAT(core_->Update(Call("u2"), token), IsOk());
+}
+
+TEST_F(PhoneChangeTest, TooManyTokensKeepsTheCode) {
+  // "A verification consumes its codes only once every other check has
+  // passed": a refusal for lack of token room must not burn the code.
+  InMemoryTokenStoreOptions token_options;
+  token_options.max_live_tokens = 1;
+  token_options.sweep_interval = absl::ZeroDuration();
+  tokens_ = NewInMemoryTokenStore(clock_, token_options);
+  core_ = MakeCore(options_);
+  const std::string token = TokenFor("u2", kPhoneB);
+  const std::string code = SendCode("u1", kPhoneA);
+  ASSERT_THAT(VerifyNew("u1", kPhoneA, code),
+              StatusIs(absl::StatusCode::kResourceExhausted,
+                       ApiCode::kTooManyTokens));
+  ASSERT_THAT(core_->Update(Call("u2"), token), IsOk());
+  EXPECT_THAT(VerifyNew("u1", kPhoneA, code), IsOk());
+}
+
+// ---------------------------------------------------------------------------
+// verify_old_phone mode.
+
+TEST_F(PhoneChangeTest, VerifyOldPhoneHappyPath) {
+  UseVerifyOldPhone();
+  Bind("u1", kPhoneAE164);
+  const std::string old_code = SendCode("u1", kPhoneA, kOld);
+  const std::string new_code = SendCode("u1", kPhoneB, kNew);
+  absl::StatusOr<VerifyResult> verified =
+      VerifyBoth("u1", kPhoneB, new_code, kPhoneA, old_code);
+  ASSERT_THAT(verified, IsOk());
+  ASSERT_THAT(core_->Update(Call("u1"), verified->token), IsOk());
+  EXPECT_EQ(PhoneOf("u1"), kPhoneBE164);
+}
+
+TEST_F(PhoneChangeTest, VerifyOldPhoneConsumesBothCodes) {
+  UseVerifyOldPhone();
+  Bind("u1", kPhoneAE164);
+  const std::string old_code = SendCode("u1", kPhoneA, kOld);
+  const std::string new_code = SendCode("u1", kPhoneB, kNew);
+  ASSERT_THAT(VerifyBoth("u1", kPhoneB, new_code, kPhoneA, old_code), IsOk());
+  const CodeKey old_key{kPhoneAE164, CodePurpose::kOldPhone};
+  const CodeKey new_key{kPhoneBE164, CodePurpose::kNewPhone};
+  EXPECT_THAT(codes_->Check(old_key, CodeDigest(kSecret, old_key, old_code)),
+              IsNoLiveCode());
+  EXPECT_THAT(codes_->Check(new_key, CodeDigest(kSecret, new_key, new_code)),
+              IsNoLiveCode());
+}
+
+TEST_F(PhoneChangeTest, VerifyOldPhoneNeedsTheOldFields) {
+  UseVerifyOldPhone();
+  Bind("u1", kPhoneAE164);
+  const std::string old_code = SendCode("u1", kPhoneA, kOld);
+  const std::string new_code = SendCode("u1", kPhoneB, kNew);
+
+  // Only the new phone.
+  ExpectMalformed(VerifyNew("u1", kPhoneB, new_code).status(),
+                  "old_phone_country_code");
+  VerifyInput input;
+  input.new_phone_country_code = "+86";
+  input.new_phone_number = kPhoneB;
+  input.new_phone_pass_code = new_code;
+  input.old_phone_country_code = "+86";
+  ExpectMalformed(core_->Verify(Call("u1"), input).status(),
+                  "old_phone_number");
+  ExpectMalformed(
+      VerifyBoth("u1", kPhoneB, new_code, "12345", old_code).status(),
+      "old_phone_number");
+  ExpectMalformed(VerifyBoth("u1", kPhoneB, new_code, kPhoneA, "").status(),
+                  "old_phone_pass_code");
+  ExpectMalformed(
+      VerifyBoth("u1", kPhoneB, new_code, kPhoneA, "12x456").status(),
+      "old_phone_pass_code");
+  input.old_phone_country_code = "+999";
+  input.old_phone_number = kPhoneA;
+  input.old_phone_pass_code = old_code;
+  ExpectMalformed(core_->Verify(Call("u1"), input).status(),
+                  "old_phone_country_code");
+
+  // None of that consumed either code.
+  EXPECT_THAT(VerifyBoth("u1", kPhoneB, new_code, kPhoneA, old_code), IsOk());
+}
+
+TEST_F(PhoneChangeTest, VerifyOldPhoneMismatch) {
+  UseVerifyOldPhone();
+  Bind("u1", kPhoneAE164);
+  const std::string old_code = SendCode("u1", kPhoneA, kOld);
+  const std::string new_code = SendCode("u1", kPhoneB, kNew);
+  EXPECT_THAT(VerifyBoth("u1", kPhoneB, new_code, kPhoneC, old_code),
+              IsOldPhoneMismatch());
+  EXPECT_THAT(VerifyBoth("u1", kPhoneB, new_code, kPhoneA, old_code), IsOk());
+}
+
+TEST_F(PhoneChangeTest, WrongOldCodeDoesNotConsumeTheNewCode) {
+  UseVerifyOldPhone();
+  Bind("u1", kPhoneAE164);
+  const std::string old_code = SendCode("u1", kPhoneA, kOld);
+  const std::string new_code = SendCode("u1", kPhoneB, kNew);
+  EXPECT_THAT(
+      VerifyBoth("u1", kPhoneB, new_code, kPhoneA, WrongCode(old_code)),
+      IsWrongCode());
+  EXPECT_THAT(VerifyBoth("u1", kPhoneB, new_code, kPhoneA, old_code), IsOk());
+}
+
+TEST_F(PhoneChangeTest, WrongNewCodeDoesNotConsumeTheOldCode) {
+  UseVerifyOldPhone();
+  Bind("u1", kPhoneAE164);
+  const std::string old_code = SendCode("u1", kPhoneA, kOld);
+  const std::string new_code = SendCode("u1", kPhoneB, kNew);
+  EXPECT_THAT(
+      VerifyBoth("u1", kPhoneB, WrongCode(new_code), kPhoneA, old_code),
+      IsWrongCode());
+  EXPECT_THAT(VerifyBoth("u1", kPhoneB, new_code, kPhoneA, old_code), IsOk());
+}
+
+TEST_F(PhoneChangeTest, NewPhoneCodeDoesNotPassAsTheOldPhoneCode) {
+  // Purpose binding: a NEW_PHONE code never validates as OLD_PHONE. With no
+  // old-phone code sent, even the right digits are "no live code".
+  UseVerifyOldPhone();
+  Bind("u1", kPhoneAE164);
+  const std::string new_code = SendCode("u1", kPhoneB, kNew);
+  EXPECT_THAT(VerifyBoth("u1", kPhoneB, new_code, kPhoneA, new_code),
+              IsNoLiveCode());
+  // And the new code survived that refusal.
+  const std::string old_code = SendCode("u1", kPhoneA, kOld);
+  EXPECT_THAT(VerifyBoth("u1", kPhoneB, new_code, kPhoneA, old_code), IsOk());
+}
+
+TEST_F(PhoneChangeTest, VerifyOldPhoneNeedsNothingOldWithoutAPhone) {
+  UseVerifyOldPhone();
+  const std::string new_code = SendCode("u1", kPhoneA);
+  absl::StatusOr<VerifyResult> verified = VerifyNew("u1", kPhoneA, new_code);
+  ASSERT_THAT(verified, IsOk());
+  EXPECT_THAT(core_->Update(Call("u1"), verified->token), IsOk());
+}
+
+TEST_F(PhoneChangeTest, OldFieldsAreIgnoredWhenNotVerifyingOldPhone) {
+  Bind("u1", kPhoneAE164);
+  const std::string new_code = SendCode("u1", kPhoneB);
+  // Junk old fields: the mode is off, so they are not looked at.
+  EXPECT_THAT(VerifyBoth("u1", kPhoneB, new_code, "junk", "junk"), IsOk());
+}
+
+// ---------------------------------------------------------------------------
+// Update errors.
+
+TEST_F(PhoneChangeTest, UpdateRefusesMalformedTokens) {
+  ExpectMalformed(core_->Update(Call("u1"), ""), "update_phone_token");
+  ExpectMalformed(core_->Update(Call("u1"), std::string(129, 'a')),
+                  "update_phone_token");
+  for (const char* token : {"abc def", "abc+def/ghi=", "abc\n", "tok.en",
+                            "\xE4\xB8\xAD"}) {
+    ExpectMalformed(core_->Update(Call("u1"), token), "update_phone_token");
+  }
+}
+
+TEST_F(PhoneChangeTest, UnknownTokenIsNotFound) {
+  EXPECT_THAT(core_->Update(Call("u1"), std::string(128, 'a')),
+              IsTokenNotFound());
+  EXPECT_THAT(core_->Update(Call("u1"), "AAAA-_zz"), IsTokenNotFound());
+}
+
+TEST_F(PhoneChangeTest, TokenOfAnotherUserIsPermissionDenied) {
+  const std::string token = TokenFor("u1", kPhoneA);
+  EXPECT_THAT(core_->Update(Call("u2"), token), IsTokenOtherUser());
+  EXPECT_EQ(PhoneOf("u2"), "");
+  // Still good for its owner.
+  EXPECT_THAT(core_->Update(Call("u1"), token), IsOk());
+  EXPECT_EQ(PhoneOf("u1"), kPhoneAE164);
+}
+
+TEST_F(PhoneChangeTest, TokenExpiresExactlyAtItsTtl) {
+  const std::string code_a = SendCode("u1", kPhoneA);
+  const std::string code_b = SendCode("u2", kPhoneB);
+  const absl::Time verified_at = clock_->Now();
+  absl::StatusOr<VerifyResult> a = VerifyNew("u1", kPhoneA, code_a);
+  absl::StatusOr<VerifyResult> b = VerifyNew("u2", kPhoneB, code_b);
+  ASSERT_THAT(a, IsOk());
+  ASSERT_THAT(b, IsOk());
+  clock_->Set(verified_at + options_.token_ttl - absl::Nanoseconds(1));
+  EXPECT_THAT(core_->Update(Call("u1"), a->token), IsOk());
+  clock_->Set(verified_at + options_.token_ttl);
+  EXPECT_THAT(core_->Update(Call("u2"), b->token), IsTokenNotFound());
+  EXPECT_EQ(PhoneOf("u2"), "");
+}
+
+TEST_F(PhoneChangeTest, ANewVerificationRevokesTheUsersPreviousToken) {
+  const std::string first = TokenFor("u1", kPhoneA);
+  const std::string second = TokenFor("u1", kPhoneB);
+  EXPECT_THAT(core_->Update(Call("u1"), first), IsTokenNotFound());
+  EXPECT_THAT(core_->Update(Call("u1"), second), IsOk());
+  EXPECT_EQ(PhoneOf("u1"), kPhoneBE164);
+}
+
+TEST_F(PhoneChangeTest, StaleTokenAfterAnotherTokenChangedThePhone) {
+  // Two server instances share the user store but each keeps its own
+  // tokens. u1 verifies on both; once one token moves the phone, the other
+  // token's grant (made for the old phone) is stale.
+  InMemoryTokenStoreOptions token_options;
+  token_options.sweep_interval = absl::ZeroDuration();
+  std::unique_ptr<TokenStore> other_tokens =
+      NewInMemoryTokenStore(clock_, token_options);
+  std::unique_ptr<PhoneChange> other = MakeCore(options_, other_tokens.get());
+
+  Bind("u1", kPhoneAE164);
+  const std::string stale = TokenFor("u1", kPhoneB);
+  const std::string code = SendCode("u1", kPhoneC);
+  VerifyInput input;
+  input.new_phone_country_code = "+86";
+  input.new_phone_number = kPhoneC;
+  input.new_phone_pass_code = code;
+  absl::StatusOr<VerifyResult> fresh = other->Verify(Call("u1"), input);
+  ASSERT_THAT(fresh, IsOk());
+  ASSERT_THAT(other->Update(Call("u1"), fresh->token), IsOk());
+  EXPECT_EQ(PhoneOf("u1"), kPhoneCE164);
+
+  EXPECT_THAT(core_->Update(Call("u1"), stale), IsOldPhoneMismatch());
+  EXPECT_EQ(PhoneOf("u1"), kPhoneCE164);
+}
+
+TEST_F(PhoneChangeTest, StaleTokenAfterTheAccountsPhoneChangedElsewhere) {
+  const std::string token = TokenFor("u1", kPhoneA);  // granted for "" -> A
+  Bind("u1", kPhoneCE164);  // e.g. an admin tool, or another instance
+  EXPECT_THAT(core_->Update(Call("u1"), token), IsOldPhoneMismatch());
+  EXPECT_EQ(PhoneOf("u1"), kPhoneCE164);
+}
+
+TEST_F(PhoneChangeTest, PhoneTakenBetweenVerifyAndUpdate) {
+  const std::string token = TokenFor("u1", kPhoneA);
+  Bind("u2", kPhoneAE164);
+  EXPECT_THAT(core_->Update(Call("u1"), token), IsPhoneTaken());
+  EXPECT_EQ(PhoneOf("u1"), "");
+}
+
+TEST_F(PhoneChangeTest, TwoUsersRacingForOnePhoneHaveOneWinner) {
+  // Tokens outlive the phone's 60 s cooldown between the two sends.
+  options_.token_ttl = absl::Minutes(10);
+  core_ = MakeCore(options_);
+  for (int round = 0; round < 10; ++round) {
+    const std::string alice = absl::StrCat("alice", round);
+    const std::string bob = absl::StrCat("bob", round);
+    const std::string phone = absl::StrCat("138 0013 81", 10 + round);
+    const std::string token_a = TokenFor(alice, phone);
+    clock_->Advance(absl::Seconds(60));  // the phone's cooldown
+    const std::string token_b = TokenFor(bob, phone);
+    absl::Status result_a;
+    absl::Status result_b;
+    absl::Notification start;
+    std::thread a([&] {
+      start.WaitForNotification();
+      result_a = core_->Update(Call(alice), token_a);
+    });
+    std::thread b([&] {
+      start.WaitForNotification();
+      result_b = core_->Update(Call(bob), token_b);
+    });
+    start.Notify();
+    a.join();
+    b.join();
+    EXPECT_NE(result_a.ok(), result_b.ok()) << result_a << " / " << result_b;
+    EXPECT_THAT(result_a.ok() ? result_b : result_a, IsPhoneTaken());
+  }
+}
+
+TEST_F(PhoneChangeTest, ConcurrentUpdatesWithOneTokenHaveOneWinner) {
+  const std::string token = TokenFor("u1", kPhoneA);
+  constexpr int kThreads = 16;
+  std::atomic<int> ok{0};
+  std::atomic<int> not_found{0};
+  absl::Notification start;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      start.WaitForNotification();
+      absl::Status status = core_->Update(Call("u1"), token);
+      if (status.ok()) ++ok;
+      if (ApiCodeOf(status) == ApiCode::kTokenNotFound) ++not_found;
+    });
+  }
+  start.Notify();
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(ok.load(), 1);
+  EXPECT_EQ(not_found.load(), kThreads - 1);
+}
+
+TEST_F(PhoneChangeTest, AuditLogMasksPhonesAndOmitsTheToken) {
+  Bind("u1", kPhoneAE164);
+  const std::string token = TokenFor("u1", kPhoneB);
+  ::testing::internal::CaptureStderr();
+  absl::Status updated = core_->Update(Call("u1"), token);
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  ASSERT_THAT(updated, IsOk());
+  EXPECT_THAT(log, HasSubstr("phone_change"));
+  EXPECT_THAT(log, HasSubstr("+86138****8000"));
+  EXPECT_THAT(log, HasSubstr("+86138****8001"));
+  EXPECT_THAT(log, Not(HasSubstr(kPhoneAE164)));
+  EXPECT_THAT(log, Not(HasSubstr(kPhoneBE164)));
+  EXPECT_THAT(log, Not(HasSubstr(token)));
+}
+
+}  // namespace
+}  // namespace profile
