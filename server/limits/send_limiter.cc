@@ -48,21 +48,16 @@ class InMemorySendLimiter final : public SendLimiter {
     absl::MutexLock lock(&mu_);
     if (auto it = cooldowns_.find(cooldown_key);
         it != cooldowns_.end() && it->second > now) {
-      return TooFrequentError(
-          "a code was sent to this phone moments ago; wait before asking "
-          "again",
-          SecondsUntil(now, it->second));
+      return CooldownError(SecondsUntil(now, it->second));
     }
     Window phone = Current(phones_, key.phone_e164, now);
     if (phone.count >= limits_.max_per_phone_per_hour) {
-      return TooFrequentError(
-          "this phone received too many codes this hour",
+      return PhoneHourlyCapError(
           SecondsUntil(now, phone.opened + absl::Hours(1)));
     }
     Window user = Current(users_, user_id, now);
     if (user.count >= limits_.max_per_user_per_hour) {
-      return TooFrequentError(
-          "this account requested too many codes this hour",
+      return UserHourlyCapError(
           SecondsUntil(now, user.opened + absl::Hours(1)));
     }
     if (cooldowns_.size() + phones_.size() + users_.size() + 3 >
@@ -131,6 +126,22 @@ class InMemorySendLimiter final : public SendLimiter {
 };
 
 }  // namespace
+
+absl::Status CooldownError(int seconds) {
+  return TooFrequentError(
+      "a code was sent to this phone moments ago; wait before asking again",
+      seconds);
+}
+
+absl::Status PhoneHourlyCapError(int seconds) {
+  return TooFrequentError("this phone received too many codes this hour",
+                          seconds);
+}
+
+absl::Status UserHourlyCapError(int seconds) {
+  return TooFrequentError("this account requested too many codes this hour",
+                          seconds);
+}
 
 std::unique_ptr<SendLimiter> NewInMemorySendLimiter(
     std::shared_ptr<Clock> clock, const InMemorySendLimiterOptions& options) {

@@ -32,6 +32,12 @@ struct SendLimits {
   int max_per_user_per_hour = 20;
 };
 
+// The errors every SendLimiter answers with: RESOURCE_EXHAUSTED, api code
+// 2100, retry after `seconds`.
+absl::Status CooldownError(int seconds);
+absl::Status PhoneHourlyCapError(int seconds);
+absl::Status UserHourlyCapError(int seconds);
+
 class SendLimiter {
  public:
   virtual ~SendLimiter() = default;

@@ -18,11 +18,22 @@ grpc::Status ToGrpcStatus(const absl::Status& status, Language language,
   if (retry_after >= 0) {
     context->AddTrailingMetadata("retry-after", absl::StrCat(retry_after));
   }
-  std::string message = api_code == ApiCode::kInternal
-                            ? std::string(language == Language::kChinese
-                                              ? "服务内部错误"
-                                              : "internal error")
-                            : LocalizedMessage(status, language);
+  // Internal errors and backend failures keep their details (addresses,
+  // SQL states) in the server log, not on the wire.
+  std::string message;
+  if (api_code == ApiCode::kInternal) {
+    message = language == Language::kChinese ? "服务内部错误" : "internal error";
+  } else if (api_code == ApiCode::kUnavailable) {
+    message = language == Language::kChinese
+                  ? "服务暂不可用，请稍后再试"
+                  : "a backend is unavailable; retry later";
+  } else if (api_code == ApiCode::kDeadlineExceeded &&
+             status.code() == absl::StatusCode::kDeadlineExceeded) {
+    message = language == Language::kChinese ? "请求超时"
+                                             : "the call ran out of time";
+  } else {
+    message = LocalizedMessage(status, language);
+  }
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
                       std::move(message));
 }

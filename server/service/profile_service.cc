@@ -32,44 +32,80 @@ absl::Status Interrupted(grpc::CallbackServerContext* context) {
 
 }  // namespace
 
+// One call's state, kept alive until the call finishes, wherever that is.
 template <typename Request, typename Response>
+struct ProfileServiceImpl::Call {
+  absl::Time start;
+  absl::string_view method;
+  grpc::CallbackServerContext* context;
+  // DefaultReactor() constructs the reactor anew on every call, so it is
+  // asked for once and kept here.
+  grpc::ServerUnaryReactor* reactor;
+  grpc::ByteBuffer* raw_response;
+  Caller caller;
+  Request request;
+  Response response;
+};
+
+template <typename Request, typename Response, typename Body>
 grpc::ServerUnaryReactor* ProfileServiceImpl::Handle(
     absl::string_view method, grpc::CallbackServerContext* context,
     const grpc::ByteBuffer* raw_request, grpc::ByteBuffer* raw_response,
-    absl::FunctionRef<absl::Status(const Caller&, const Request&, Response&)>
-        body) {
-  const absl::Time start = absl::Now();
+    Body body) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  auto call = std::make_shared<Call<Request, Response>>();
+  call->start = absl::Now();
+  call->method = method;
+  call->context = context;
+  call->reactor = reactor;
+  call->raw_response = raw_response;
   const CallMetadata& metadata = context->client_metadata();
-  Caller caller;
-  caller.request_id = RequestIdFrom(metadata);
-  caller.language = LanguageFrom(metadata);
+  call->caller.request_id = RequestIdFrom(metadata);
+  call->caller.language = LanguageFrom(metadata);
 
   // Work for a caller who is gone is wasted, and a write it makes would be
   // acknowledged to nobody.
-  Request request;
-  Response response;
   absl::Status status = Interrupted(context);
   if (status.ok()) {
     absl::StatusOr<std::string> user_id =
         authenticator_->Authenticate(metadata);
     if (user_id.ok()) {
-      caller.user_id = *std::move(user_id);
-      status = ParseRequest(*raw_request, &request);
-      if (status.ok()) status = body(caller, request, response);
+      call->caller.user_id = *std::move(user_id);
+      status = ParseRequest(*raw_request, &call->request);
     } else {
       status = user_id.status();
     }
   }
+  if (!status.ok()) {
+    Finish(*call, status);
+    return reactor;
+  }
+  const bool scheduled = executor_->TrySchedule([this, call, body] {
+    // The call may have waited in the queue past its deadline.
+    absl::Status status = Interrupted(call->context);
+    if (status.ok()) status = body(call->caller, call->request, call->response);
+    Finish(*call, status);
+  });
+  if (!scheduled) {
+    Finish(*call, ApiError(ApiCode::kUnavailable,
+                           "the server is overloaded; retry later"));
+  }
+  return reactor;
+}
 
-  context->AddTrailingMetadata("x-request-id", caller.request_id);
+template <typename Request, typename Response>
+void ProfileServiceImpl::Finish(Call<Request, Response>& call,
+                                const absl::Status& status) {
+  const Caller& caller = call.caller;
+  call.context->AddTrailingMetadata("x-request-id", caller.request_id);
   grpc::Status grpc_status;
   if (status.ok()) {
-    response.set_status_code(200);
-    response.set_message(std::string(SuccessMessage(caller.language)));
-    response.set_request_id(caller.request_id);
-    SerializeResponse(response, raw_response);
+    call.response.set_status_code(200);
+    call.response.set_message(std::string(SuccessMessage(caller.language)));
+    call.response.set_request_id(caller.request_id);
+    SerializeResponse(call.response, call.raw_response);
   } else {
-    grpc_status = ToGrpcStatus(status, caller.language, context);
+    grpc_status = ToGrpcStatus(status, caller.language, call.context);
   }
 
   const bool server_fault = status.code() == absl::StatusCode::kInternal ||
@@ -79,17 +115,14 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::Handle(
   if (LogEnabled(level)) {
     Log(level, server_fault ? std::string(status.message()) : "rpc",
         {{"grpc.service", kServiceName},
-         {"grpc.method", method},
+         {"grpc.method", call.method},
          {"grpc.code", absl::StatusCodeToString(status.code())},
          {"grpc.time_ms",
-          absl::StrCat(absl::ToDoubleMilliseconds(absl::Now() - start))},
+          absl::StrCat(absl::ToDoubleMilliseconds(absl::Now() - call.start))},
          {"request_id", caller.request_id},
          {"api_code", absl::StrCat(static_cast<int>(ApiCodeOf(status)))}});
   }
-
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(grpc_status);
-  return reactor;
+  call.reactor->Finish(grpc_status);
 }
 
 grpc::ServerUnaryReactor* ProfileServiceImpl::SendPhoneCode(
@@ -97,7 +130,7 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::SendPhoneCode(
     grpc::ByteBuffer* raw_response) {
   return Handle<v1::SendPhoneCodeRequest, v1::SendPhoneCodeResponse>(
       "SendPhoneCode", context, raw_request, raw_response,
-      [&](const Caller& caller, const v1::SendPhoneCodeRequest& request,
+      [this](const Caller& caller, const v1::SendPhoneCodeRequest& request,
           v1::SendPhoneCodeResponse& response) {
         absl::StatusOr<SendCodeResult> result = core_->SendCode(
             caller, {request.phone_country_code(), request.phone_number(),
@@ -116,8 +149,8 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::UpdatePhoneVerification(
   return Handle<v1::UpdatePhoneVerificationRequest,
                 v1::UpdatePhoneVerificationResponse>(
       "UpdatePhoneVerification", context, raw_request, raw_response,
-      [&](const Caller& caller,
-          const v1::UpdatePhoneVerificationRequest& request,
+      [this](const Caller& caller,
+             const v1::UpdatePhoneVerificationRequest& request,
           v1::UpdatePhoneVerificationResponse& response) {
         absl::StatusOr<VerifyResult> result = core_->Verify(
             caller,
@@ -138,7 +171,7 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::UpdatePhone(
     grpc::ByteBuffer* raw_response) {
   return Handle<v1::UpdatePhoneRequest, v1::CommonResponse>(
       "UpdatePhone", context, raw_request, raw_response,
-      [&](const Caller& caller, const v1::UpdatePhoneRequest& request,
+      [this](const Caller& caller, const v1::UpdatePhoneRequest& request,
           v1::CommonResponse&) {
         return core_->Update(caller, request.update_phone_token());
       });
@@ -149,7 +182,7 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::GetProfile(
     grpc::ByteBuffer* raw_response) {
   return Handle<v1::GetProfileRequest, v1::GetProfileResponse>(
       "GetProfile", context, raw_request, raw_response,
-      [&](const Caller& caller, const v1::GetProfileRequest&,
+      [this](const Caller& caller, const v1::GetProfileRequest&,
           v1::GetProfileResponse& response) {
         absl::StatusOr<ProfileView> view = core_->GetProfile(caller);
         if (!view.ok()) return view.status();

@@ -7,20 +7,22 @@
 //   ProfileServiceImpl service(&authenticator, &core);
 //   builder.RegisterService(&service);
 //
-// Handlers run on gRPC's callback threads and never block: the in-memory
-// stores only take short mutexes.
+// Handlers run on gRPC's callback threads and never block: authentication
+// and parsing happen there, and the core call runs on the Executor — inline
+// for in-memory stores (a few microseconds under a mutex), on a bounded
+// thread pool for network backends, which then finishes the RPC.
 //
 // Thread-safety: gRPC calls the handlers concurrently; the collaborators are
 // thread-safe.
 #ifndef PROFILE_SERVER_SERVICE_PROFILE_SERVICE_H_
 #define PROFILE_SERVER_SERVICE_PROFILE_SERVICE_H_
 
-#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "profile/v1/profile.grpc.pb.h"
 #include "server/auth/authenticator.h"
+#include "server/common/executor.h"
 #include "server/core/phone_change.h"
 
 namespace profile {
@@ -35,9 +37,10 @@ using RawProfileService = v1::ProfileService::WithRawCallbackMethod_SendPhoneCod
 
 class ProfileServiceImpl final : public RawProfileService {
  public:
-  // REQUIRES: both outlive the service.
-  ProfileServiceImpl(const Authenticator* authenticator, PhoneChange* core)
-      : authenticator_(authenticator), core_(core) {}
+  // REQUIRES: all three outlive the service.
+  ProfileServiceImpl(const Authenticator* authenticator, PhoneChange* core,
+                     Executor* executor)
+      : authenticator_(authenticator), core_(core), executor_(executor) {}
 
   grpc::ServerUnaryReactor* SendPhoneCode(grpc::CallbackServerContext* context,
                                           const grpc::ByteBuffer* request,
@@ -56,18 +59,25 @@ class ProfileServiceImpl final : public RawProfileService {
                                        grpc::ByteBuffer* response) override;
 
  private:
-  // Authenticates the caller, parses the request, runs `body` and finishes
-  // the call, filling the common response fields on success.
+  // Authenticates the caller, parses the request, runs
+  // `body(caller, request, response)` on the executor and finishes the call,
+  // filling the common response fields on success.
+  template <typename Request, typename Response, typename Body>
+  grpc::ServerUnaryReactor* Handle(absl::string_view method,
+                                   grpc::CallbackServerContext* context,
+                                   const grpc::ByteBuffer* raw_request,
+                                   grpc::ByteBuffer* raw_response, Body body);
+
   template <typename Request, typename Response>
-  grpc::ServerUnaryReactor* Handle(
-      absl::string_view method, grpc::CallbackServerContext* context,
-      const grpc::ByteBuffer* raw_request, grpc::ByteBuffer* raw_response,
-      absl::FunctionRef<absl::Status(const Caller&, const Request&,
-                                     Response&)>
-          body);
+  struct Call;
+
+  // Finishes `call` with `status`: trailing metadata, the response, the log.
+  template <typename Request, typename Response>
+  void Finish(Call<Request, Response>& call, const absl::Status& status);
 
   const Authenticator* const authenticator_;
   PhoneChange* const core_;
+  Executor* const executor_;
 };
 
 }  // namespace profile

@@ -4,6 +4,11 @@
 //   - tokens are sharded by their hash; a shard maps the first 16 bytes of
 //     the SHA-256 digest (128 bits: collisions are out of reach) to a compact
 //     entry with the phones packed into integers;
+//   - an entry is 32 bytes: the user id lives in one allocation of its own
+//     (length and bytes; a std::string would be 32 bytes more, and still
+//     allocate for ids over 15 bytes), the phones are integers;
+//   - shards sit on cache lines of their own, so that two cores locking two
+//     shards do not contend;
 //   - a second, user-sharded index maps a 64-bit hash of the user id to the
 //     user's live token, so Issue() can revoke it. The entry holds the user
 //     id itself, so a hash collision between two users can never revoke the
@@ -15,6 +20,7 @@
 #include <atomic>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -59,19 +65,41 @@ std::string UnpackPhone(uint64_t value) {
   return value == 0 ? std::string() : absl::StrCat("+", value);
 }
 
+// A user id in 8 bytes.
+class CompactUserId {
+ public:
+  CompactUserId() = default;
+  explicit CompactUserId(absl::string_view id)
+      : data_(new char[sizeof(uint32_t) + id.size()]) {
+    const auto size = static_cast<uint32_t>(id.size());
+    std::memcpy(data_.get(), &size, sizeof(size));
+    std::memcpy(data_.get() + sizeof(size), id.data(), id.size());
+  }
+
+  absl::string_view view() const {
+    if (data_ == nullptr) return {};
+    uint32_t size;
+    std::memcpy(&size, data_.get(), sizeof(size));
+    return absl::string_view(data_.get() + sizeof(size), size);
+  }
+
+ private:
+  std::unique_ptr<char[]> data_;
+};
+
 struct TokenEntry {
-  std::string user_id;
+  CompactUserId user_id;
   uint64_t old_phone;
   uint64_t new_phone;
   int64_t expires_at_ns;  // unix nanoseconds
 };
 
-struct TokenShard {
+struct alignas(64) TokenShard {
   absl::Mutex mu;
   absl::flat_hash_map<TokenKey, TokenEntry> entries ABSL_GUARDED_BY(mu);
 };
 
-struct UserShard {
+struct alignas(64) UserShard {
   absl::Mutex mu;
   // Hash of a user id -> that user's live token.
   absl::flat_hash_map<uint64_t, TokenKey> tokens ABSL_GUARDED_BY(mu);
@@ -81,7 +109,9 @@ class InMemoryTokenStore final : public TokenStore {
  public:
   InMemoryTokenStore(std::shared_ptr<Clock> clock,
                      const InMemoryTokenStoreOptions& options)
-      : clock_(std::move(clock)), max_live_tokens_(options.max_live_tokens) {
+      : clock_(std::move(clock)),
+        max_live_tokens_(options.max_live_tokens),
+        on_expired_(options.on_expired) {
     if (options.sweep_interval > absl::ZeroDuration()) {
       sweeper_.emplace(options.sweep_interval, [this] { SweepExpired(); });
     }
@@ -110,14 +140,14 @@ class InMemoryTokenStore final : public TokenStore {
     }
     if (live_.fetch_add(1, std::memory_order_relaxed) >= max_live_tokens_) {
       live_.fetch_sub(1, std::memory_order_relaxed);
-      return ApiError(ApiCode::kTooManyTokens,
-                      "too many phone changes are in progress; retry later");
+      return TooManyTokensError();
     }
     TokenShard& shard = ShardOf(key);
     {
       absl::MutexLock lock(&shard.mu);
       auto [it, inserted] = shard.entries.try_emplace(
-          key, TokenEntry{grant.user_id, PackPhone(grant.old_phone_e164),
+          key, TokenEntry{CompactUserId(grant.user_id),
+                          PackPhone(grant.old_phone_e164),
                           PackPhone(grant.new_phone_e164),
                           absl::ToUnixNanos(expires_at)});
       if (!inserted) {
@@ -140,26 +170,24 @@ class InMemoryTokenStore final : public TokenStore {
       absl::MutexLock lock(&shard.mu);
       auto it = shard.entries.find(key);
       if (it == shard.entries.end() || it->second.expires_at_ns <= now_ns) {
-        return ApiError(ApiCode::kTokenNotFound,
-                        "the update-phone token is unknown, expired or used");
+        return TokenNotFoundError();
       }
-      if (it->second.user_id != user_id) {
-        return ApiError(ApiCode::kTokenOtherUser,
-                        "the update-phone token was issued to another user");
+      if (it->second.user_id.view() != user_id) {
+        return TokenOtherUserError();
       }
       entry = std::move(it->second);
       shard.entries.erase(it);
     }
     live_.fetch_sub(1, std::memory_order_relaxed);
-    ForgetUserToken(entry.user_id, key);
-    return TokenGrant{std::move(entry.user_id), UnpackPhone(entry.old_phone),
+    ForgetUserToken(user_id, key);
+    return TokenGrant{std::string(user_id), UnpackPhone(entry.old_phone),
                       UnpackPhone(entry.new_phone)};
   }
 
   size_t SweepExpired() override {
     const int64_t now_ns = absl::ToUnixNanos(clock_->Now());
     size_t swept = 0;
-    std::vector<std::pair<std::string, TokenKey>> expired;
+    std::vector<std::pair<CompactUserId, TokenKey>> expired;
     for (TokenShard& shard : token_shards_) {
       expired.clear();
       {
@@ -174,9 +202,12 @@ class InMemoryTokenStore final : public TokenStore {
         }
       }
       live_.fetch_sub(expired.size(), std::memory_order_relaxed);
-      for (const auto& [user_id, key] : expired) ForgetUserToken(user_id, key);
+      for (const auto& [user_id, key] : expired) {
+        ForgetUserToken(user_id.view(), key);
+      }
       swept += expired.size();
     }
+    if (swept > 0 && on_expired_) on_expired_(swept);
     return swept;
   }
 
@@ -205,7 +236,7 @@ class InMemoryTokenStore final : public TokenStore {
     TokenShard& shard = ShardOf(key);
     absl::MutexLock lock(&shard.mu);
     auto it = shard.entries.find(key);
-    if (it != shard.entries.end() && it->second.user_id == user_id) {
+    if (it != shard.entries.end() && it->second.user_id.view() == user_id) {
       shard.entries.erase(it);
       live_.fetch_sub(1, std::memory_order_relaxed);
     }
@@ -224,7 +255,8 @@ class InMemoryTokenStore final : public TokenStore {
 
   const std::shared_ptr<Clock> clock_;
   const size_t max_live_tokens_;
-  std::atomic<size_t> live_{0};
+  const std::function<void(size_t)> on_expired_;
+  alignas(64) std::atomic<size_t> live_{0};
   std::atomic<int64_t> last_full_sweep_ns_{0};
   std::array<TokenShard, kShards> token_shards_;
   std::array<UserShard, kShards> user_shards_;
@@ -233,6 +265,21 @@ class InMemoryTokenStore final : public TokenStore {
 };
 
 }  // namespace
+
+absl::Status TokenNotFoundError() {
+  return ApiError(ApiCode::kTokenNotFound,
+                  "the update-phone token is unknown, expired or used");
+}
+
+absl::Status TokenOtherUserError() {
+  return ApiError(ApiCode::kTokenOtherUser,
+                  "the update-phone token was issued to another user");
+}
+
+absl::Status TooManyTokensError() {
+  return ApiError(ApiCode::kTooManyTokens,
+                  "too many phone changes are in progress; retry later");
+}
 
 std::unique_ptr<TokenStore> NewInMemoryTokenStore(
     std::shared_ptr<Clock> clock, const InMemoryTokenStoreOptions& options) {

@@ -22,6 +22,7 @@
 #define PROFILE_SERVER_TOKEN_TOKEN_STORE_H_
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -45,6 +46,11 @@ struct TokenGrant {
            a.new_phone_e164 == b.new_phone_e164;
   }
 };
+
+// The errors every TokenStore answers with.
+absl::Status TokenNotFoundError();      // NOT_FOUND, 2310
+absl::Status TokenOtherUserError();     // PERMISSION_DENIED, 2311
+absl::Status TooManyTokensError();      // RESOURCE_EXHAUSTED, 2312
 
 class TokenStore {
  public:
@@ -77,6 +83,9 @@ struct InMemoryTokenStoreOptions {
   // How often a background thread sweeps expired tokens; zero for never
   // (tests then call SweepExpired()).
   absl::Duration sweep_interval = absl::Seconds(1);
+  // Told how many expired tokens each sweep removed (for metrics); may be
+  // empty.
+  std::function<void(size_t)> on_expired;
 };
 
 // Returns a store in this process's memory, sharded by token hash.

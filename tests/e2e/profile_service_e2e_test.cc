@@ -21,11 +21,14 @@
 #include "nlohmann/json.hpp"
 #include "server/server.h"
 #include "tests/e2e/e2e_client.h"
+#include "tests/testing/backend_servers.h"
 
 namespace profile {
 namespace {
 
 using ::profile::testing::CallResult;
+using ::profile::testing::PostgresServer;
+using ::profile::testing::RedisServer;
 using ::profile::testing::E2eClient;
 using ::profile::testing::Stub;
 using ::testing::HasSubstr;
@@ -33,14 +36,35 @@ using ::testing::HasSubstr;
 constexpr char kTestPhone[] = "+8613800138000";
 constexpr char kTestCode[] = "246810";
 
-enum class Backend { kInMemory };
+enum class Backend { kInMemory, kRedisPostgres };
 
 std::string BackendName(const ::testing::TestParamInfo<Backend>& info) {
   switch (info.param) {
     case Backend::kInMemory:
       return "InMemory";
+    case Backend::kRedisPostgres:
+      return "RedisPostgres";
   }
   return "Unknown";
+}
+
+// One Redis and one PostgreSQL for the whole binary, started on first use;
+// every test gets its own key prefix and its own database.
+struct SharedBackends {
+  SharedBackends() {
+    started = redis.Start() && postgres.Start();
+    if (!started) error = redis.error() + postgres.error();
+  }
+  RedisServer redis;
+  PostgresServer postgres;
+  bool started = false;
+  std::string error;
+  int tests = 0;
+};
+
+SharedBackends& Backends() {
+  static SharedBackends backends;
+  return backends;
 }
 
 v1::SendPhoneCodeRequest SendRequest(const std::string& cc,
@@ -84,12 +108,22 @@ class ProfileServiceE2eTest : public ::testing::TestWithParam<Backend> {
     rmdir(dir_.c_str());
   }
 
-  // Options every test starts from: outbox SMS, one test number.
+  // Options every test starts from: outbox SMS, one test number, and the
+  // backend under test.
   ServerOptions BaseOptions() {
     ServerOptions options;
     options.listen = "127.0.0.1:0";
     options.sms_sender = "outbox:" + outbox_;
     options.test_phone_codes = absl::StrCat(kTestPhone, ":", kTestCode);
+    if (GetParam() == Backend::kRedisPostgres) {
+      SharedBackends& backends = Backends();
+      EXPECT_TRUE(backends.started) << backends.error;
+      const int test = ++backends.tests;
+      options.redis_url = backends.redis.url();
+      options.redis_key_prefix = absl::StrCat("e2e", test, ":");
+      options.postgres_url = backends.postgres.NewDatabase();
+      EXPECT_FALSE(options.postgres_url.empty()) << backends.postgres.error();
+    }
     return options;
   }
 
@@ -669,7 +703,9 @@ TEST_P(ProfileServiceE2eTest, TwoUsersRacingForOnePhoneOneWins) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, ProfileServiceE2eTest,
-                         ::testing::Values(Backend::kInMemory), BackendName);
+                         ::testing::Values(Backend::kInMemory,
+                                           Backend::kRedisPostgres),
+                         BackendName);
 
 }  // namespace
 }  // namespace profile

@@ -1,0 +1,97 @@
+// RedisClient: a bounded pool of blocking hiredis connections.
+//
+//   auto redis = RedisClient::Create({url, absl::Seconds(2), 8});
+//   absl::StatusOr<RedisReply> reply = (*redis)->Command({"GET", "k"});
+//   absl::StatusOr<RedisReply> taken = (*redis)->Eval(kTakeScript, {"k"}, {});
+//
+// Every call waits at most `timeout` for a free connection and at most
+// `timeout` for each read and write, then answers UNAVAILABLE: a Redis that
+// is down or stalled never hangs a caller. A connection that failed is
+// dropped and a new one is made on the next call, so the client recovers by
+// itself when Redis comes back.
+//
+// Calls block their thread: use them from an Executor, never from a gRPC
+// callback thread.
+//
+// Thread-safety: safe to call concurrently; at most `pool_size` commands are
+// in flight at once.
+#ifndef PROFILE_SERVER_BACKENDS_REDIS_CLIENT_H_
+#define PROFILE_SERVER_BACKENDS_REDIS_CLIENT_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "server/backends/backend_url.h"
+
+struct redisContext;
+
+namespace profile {
+
+// A decoded Redis reply.
+struct RedisReply {
+  enum class Type { kNil, kInteger, kString, kArray, kStatus, kError };
+  Type type = Type::kNil;
+  long long integer = 0;
+  std::string str;  // kString, kStatus, kError
+  std::vector<RedisReply> elements;
+
+  bool is_nil() const { return type == Type::kNil; }
+};
+
+// A Lua script, run by its SHA-1 (EVALSHA) after the first use.
+struct RedisScript {
+  explicit RedisScript(std::string source);
+  std::string source;
+  std::string sha1;  // hex
+};
+
+struct RedisClientOptions {
+  BackendUrl url;
+  absl::Duration timeout = absl::Seconds(2);
+  int pool_size = 8;
+};
+
+class RedisClient {
+ public:
+  static std::unique_ptr<RedisClient> Create(const RedisClientOptions& options);
+  ~RedisClient();
+
+  // Runs one command (binary-safe arguments). A Redis error reply is
+  // returned as a RedisReply of type kError, a transport failure as
+  // UNAVAILABLE.
+  absl::StatusOr<RedisReply> Command(const std::vector<std::string>& args);
+
+  // Runs `script` with `keys` and `args` (EVALSHA, falling back to EVAL when
+  // Redis does not know the script yet). An error reply is INTERNAL.
+  absl::StatusOr<RedisReply> Eval(const RedisScript& script,
+                                  const std::vector<std::string>& keys,
+                                  const std::vector<std::string>& args);
+
+  // Returns OK if Redis answers PING.
+  absl::Status Ping();
+
+ private:
+  explicit RedisClient(const RedisClientOptions& options);
+
+  // Takes a connection from the pool, connecting if needed.
+  absl::StatusOr<redisContext*> Acquire();
+  // Returns a connection; a broken one (nullptr or with an error) is freed.
+  void Release(redisContext* context);
+  absl::StatusOr<redisContext*> Connect();
+
+  const RedisClientOptions options_;
+  absl::Mutex mu_;
+  std::vector<redisContext*> idle_ ABSL_GUARDED_BY(mu_);
+  int in_use_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace profile
+
+#endif  // PROFILE_SERVER_BACKENDS_REDIS_CLIENT_H_

@@ -1,0 +1,361 @@
+#include "server/backends/redis_stores.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "server/common/api_error.h"
+#include "server/common/crypto.h"
+
+namespace profile {
+namespace {
+
+// Milliseconds until `until`, rounded up.
+int64_t MillisUntil(absl::Time now, absl::Time until) {
+  return absl::ToInt64Milliseconds(absl::Ceil(until - now,
+                                              absl::Milliseconds(1)));
+}
+
+int SecondsFromMillis(long long millis) {
+  return static_cast<int>(std::max<long long>(1, (millis + 999) / 1000));
+}
+
+absl::Status Unexpected(absl::string_view what, const RedisReply& reply) {
+  return absl::InternalError(
+      absl::StrCat("redis: unexpected reply to ", what, ": ", reply.str));
+}
+
+// ---- Tokens ----
+
+// KEYS: token key, user key, live set. ARGV: value, ttl ms, max live,
+// token key prefix, token id.
+const RedisScript kIssueToken(R"lua(
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local prev = redis.call('GET', KEYS[2])
+if prev then
+  redis.call('DEL', ARGV[4] .. prev)
+  redis.call('ZREM', KEYS[3], prev)
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
+if redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[3]) then
+  return 0
+end
+if not redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then
+  return -1
+end
+redis.call('SET', KEYS[2], ARGV[5], 'PX', ARGV[2])
+redis.call('ZADD', KEYS[3], now + tonumber(ARGV[2]), ARGV[5])
+return 1
+)lua");
+
+// KEYS: token key, caller's user key, live set. ARGV: caller, token id.
+// The value is "old\nnew\nuser" (phones hold no newline; the user id goes
+// last so that it may hold anything).
+const RedisScript kTakeToken(R"lua(
+local v = redis.call('GET', KEYS[1])
+if not v then return {0} end
+local first = string.find(v, '\n', 1, true)
+local second = string.find(v, '\n', first + 1, true)
+if string.sub(v, second + 1) ~= ARGV[1] then return {2} end
+redis.call('DEL', KEYS[1])
+if redis.call('GET', KEYS[2]) == ARGV[2] then redis.call('DEL', KEYS[2]) end
+redis.call('ZREM', KEYS[3], ARGV[2])
+return {1, v}
+)lua");
+
+class RedisTokenStore final : public TokenStore {
+ public:
+  RedisTokenStore(RedisClient* redis, std::string prefix,
+                  std::shared_ptr<Clock> clock, size_t max_live_tokens)
+      : redis_(redis),
+        token_prefix_(absl::StrCat(prefix, "token:")),
+        user_prefix_(absl::StrCat(prefix, "token-of:")),
+        live_key_(absl::StrCat(prefix, "tokens-live")),
+        clock_(std::move(clock)),
+        max_live_tokens_(max_live_tokens) {}
+
+  absl::Status Issue(absl::string_view token_hash, const TokenGrant& grant,
+                     absl::Time expires_at) override {
+    const std::string id = absl::BytesToHexString(token_hash);
+    const int64_t ttl_ms = MillisUntil(clock_->Now(), expires_at);
+    if (ttl_ms <= 0) return absl::OkStatus();  // born expired: nothing to keep
+    absl::StatusOr<RedisReply> reply = redis_->Eval(
+        kIssueToken,
+        {token_prefix_ + id, user_prefix_ + grant.user_id, live_key_},
+        {absl::StrCat(grant.old_phone_e164, "\n", grant.new_phone_e164, "\n",
+                      grant.user_id),
+         absl::StrCat(ttl_ms), absl::StrCat(max_live_tokens_), token_prefix_,
+         id});
+    if (!reply.ok()) return reply.status();
+    if (reply->type != RedisReply::Type::kInteger) {
+      return Unexpected("token issue", *reply);
+    }
+    if (reply->integer == 0) return TooManyTokensError();
+    if (reply->integer < 0) return absl::InternalError("token hash collision");
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<TokenGrant> Take(absl::string_view token_hash,
+                                  absl::string_view user_id) override {
+    const std::string id = absl::BytesToHexString(token_hash);
+    absl::StatusOr<RedisReply> reply = redis_->Eval(
+        kTakeToken,
+        {token_prefix_ + id, absl::StrCat(user_prefix_, user_id), live_key_},
+        {std::string(user_id), id});
+    if (!reply.ok()) return reply.status();
+    if (reply->type != RedisReply::Type::kArray || reply->elements.empty()) {
+      return Unexpected("token take", *reply);
+    }
+    switch (reply->elements[0].integer) {
+      case 0:
+        return TokenNotFoundError();
+      case 2:
+        return TokenOtherUserError();
+      case 1:
+        break;
+      default:
+        return Unexpected("token take", *reply);
+    }
+    if (reply->elements.size() < 2) return Unexpected("token take", *reply);
+    std::vector<std::string> parts =
+        absl::StrSplit(reply->elements[1].str, absl::MaxSplits('\n', 2));
+    if (parts.size() != 3) return Unexpected("token take", *reply);
+    return TokenGrant{std::move(parts[2]), std::move(parts[0]),
+                      std::move(parts[1])};
+  }
+
+  size_t SweepExpired() override {
+    // Redis expires the tokens; only the live set needs trimming.
+    absl::StatusOr<RedisReply> reply = redis_->Command(
+        {"ZREMRANGEBYSCORE", live_key_, "-inf",
+         absl::StrCat(absl::ToUnixMillis(clock_->Now()))});
+    return reply.ok() && reply->type == RedisReply::Type::kInteger
+               ? static_cast<size_t>(reply->integer)
+               : 0;
+  }
+
+  size_t Size() const override {
+    absl::StatusOr<RedisReply> reply = redis_->Command({"ZCARD", live_key_});
+    return reply.ok() && reply->type == RedisReply::Type::kInteger
+               ? static_cast<size_t>(reply->integer)
+               : 0;
+  }
+
+ private:
+  RedisClient* const redis_;
+  const std::string token_prefix_;
+  const std::string user_prefix_;
+  const std::string live_key_;
+  const std::shared_ptr<Clock> clock_;
+  const size_t max_live_tokens_;
+};
+
+// ---- Codes ----
+
+// KEYS: code key. ARGV: digest, attempts, ttl ms.
+const RedisScript kPutCode(R"lua(
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'd', ARGV[1], 'a', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+)lua");
+
+// KEYS: code key. ARGV: digest. 0 no code, 1 match, 2 wrong (counted).
+const RedisScript kCheckCode(R"lua(
+local d = redis.call('HGET', KEYS[1], 'd')
+if not d then return 0 end
+if d == ARGV[1] then return 1 end
+if redis.call('HINCRBY', KEYS[1], 'a', -1) <= 0 then
+  redis.call('DEL', KEYS[1])
+end
+return 2
+)lua");
+
+// KEYS: code key. ARGV: digest. 1 used up, 0 gone.
+const RedisScript kConsumeCode(R"lua(
+if redis.call('HGET', KEYS[1], 'd') == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+return 0
+)lua");
+
+class RedisCodeStore final : public CodeStore {
+ public:
+  RedisCodeStore(RedisClient* redis, std::string prefix,
+                 std::shared_ptr<Clock> clock)
+      : redis_(redis),
+        prefix_(absl::StrCat(prefix, "code:")),
+        clock_(std::move(clock)) {}
+
+  absl::Status Put(const CodeKey& key, absl::string_view digest,
+                   absl::Time expires_at, int max_attempts) override {
+    const int64_t ttl_ms = MillisUntil(clock_->Now(), expires_at);
+    if (ttl_ms <= 0) return absl::OkStatus();
+    absl::StatusOr<RedisReply> reply =
+        redis_->Eval(kPutCode, {Key(key)},
+                     {std::string(digest), absl::StrCat(max_attempts),
+                      absl::StrCat(ttl_ms)});
+    return reply.ok() ? absl::OkStatus() : reply.status();
+  }
+
+  absl::Status Check(const CodeKey& key, absl::string_view digest) override {
+    absl::StatusOr<RedisReply> reply =
+        redis_->Eval(kCheckCode, {Key(key)}, {std::string(digest)});
+    if (!reply.ok()) return reply.status();
+    switch (reply->integer) {
+      case 1:
+        return absl::OkStatus();
+      case 2:
+        return ApiError(ApiCode::kWrongCode, "the verification code is wrong");
+      default:
+        return NoLiveCodeError();
+    }
+  }
+
+  absl::Status Consume(const CodeKey& key, absl::string_view digest) override {
+    absl::StatusOr<RedisReply> reply =
+        redis_->Eval(kConsumeCode, {Key(key)}, {std::string(digest)});
+    if (!reply.ok()) return reply.status();
+    return reply->integer == 1 ? absl::OkStatus() : NoLiveCodeError();
+  }
+
+  size_t SweepExpired() override { return 0; }  // Redis expires codes
+
+ private:
+  std::string Key(const CodeKey& key) const {
+    return absl::StrCat(prefix_, CodePurposeName(key.purpose), ":",
+                        key.phone_e164);
+  }
+
+  RedisClient* const redis_;
+  const std::string prefix_;
+  const std::shared_ptr<Clock> clock_;
+};
+
+// ---- Send limits ----
+
+// KEYS: cooldown, phone window, user window. ARGV: resend ms, max per
+// phone, max per user. Returns {0} or {which limit, ms until it lifts}.
+const RedisScript kAcquireSend(R"lua(
+local t = redis.call('PTTL', KEYS[1])
+if t > 0 then return {1, t} end
+local p = tonumber(redis.call('GET', KEYS[2]) or '0')
+if p >= tonumber(ARGV[2]) then return {2, redis.call('PTTL', KEYS[2])} end
+local u = tonumber(redis.call('GET', KEYS[3]) or '0')
+if u >= tonumber(ARGV[3]) then return {3, redis.call('PTTL', KEYS[3])} end
+if tonumber(ARGV[1]) > 0 then
+  redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
+end
+if redis.call('INCR', KEYS[2]) == 1 then
+  redis.call('PEXPIRE', KEYS[2], 3600000)
+end
+if redis.call('INCR', KEYS[3]) == 1 then
+  redis.call('PEXPIRE', KEYS[3], 3600000)
+end
+return {0, 0}
+)lua");
+
+// KEYS: cooldown, phone window, user window.
+const RedisScript kReleaseSend(R"lua(
+redis.call('DEL', KEYS[1])
+for i = 2, 3 do
+  if tonumber(redis.call('GET', KEYS[i]) or '0') > 0 then
+    redis.call('DECR', KEYS[i])
+  end
+end
+return 1
+)lua");
+
+class RedisSendLimiter final : public SendLimiter {
+ public:
+  RedisSendLimiter(RedisClient* redis, std::string prefix,
+                   const SendLimits& limits)
+      : redis_(redis), prefix_(std::move(prefix)), limits_(limits) {}
+
+  absl::Status Acquire(const CodeKey& key,
+                       absl::string_view user_id) override {
+    absl::StatusOr<RedisReply> reply = redis_->Eval(
+        kAcquireSend, Keys(key, user_id),
+        {absl::StrCat(absl::ToInt64Milliseconds(limits_.resend_interval)),
+         absl::StrCat(limits_.max_per_phone_per_hour),
+         absl::StrCat(limits_.max_per_user_per_hour)});
+    if (!reply.ok()) return reply.status();
+    if (reply->type != RedisReply::Type::kArray ||
+        reply->elements.size() != 2) {
+      return Unexpected("send limit", *reply);
+    }
+    const int seconds = SecondsFromMillis(reply->elements[1].integer);
+    switch (reply->elements[0].integer) {
+      case 0:
+        return absl::OkStatus();
+      case 1:
+        return CooldownError(seconds);
+      case 2:
+        return PhoneHourlyCapError(seconds);
+      default:
+        return UserHourlyCapError(seconds);
+    }
+  }
+
+  void Release(const CodeKey& key, absl::string_view user_id) override {
+    redis_->Eval(kReleaseSend, Keys(key, user_id), {}).IgnoreError();
+  }
+
+  size_t SweepExpired() override { return 0; }  // Redis expires windows
+
+ private:
+  std::vector<std::string> Keys(const CodeKey& key,
+                                absl::string_view user_id) const {
+    return {absl::StrCat(prefix_, "cooldown:", CodePurposeName(key.purpose),
+                         ":", key.phone_e164),
+            absl::StrCat(prefix_, "sent-to:", key.phone_e164),
+            absl::StrCat(prefix_, "sent-by:", user_id)};
+  }
+
+  RedisClient* const redis_;
+  const std::string prefix_;
+  const SendLimits limits_;
+};
+
+}  // namespace
+
+std::unique_ptr<TokenStore> NewRedisTokenStore(RedisClient* redis,
+                                               std::string prefix,
+                                               std::shared_ptr<Clock> clock,
+                                               size_t max_live_tokens) {
+  return std::make_unique<RedisTokenStore>(redis, std::move(prefix),
+                                           std::move(clock), max_live_tokens);
+}
+
+std::unique_ptr<CodeStore> NewRedisCodeStore(RedisClient* redis,
+                                             std::string prefix,
+                                             std::shared_ptr<Clock> clock) {
+  return std::make_unique<RedisCodeStore>(redis, std::move(prefix),
+                                          std::move(clock));
+}
+
+std::unique_ptr<SendLimiter> NewRedisSendLimiter(RedisClient* redis,
+                                                 std::string prefix,
+                                                 const SendLimits& limits) {
+  return std::make_unique<RedisSendLimiter>(redis, std::move(prefix), limits);
+}
+
+absl::StatusOr<std::string> SharedCodeSecret(RedisClient* redis,
+                                             const std::string& prefix) {
+  const std::string key = absl::StrCat(prefix, "code-secret");
+  absl::StatusOr<RedisReply> set =
+      redis->Command({"SET", key, RandomBytes(32), "NX"});
+  if (!set.ok()) return set.status();
+  absl::StatusOr<RedisReply> get = redis->Command({"GET", key});
+  if (!get.ok()) return get.status();
+  if (get->type != RedisReply::Type::kString || get->str.size() != 32) {
+    return Unexpected("code secret", *get);
+  }
+  return get->str;
+}
+
+}  // namespace profile

@@ -1,0 +1,42 @@
+// Executor: where work that may wait on a network runs.
+//
+// gRPC's callback threads must never block. With in-memory stores every core
+// call is a few microseconds under a mutex, so it runs inline; with Redis or
+// PostgreSQL a call waits on a socket, so it runs on a bounded thread pool
+// and the RPC finishes from there.
+//
+//   std::unique_ptr<Executor> pool = NewThreadPoolExecutor(16, 1024);
+//   if (!pool->TrySchedule([] { ...; reactor->Finish(status); })) {
+//     // Saturated: answer UNAVAILABLE now instead of queueing forever.
+//   }
+//
+// Thread-safety: TrySchedule() may be called from any thread.
+#ifndef PROFILE_SERVER_COMMON_EXECUTOR_H_
+#define PROFILE_SERVER_COMMON_EXECUTOR_H_
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+
+namespace profile {
+
+class Executor {
+ public:
+  virtual ~Executor() = default;
+
+  // Runs `fn` now or later on another thread. Returns false, without running
+  // it, if the executor is saturated or shutting down.
+  virtual bool TrySchedule(std::function<void()> fn) = 0;
+};
+
+// Returns an executor that runs every function on the calling thread.
+std::unique_ptr<Executor> NewInlineExecutor();
+
+// Returns a pool of `threads` threads with at most `max_queue` functions
+// waiting. Its destructor runs what is queued, then joins the threads.
+// REQUIRES: threads >= 1.
+std::unique_ptr<Executor> NewThreadPoolExecutor(int threads, size_t max_queue);
+
+}  // namespace profile
+
+#endif  // PROFILE_SERVER_COMMON_EXECUTOR_H_

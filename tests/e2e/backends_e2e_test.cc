@@ -1,0 +1,415 @@
+// Many replicas on shared backends: real profile_server processes on
+// 127.0.0.1, sharing a real Redis and a real PostgreSQL that the test starts
+// in temporary directories. Codes sent through one replica verify on
+// another, tokens spend anywhere exactly once, nothing acknowledged is lost
+// to a kill -9, outages answer UNAVAILABLE and heal without a restart, and
+// the schema migrates forward.
+#include <signal.h>
+
+#include <atomic>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "server/backends/backend_url.h"
+#include "server/backends/postgres_user_store.h"
+#include "tests/e2e/e2e_client.h"
+#include "tests/testing/backend_servers.h"
+#include "tests/testing/server_process.h"
+
+namespace profile {
+namespace {
+
+using ::grpc::health::v1::HealthCheckResponse;
+using ::profile::testing::CallResult;
+using ::profile::testing::E2eClient;
+using ::profile::testing::PostgresServer;
+using ::profile::testing::RedisServer;
+using ::profile::testing::ServerProcess;
+using ::profile::testing::Stub;
+using ::testing::HasSubstr;
+
+const char kBinary[] = PROFILE_SERVER_BINARY;
+
+int HealthOf(int port) {
+  auto stub = grpc::health::v1::Health::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
+                          grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(5));
+  grpc::health::v1::HealthCheckRequest request;
+  grpc::health::v1::HealthCheckResponse response;
+  grpc::Status status = stub->Check(&context, request, &response);
+  return status.ok() ? response.status() : -1 - status.error_code();
+}
+
+// Polls until the health of `port` is `want` or `timeout` passes.
+bool HealthBecomes(int port, int want, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    if (HealthOf(port) == want) return true;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  return false;
+}
+
+class BackendsE2eTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    redis_ = new RedisServer();
+    postgres_ = new PostgresServer();
+    ASSERT_TRUE(redis_->Start()) << redis_->error();
+    ASSERT_TRUE(postgres_->Start()) << postgres_->error();
+  }
+  static void TearDownTestSuite() {
+    delete redis_;
+    delete postgres_;
+  }
+
+  void SetUp() override {
+    database_url_ = postgres_->NewDatabase();
+    ASSERT_FALSE(database_url_.empty()) << postgres_->error();
+    prefix_ = absl::StrCat("replicas", ++tests_, ":");
+    char dir_template[] = "/tmp/profile_replicas_XXXXXX";
+    ASSERT_NE(mkdtemp(dir_template), nullptr);
+    dir_ = dir_template;
+  }
+
+  void TearDown() override {
+    std::remove((dir_ + "/outbox.jsonl").c_str());
+    rmdir(dir_.c_str());
+  }
+
+  // The flags of one replica; all replicas of a test share the backends,
+  // the key prefix and the outbox.
+  std::vector<std::string> ReplicaFlags(std::vector<std::string> extra = {}) {
+    std::vector<std::string> flags = {
+        absl::StrCat("--redis_url=", redis_->url()),
+        absl::StrCat("--redis_key_prefix=", prefix_),
+        absl::StrCat("--postgres_url=", database_url_),
+        absl::StrCat("--sms_sender=outbox:", dir_, "/outbox.jsonl"),
+        "--backend_timeout=1s",
+    };
+    flags.insert(flags.end(), extra.begin(), extra.end());
+    return flags;
+  }
+
+  std::string CodeFromOutbox(const std::string& e164) {
+    std::ifstream in(dir_ + "/outbox.jsonl");
+    std::string line, code;
+    while (std::getline(in, line)) {
+      nlohmann::json message = nlohmann::json::parse(line);
+      if (message["phone_e164"] == e164) code = message["code"];
+    }
+    return code;
+  }
+
+  static CallResult Send(E2eClient& client, const std::string& user,
+                         const std::string& number) {
+    v1::SendPhoneCodeRequest request;
+    request.set_phone_country_code("+86");
+    request.set_phone_number(number);
+    request.set_purpose(v1::PHONE_CODE_PURPOSE_NEW_PHONE);
+    v1::SendPhoneCodeResponse response;
+    return client.Call(&Stub::SendPhoneCode, user, request, &response);
+  }
+
+  static CallResult Verify(E2eClient& client, const std::string& user,
+                           const std::string& number, const std::string& code,
+                           std::string* token) {
+    v1::UpdatePhoneVerificationRequest request;
+    request.set_new_phone_country_code("+86");
+    request.set_new_phone_number(number);
+    request.set_new_phone_pass_code(code);
+    v1::UpdatePhoneVerificationResponse response;
+    CallResult result =
+        client.Call(&Stub::UpdatePhoneVerification, user, request, &response);
+    *token = response.data().update_phone_token();
+    return result;
+  }
+
+  static CallResult Update(E2eClient& client, const std::string& user,
+                           const std::string& token) {
+    v1::UpdatePhoneRequest request;
+    request.set_update_phone_token(token);
+    v1::CommonResponse response;
+    return client.Call(&Stub::UpdatePhone, user, request, &response);
+  }
+
+  static CallResult Get(E2eClient& client, const std::string& user,
+                        std::string* phone) {
+    v1::GetProfileResponse response;
+    CallResult result = client.Call(&Stub::GetProfile, user,
+                                    v1::GetProfileRequest(), &response);
+    *phone = response.data().phone_e164();
+    return result;
+  }
+
+  // Sends a code through `sender` and verifies it through `verifier`.
+  std::string TokenFor(E2eClient& sender, E2eClient& verifier,
+                       const std::string& user, const std::string& number) {
+    CallResult sent = Send(sender, user, number);
+    EXPECT_TRUE(sent.status.ok()) << sent.status.error_message();
+    std::string token;
+    CallResult verified = Verify(verifier, user, number,
+                                 CodeFromOutbox("+86" + number), &token);
+    EXPECT_TRUE(verified.status.ok()) << verified.status.error_message();
+    return token;
+  }
+
+  static RedisServer* redis_;
+  static PostgresServer* postgres_;
+  static int tests_;
+  std::string database_url_;
+  std::string prefix_;
+  std::string dir_;
+};
+
+RedisServer* BackendsE2eTest::redis_ = nullptr;
+PostgresServer* BackendsE2eTest::postgres_ = nullptr;
+int BackendsE2eTest::tests_ = 0;
+
+TEST_F(BackendsE2eTest, ReplicasShareCodesTokensProfilesAndCooldowns) {
+  ServerProcess a, b;
+  ASSERT_TRUE(a.Start(kBinary, ReplicaFlags())) << a.log();
+  ASSERT_TRUE(b.Start(kBinary, ReplicaFlags())) << b.log();
+  E2eClient client_a(a.port()), client_b(b.port());
+
+  // Sent through A, verified through B, spent through A, read through B.
+  const std::string token = TokenFor(client_a, client_b, "u1", "13800138001");
+  ASSERT_FALSE(token.empty());
+  CallResult updated = Update(client_a, "u1", token);
+  ASSERT_EQ(updated.code(), grpc::StatusCode::OK)
+      << updated.status.error_message();
+  std::string phone;
+  ASSERT_TRUE(Get(client_b, "u1", &phone).status.ok());
+  EXPECT_EQ(phone, "+8613800138001");
+
+  // The cooldown holds across replicas.
+  ASSERT_TRUE(Send(client_a, "u2", "13800138002").status.ok());
+  CallResult again = Send(client_b, "u2", "13800138002");
+  EXPECT_EQ(again.code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(again.api_code(), 2100);
+  EXPECT_GE(again.retry_after(), 59);
+
+  // The token was single use everywhere.
+  CallResult reused = Update(client_b, "u1", token);
+  EXPECT_EQ(reused.code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(reused.api_code(), 2310);
+  EXPECT_EQ(a.Stop(SIGTERM), 0);
+  EXPECT_EQ(b.Stop(SIGTERM), 0);
+}
+
+TEST_F(BackendsE2eTest, SixtyFourSpendsOfOneTokenAcrossReplicasOneWins) {
+  ServerProcess a, b;
+  ASSERT_TRUE(a.Start(kBinary, ReplicaFlags())) << a.log();
+  ASSERT_TRUE(b.Start(kBinary, ReplicaFlags())) << b.log();
+  E2eClient client_a(a.port()), client_b(b.port());
+  const std::string token = TokenFor(client_b, client_a, "u1", "13800138001");
+
+  std::atomic<int> ok{0}, not_found{0}, other{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 64; ++i) {
+    threads.emplace_back([&, i] {
+      CallResult result = Update(i % 2 ? client_a : client_b, "u1", token);
+      if (result.code() == grpc::StatusCode::OK) {
+        ++ok;
+      } else if (result.code() == grpc::StatusCode::NOT_FOUND &&
+                 result.api_code() == 2310) {
+        ++not_found;
+      } else {
+        ++other;
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(ok.load(), 1);
+  EXPECT_EQ(not_found.load(), 63);
+  EXPECT_EQ(other.load(), 0);
+}
+
+TEST_F(BackendsE2eTest, TwoUsersRacingAcrossReplicasOneWins) {
+  ServerProcess a, b;
+  ASSERT_TRUE(a.Start(kBinary, ReplicaFlags({"--code_resend_interval=0s"})))
+      << a.log();
+  ASSERT_TRUE(b.Start(kBinary, ReplicaFlags({"--code_resend_interval=0s"})))
+      << b.log();
+  E2eClient client_a(a.port()), client_b(b.port());
+  for (int round = 0; round < 5; ++round) {
+    const std::string number = absl::StrCat("1380013820", round);
+    const std::string user_a = absl::StrCat("a", round);
+    const std::string user_b = absl::StrCat("b", round);
+    const std::string token_a = TokenFor(client_a, client_a, user_a, number);
+    const std::string token_b = TokenFor(client_b, client_b, user_b, number);
+    CallResult result_a, result_b;
+    std::thread thread_a([&] { result_a = Update(client_a, user_a, token_a); });
+    std::thread thread_b([&] { result_b = Update(client_b, user_b, token_b); });
+    thread_a.join();
+    thread_b.join();
+    const bool a_won = result_a.code() == grpc::StatusCode::OK;
+    EXPECT_NE(a_won, result_b.code() == grpc::StatusCode::OK) << round;
+    const CallResult& loser = a_won ? result_b : result_a;
+    EXPECT_EQ(loser.code(), grpc::StatusCode::ALREADY_EXISTS);
+    EXPECT_EQ(loser.api_code(), 2035);
+  }
+}
+
+TEST_F(BackendsE2eTest, KillNineLosesNoAcknowledgedChange) {
+  constexpr int kUsers = 20;
+  {
+    ServerProcess a;
+    ASSERT_TRUE(a.Start(kBinary, ReplicaFlags())) << a.log();
+    E2eClient client(a.port());
+    for (int i = 0; i < kUsers; ++i) {
+      const std::string number = absl::StrCat("139001390", 10 + i);
+      const std::string user = absl::StrCat("user", i);
+      CallResult updated =
+          Update(client, user, TokenFor(client, client, user, number));
+      ASSERT_EQ(updated.code(), grpc::StatusCode::OK)
+          << updated.status.error_message();
+    }
+    // Right after the last acknowledgement, with no chance to flush.
+    EXPECT_EQ(a.Stop(SIGKILL), 128 + SIGKILL);
+  }
+  ServerProcess b;
+  ASSERT_TRUE(b.Start(kBinary, ReplicaFlags())) << b.log();
+  E2eClient client(b.port());
+  for (int i = 0; i < kUsers; ++i) {
+    std::string phone;
+    ASSERT_TRUE(Get(client, absl::StrCat("user", i), &phone).status.ok());
+    EXPECT_EQ(phone, absl::StrCat("+86139001390", 10 + i));
+  }
+}
+
+TEST_F(BackendsE2eTest, RedisOutageIsUnavailableAndHealsWithoutRestart) {
+  ServerProcess a;
+  ASSERT_TRUE(a.Start(kBinary, ReplicaFlags())) << a.log();
+  E2eClient client(a.port());
+  ASSERT_TRUE(Send(client, "u1", "13800138001").status.ok());
+  ASSERT_EQ(HealthOf(a.port()), HealthCheckResponse::SERVING);
+
+  redis_->Stop();
+  CallResult down = Send(client, "u1", "13800138002");
+  EXPECT_EQ(down.code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(down.api_code(), 5003);
+  EXPECT_THAT(down.status.error_message(), HasSubstr("retry later"));
+  EXPECT_TRUE(HealthBecomes(a.port(), HealthCheckResponse::NOT_SERVING,
+                            absl::Seconds(10)));
+  // Profiles live in PostgreSQL and are still readable.
+  std::string phone;
+  EXPECT_TRUE(Get(client, "u1", &phone).status.ok());
+
+  ASSERT_TRUE(redis_->Start()) << redis_->error();
+  EXPECT_TRUE(HealthBecomes(a.port(), HealthCheckResponse::SERVING,
+                            absl::Seconds(10)));
+  CallResult healed = Send(client, "u1", "13800138003");
+  EXPECT_EQ(healed.code(), grpc::StatusCode::OK)
+      << healed.status.error_message();
+  EXPECT_EQ(a.Stop(SIGTERM), 0) << a.log();
+}
+
+TEST_F(BackendsE2eTest, PostgresOutageIsUnavailableAndHealsWithoutRestart) {
+  ServerProcess a;
+  ASSERT_TRUE(a.Start(kBinary, ReplicaFlags())) << a.log();
+  E2eClient client(a.port());
+  const std::string token = TokenFor(client, client, "u1", "13800138001");
+  ASSERT_TRUE(Update(client, "u1", token).status.ok());
+
+  postgres_->Stop();
+  std::string phone;
+  CallResult down = Get(client, "u1", &phone);
+  EXPECT_EQ(down.code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(down.api_code(), 5003);
+  EXPECT_TRUE(HealthBecomes(a.port(), HealthCheckResponse::NOT_SERVING,
+                            absl::Seconds(10)));
+
+  ASSERT_TRUE(postgres_->Start()) << postgres_->error();
+  EXPECT_TRUE(HealthBecomes(a.port(), HealthCheckResponse::SERVING,
+                            absl::Seconds(10)));
+  CallResult healed = Get(client, "u1", &phone);
+  EXPECT_EQ(healed.code(), grpc::StatusCode::OK)
+      << healed.status.error_message();
+  EXPECT_EQ(phone, "+8613800138001");
+  EXPECT_EQ(a.Stop(SIGTERM), 0) << a.log();
+}
+
+TEST_F(BackendsE2eTest, MigrationsRunTwiceAndUpgradeAnOlderSchema) {
+  // A database left at schema version 1 by an older release, with data.
+  absl::StatusOr<BackendUrl> url =
+      ParseBackendUrl(database_url_, "postgresql", nullptr);
+  ASSERT_TRUE(url.ok()) << url.status();
+  PostgresOptions options{*url, absl::Seconds(2), 2};
+  ASSERT_TRUE(MigratePostgres(options, 1).ok());
+  ASSERT_EQ(*PostgresSchemaVersion(options), 1);
+  const std::string database = url->database;
+  ASSERT_TRUE(postgres_->Exec(
+      database,
+      "INSERT INTO profiles (user_id, phone_e164) VALUES ('old', "
+      "'+8613800138009')"))
+      << postgres_->error();
+
+  for (int run = 0; run < 2; ++run) {
+    ServerProcess migrate;
+    EXPECT_FALSE(migrate.Start(
+        kBinary, {absl::StrCat("--postgres_url=", database_url_),
+                  "--migrate_only"}));
+    EXPECT_EQ(migrate.Wait(absl::Seconds(20)), 0) << migrate.log();
+    EXPECT_THAT(migrate.log(), HasSubstr("schema migrated"));
+    EXPECT_EQ(*PostgresSchemaVersion(options), kPostgresSchemaVersion);
+  }
+  // The data from version 1 is served, and a change writes the audit table
+  // that version 2 added.
+  ServerProcess a;
+  ASSERT_TRUE(a.Start(kBinary, ReplicaFlags())) << a.log();
+  E2eClient client(a.port());
+  std::string phone;
+  ASSERT_TRUE(Get(client, "old", &phone).status.ok());
+  EXPECT_EQ(phone, "+8613800138009");
+  ASSERT_TRUE(Update(client, "old", TokenFor(client, client, "old",
+                                             "13800138008"))
+                  .status.ok());
+  EXPECT_TRUE(postgres_->Exec(
+      database,
+      "DO $$ BEGIN IF (SELECT count(*) FROM phone_changes WHERE user_id = "
+      "'old' AND old_phone_e164 = '+8613800138009') <> 1 THEN RAISE "
+      "EXCEPTION 'no audit row'; END IF; END $$"))
+      << postgres_->error();
+}
+
+TEST_F(BackendsE2eTest, BadBackendFlagsStopTheStart) {
+  struct Case {
+    std::vector<std::string> flags;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {{"--redis_url=http://127.0.0.1:6379"}, "--redis_url"},
+      {{"--redis_url=redis://127.0.0.1"}, "has no port"},
+      {{"--postgres_url=postgresql://u@127.0.0.1:5432"}, "must name a database"},
+      {{"--postgres_url=mysql://u@h:1/db"}, "--postgres_url"},
+      {{"--migrate_only"}, "needs --postgres_url"},
+      {{"--backend_timeout=0s"}, "--backend_timeout"},
+      {{"--postgres_url=postgresql://u@127.0.0.1:1/db"},
+       "cannot migrate the PostgreSQL schema"},
+  };
+  for (const Case& c : cases) {
+    ServerProcess server;
+    EXPECT_FALSE(server.Start(kBinary, c.flags, absl::Seconds(20)))
+        << c.flags[0];
+    EXPECT_EQ(server.Wait(absl::Seconds(20)), 1) << c.flags[0];
+    EXPECT_THAT(server.log(), HasSubstr(c.message)) << c.flags[0];
+  }
+}
+
+}  // namespace
+}  // namespace profile
