@@ -7,14 +7,23 @@ build_packages=(
   ca-certificates cmake g++ make pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libphonenumber-dev libssl-dev nlohmann-json3-dev
+  libhiredis-dev libpq-dev
+  prometheus-cpp-dev
 )
 test_packages=(
-  googletest libgtest-dev libgmock-dev
+  googletest libgtest-dev libgmock-dev libbenchmark-dev
+  redis-server postgresql
+  openssl
 )
 
 packages=("${build_packages[@]}")
 case "${1:-}" in
-  --test) packages+=("${test_packages[@]}") ;;
+  --test)
+    packages+=("${test_packages[@]}")
+    # tests/deploy runs on Node.js; Debian's when the machine has none.
+    command -v node >/dev/null || packages+=(nodejs)
+    command -v npm >/dev/null || packages+=(npm)
+    ;;
   "") ;;
   *) echo "usage: $0 [--test]" >&2; exit 2 ;;
 esac
@@ -27,4 +36,18 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if [[ "${1:-}" == --test ]]; then
+  # The offline Kubernetes schema checks (tests/deploy): npm packages pinned
+  # by tests/deploy/package-lock.json, into tests/deploy/node_modules.
+  repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+  npm ci --prefix "$repo_root/tests/deploy" --no-audit --no-fund \
+    --loglevel=error
+  # `kubectl kustomize` renders the overlays. Debian 12 has no kubectl recent
+  # enough (kustomize v5): it must come with the machine.
+  if ! kubectl kustomize --help >/dev/null 2>&1; then
+    echo "warning: kubectl with kustomize is not on PATH; the deploy_* tests" \
+      "will fail" >&2
+  fi
 fi

@@ -29,7 +29,34 @@ ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
           "host:port to serve gRPC on (port 0: any free port)");
 ABSL_FLAG(std::string, auth, "trusted_header",
           "how callers are identified: trusted_header (metadata x-user-id "
-          "set by a trusted caller)");
+          "set by a trusted caller) or jwt (authorization: Bearer <JWT>, "
+          "sub is the user id)");
+ABSL_FLAG(std::string, jwt_secret_file, "",
+          "--auth=jwt with HS256: file holding the shared secret (32+ bytes)");
+ABSL_FLAG(std::string, jwt_public_key_file, "",
+          "--auth=jwt with RS256 or ES256: PEM public key file");
+ABSL_FLAG(std::string, jwt_issuer, "",
+          "--auth=jwt: the iss every token must carry; empty: not checked");
+ABSL_FLAG(std::string, jwt_audience, "",
+          "--auth=jwt: the aud every token must hold; empty: not checked");
+ABSL_FLAG(std::string, tls_cert_file, "",
+          "PEM certificate chain for TLS on --listen; empty: plaintext");
+ABSL_FLAG(std::string, tls_key_file, "",
+          "PEM private key of --tls_cert_file");
+ABSL_FLAG(std::string, tls_client_ca_file, "",
+          "PEM CA certificates: mutual TLS, every client must present a "
+          "certificate they signed");
+ABSL_FLAG(bool, allow_trusted_header_without_mtls, false,
+          "DANGER: accept x-user-id on a non-loopback --listen without "
+          "mutual TLS; only behind a mesh sidecar that terminates mTLS");
+ABSL_FLAG(std::string, health_listen, "",
+          "host:port of a plaintext port serving only grpc.health.v1 Check, "
+          "for kubelet gRPC probes; empty: none");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "IP:port serving Prometheus metrics at /metrics; empty: none");
+ABSL_FLAG(absl::Duration, max_connection_age, absl::ZeroDuration(),
+          "close client connections after this long (with a 30s grace) so "
+          "clients re-resolve and spread over replicas; 0: never");
 ABSL_FLAG(int32_t, code_length, 6, "digits in a texted code (4 to 10)");
 ABSL_FLAG(absl::Duration, code_ttl, absl::Minutes(5),
           "how long a texted code stays valid");
@@ -59,6 +86,24 @@ ABSL_FLAG(absl::Duration, drain_delay, absl::ZeroDuration(),
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
           "on SIGTERM, time calls in flight get to finish");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error");
+ABSL_FLAG(std::string, redis_url, "",
+          "redis://[user][:password@]host:port[/db] for codes, tokens and "
+          "limits (password also from $REDIS_PASSWORD); empty: in memory");
+ABSL_FLAG(std::string, redis_key_prefix, "profile:",
+          "prefix of every Redis key this service writes");
+ABSL_FLAG(std::string, postgres_url, "",
+          "postgresql://user[:password]@host:port/db for profiles (password "
+          "also from $POSTGRES_PASSWORD); empty: in memory");
+ABSL_FLAG(bool, migrate_only, false,
+          "bring the PostgreSQL schema up to date and exit (init container)");
+ABSL_FLAG(absl::Duration, backend_timeout, absl::Seconds(2),
+          "the longest a Redis or PostgreSQL call may take");
+ABSL_FLAG(int32_t, backend_pool_size, 8, "connections per backend");
+ABSL_FLAG(int32_t, backend_threads, 16,
+          "threads running calls that wait on a backend");
+ABSL_FLAG(std::string, code_secret_file, "",
+          "file with the secret (32+ bytes) keying code digests, the same on "
+          "every replica; empty: per process, or shared through Redis");
 
 namespace profile {
 namespace {
@@ -107,6 +152,18 @@ int Run(int argc, char** argv) {
   ServerOptions options;
   options.listen = absl::GetFlag(FLAGS_listen);
   options.auth = absl::GetFlag(FLAGS_auth);
+  options.jwt.secret_file = absl::GetFlag(FLAGS_jwt_secret_file);
+  options.jwt.public_key_file = absl::GetFlag(FLAGS_jwt_public_key_file);
+  options.jwt.issuer = absl::GetFlag(FLAGS_jwt_issuer);
+  options.jwt.audience = absl::GetFlag(FLAGS_jwt_audience);
+  options.tls.cert_file = absl::GetFlag(FLAGS_tls_cert_file);
+  options.tls.key_file = absl::GetFlag(FLAGS_tls_key_file);
+  options.tls.client_ca_file = absl::GetFlag(FLAGS_tls_client_ca_file);
+  options.allow_trusted_header_without_mtls =
+      absl::GetFlag(FLAGS_allow_trusted_header_without_mtls);
+  options.health_listen = absl::GetFlag(FLAGS_health_listen);
+  options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  options.max_connection_age = absl::GetFlag(FLAGS_max_connection_age);
   options.phone_change.code_length = absl::GetFlag(FLAGS_code_length);
   options.phone_change.code_ttl = absl::GetFlag(FLAGS_code_ttl);
   options.phone_change.max_code_attempts =
@@ -124,6 +181,20 @@ int Run(int argc, char** argv) {
   options.test_phone_codes = absl::GetFlag(FLAGS_test_phone_codes);
   options.max_live_tokens =
       static_cast<size_t>(absl::GetFlag(FLAGS_max_live_tokens));
+  options.redis_url = absl::GetFlag(FLAGS_redis_url);
+  options.redis_key_prefix = absl::GetFlag(FLAGS_redis_key_prefix);
+  options.postgres_url = absl::GetFlag(FLAGS_postgres_url);
+  options.backend_timeout = absl::GetFlag(FLAGS_backend_timeout);
+  options.backend_pool_size = absl::GetFlag(FLAGS_backend_pool_size);
+  options.backend_threads = absl::GetFlag(FLAGS_backend_threads);
+  options.code_secret_file = absl::GetFlag(FLAGS_code_secret_file);
+
+  if (absl::GetFlag(FLAGS_migrate_only)) {
+    absl::Status migrated = MigrateOnly(options);
+    if (!migrated.ok()) return Fail(migrated.message());
+    Log(LogLevel::kInfo, "schema migrated");
+    return 0;
+  }
 
   // Block the stop signals before gRPC starts its threads, so that only
   // sigwait() below ever sees them.
@@ -142,10 +213,23 @@ int Run(int argc, char** argv) {
         "--sms_sender=log writes verification codes to this log: for local "
         "use only, never in production");
   }
+  if (options.allow_trusted_header_without_mtls &&
+      options.auth == "trusted_header" && !options.tls.mutual()) {
+    Log(LogLevel::kWarning,
+        "--allow_trusted_header_without_mtls: x-user-id is believed from "
+        "any caller that reaches this port; only safe behind a sidecar "
+        "that terminates mutual TLS");
+  }
   const std::string port = absl::StrCat((*server)->port());
   Log(LogLevel::kInfo, "serving",
       {{"listen", options.listen},
        {"port", port},
+       {"health_port", absl::StrCat((*server)->health_port())},
+       {"metrics_port", absl::StrCat((*server)->metrics_port())},
+       {"tls", !options.tls.enabled()  ? "off"
+               : options.tls.mutual() ? "mutual"
+                                       : "on"},
+       {"auth", options.auth},
        {"startup_ms",
         absl::StrCat(absl::ToDoubleMilliseconds(absl::Now() - start))}});
 
@@ -153,7 +237,7 @@ int Run(int argc, char** argv) {
   sigwait(&stop_signals, &signal_number);
   Log(LogLevel::kInfo, "stopping",
       {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"}});
-  (*server)->SetServing(false);
+  (*server)->Drain();
   absl::SleepFor(absl::GetFlag(FLAGS_drain_delay));
   (*server)->Shutdown(absl::GetFlag(FLAGS_shutdown_grace));
   Log(LogLevel::kInfo, "stopped");

@@ -2,23 +2,125 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <memory>
 
 #include "absl/strings/escaping.h"
 
 namespace profile {
+namespace {
+
+[[noreturn]] void Fatal(const char* what) {
+  std::fprintf(stderr, "fatal: %s\n", what);
+  std::abort();
+}
+
+void FillFromCsprng(unsigned char* out, size_t n) {
+  if (n > 0 && RAND_bytes(out, static_cast<int>(n)) != 1) {
+    Fatal("the CSPRNG failed");
+  }
+}
+
+// RAND_bytes() costs about 2 us a call whatever the size up to a few KiB
+// (OpenSSL 3's CTR-DRBG re-keys after every request), so each thread draws
+// 4 KiB at a time and hands it out in slices, wiping every slice it hands
+// out. The unread rest of a buffer tells a memory dump no more than the
+// DRBG's own state next to it, which predicts its output just as well.
+constexpr size_t kRandomBufferBytes = 4096;
+
+// Bumped in a forked child, so that it never hands out bytes its parent
+// also holds (OpenSSL reseeds its own DRBG on fork for the same reason).
+std::atomic<uint64_t> fork_generation{0};
+
+void OnFork() { fork_generation.fetch_add(1, std::memory_order_relaxed); }
+
+struct RandomBuffer {
+  unsigned char bytes[kRandomBufferBytes];
+  size_t next = kRandomBufferBytes;  // empty
+  uint64_t generation = 0;
+
+  RandomBuffer() {
+    static const bool registered = [] {
+      pthread_atfork(nullptr, nullptr, &OnFork);
+      return true;
+    }();
+    (void)registered;
+  }
+  ~RandomBuffer() { OPENSSL_cleanse(bytes, sizeof(bytes)); }
+
+  void Take(unsigned char* out, size_t n) {
+    const uint64_t current = fork_generation.load(std::memory_order_relaxed);
+    if (generation != current) {
+      OPENSSL_cleanse(bytes, sizeof(bytes));
+      next = kRandomBufferBytes;
+      generation = current;
+    }
+    while (n > 0) {
+      if (next == kRandomBufferBytes) {
+        FillFromCsprng(bytes, kRandomBufferBytes);
+        next = 0;
+      }
+      const size_t chunk = std::min(n, kRandomBufferBytes - next);
+      std::memcpy(out, bytes + next, chunk);
+      OPENSSL_cleanse(bytes + next, chunk);
+      next += chunk;
+      out += chunk;
+      n -= chunk;
+    }
+  }
+};
+
+// OpenSSL 3 looks an algorithm up by name on every EVP_sha256() use (about
+// 200 ns and a global lock); fetch it once and reuse one context per thread.
+const EVP_MD* Sha256Md() {
+  static const EVP_MD* const md = [] {
+    EVP_MD* fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    if (fetched == nullptr) Fatal("SHA-256 is unavailable");
+    return fetched;
+  }();
+  return md;
+}
+
+struct MdCtxDeleter {
+  void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
+};
+
+EVP_MD_CTX* ThreadMdCtx() {
+  thread_local std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> ctx(EVP_MD_CTX_new());
+  if (ctx == nullptr) Fatal("out of memory for SHA-256");
+  return ctx.get();
+}
+
+// SHA-256 of the concatenation of `a` and `b` into `out` (32 bytes).
+void Sha256Into(absl::string_view a, absl::string_view b, unsigned char* out) {
+  EVP_MD_CTX* ctx = ThreadMdCtx();
+  unsigned int len = 0;
+  if (EVP_DigestInit_ex(ctx, Sha256Md(), nullptr) != 1 ||
+      EVP_DigestUpdate(ctx, a.data(), a.size()) != 1 ||
+      EVP_DigestUpdate(ctx, b.data(), b.size()) != 1 ||
+      EVP_DigestFinal_ex(ctx, out, &len) != 1 || len != 32) {
+    Fatal("SHA-256 failed");
+  }
+}
+
+}  // namespace
 
 std::string RandomBytes(size_t n) {
   std::string out(n, '\0');
-  if (n > 0 &&
-      RAND_bytes(reinterpret_cast<unsigned char*>(out.data()),
-                 static_cast<int>(n)) != 1) {
-    std::fprintf(stderr, "fatal: the CSPRNG failed\n");
-    std::abort();
+  unsigned char* data = reinterpret_cast<unsigned char*>(out.data());
+  if (n >= kRandomBufferBytes) {
+    FillFromCsprng(data, n);
+  } else if (n > 0) {
+    thread_local RandomBuffer buffer;
+    buffer.Take(data, n);
   }
   return out;
 }
@@ -39,27 +141,33 @@ std::string RandomDigits(size_t n) {
 
 std::string Sha256(absl::string_view data) {
   std::string out(32, '\0');
-  unsigned int len = 0;
-  if (EVP_Digest(data.data(), data.size(),
-                 reinterpret_cast<unsigned char*>(out.data()), &len,
-                 EVP_sha256(), nullptr) != 1 ||
-      len != 32) {
-    std::fprintf(stderr, "fatal: SHA-256 failed\n");
-    std::abort();
-  }
+  Sha256Into(data, {}, reinterpret_cast<unsigned char*>(out.data()));
   return out;
 }
 
+// HMAC (RFC 2104) over the reused SHA-256 context: OpenSSL 3's HMAC()
+// fetches its algorithms on every call, five times the cost of the hashing.
 std::string HmacSha256(absl::string_view key, absl::string_view data) {
-  std::string out(32, '\0');
-  unsigned int len = 0;
-  if (HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-           reinterpret_cast<const unsigned char*>(data.data()), data.size(),
-           reinterpret_cast<unsigned char*>(out.data()), &len) == nullptr ||
-      len != 32) {
-    std::fprintf(stderr, "fatal: HMAC-SHA256 failed\n");
-    std::abort();
+  constexpr size_t kBlock = 64;
+  unsigned char key_block[kBlock] = {};
+  if (key.size() > kBlock) {
+    Sha256Into(key, {}, key_block);
+  } else if (!key.empty()) {
+    std::memcpy(key_block, key.data(), key.size());
   }
+  unsigned char pad[kBlock];
+  for (size_t i = 0; i < kBlock; ++i) pad[i] = key_block[i] ^ 0x36;
+  unsigned char inner[32];
+  Sha256Into(absl::string_view(reinterpret_cast<char*>(pad), kBlock), data,
+             inner);
+  for (size_t i = 0; i < kBlock; ++i) pad[i] = key_block[i] ^ 0x5c;
+  std::string out(32, '\0');
+  Sha256Into(absl::string_view(reinterpret_cast<char*>(pad), kBlock),
+             absl::string_view(reinterpret_cast<char*>(inner), sizeof(inner)),
+             reinterpret_cast<unsigned char*>(out.data()));
+  OPENSSL_cleanse(key_block, sizeof(key_block));
+  OPENSSL_cleanse(pad, sizeof(pad));
+  OPENSSL_cleanse(inner, sizeof(inner));
   return out;
 }
 

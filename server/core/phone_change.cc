@@ -134,12 +134,20 @@ absl::StatusOr<SendCodeResult> PhoneChange::SendCode(
     return ApiError(ApiCode::kSmsFailed,
                     "the verification code could not be sent; retry later");
   }
+  if (deps_.metrics != nullptr) deps_.metrics->CodeSent(purpose);
   return SendCodeResult{options_.code_ttl,
                         options_.send_limits.resend_interval};
 }
 
 absl::StatusOr<VerifyResult> PhoneChange::Verify(const Caller& caller,
                                                  const VerifyInput& input) {
+  absl::StatusOr<VerifyResult> result = DoVerify(caller, input);
+  if (deps_.metrics != nullptr) deps_.metrics->Verified(result.status());
+  return result;
+}
+
+absl::StatusOr<VerifyResult> PhoneChange::DoVerify(const Caller& caller,
+                                                   const VerifyInput& input) {
   absl::StatusOr<PhoneNumber> new_phone =
       ParsePhoneNumber(input.new_phone_country_code, input.new_phone_number,
                        "new_phone_number");
@@ -219,6 +227,7 @@ absl::Status PhoneChange::Update(const Caller& caller,
   absl::StatusOr<TokenGrant> grant =
       deps_.tokens->Take(Sha256(token), caller.user_id);
   if (!grant.ok()) return grant.status();
+  if (deps_.metrics != nullptr) deps_.metrics->TokenSpent();
 
   absl::Status changed = deps_.users->ChangePhone(
       caller.user_id, grant->old_phone_e164, grant->new_phone_e164);

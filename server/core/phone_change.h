@@ -26,6 +26,7 @@
 #include "server/codes/code_validator.h"
 #include "server/common/clock.h"
 #include "server/limits/send_limiter.h"
+#include "server/metrics/phone_change_metrics.h"
 #include "server/sms/sms_sender.h"
 #include "server/token/token_store.h"
 #include "server/users/user_store.h"
@@ -67,6 +68,8 @@ struct PhoneChangeDeps {
   std::string code_secret;
   // The numbers whose codes are fixed (no SMS, no cooldown).
   const CodeValidator* test_numbers;
+  // Counts codes sent, verifications and tokens spent; null for none.
+  PhoneChangeMetrics* metrics = nullptr;
 };
 
 struct SendCodeInput {
@@ -127,6 +130,10 @@ class PhoneChange {
   const PhoneChangeOptions& options() const { return options_; }
 
  private:
+  // Verify() without the metrics.
+  absl::StatusOr<VerifyResult> DoVerify(const Caller& caller,
+                                        const VerifyInput& input);
+
   // Checks that `new_phone` may be bound to the caller whose phone is
   // `current_e164`.
   absl::Status CheckNewPhoneIsFree(const Caller& caller,

@@ -1,0 +1,359 @@
+#include "server/metrics/metrics.h"
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <exception>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "grpcpp/support/interceptor.h"
+#include "prometheus/collectable.h"
+#include "prometheus/counter.h"
+#include "prometheus/exposer.h"
+#include "prometheus/family.h"
+#include "prometheus/gauge.h"
+#include "prometheus/histogram.h"
+#include "prometheus/metric_family.h"
+#include "prometheus/registry.h"
+#include "server/common/api_error.h"
+
+namespace profile {
+namespace {
+
+using grpc::experimental::InterceptionHookPoints;
+using grpc::experimental::ServerRpcInfo;
+
+constexpr int kGrpcCodes = 17;
+
+const char* GrpcTypeName(ServerRpcInfo::Type type) {
+  switch (type) {
+    case ServerRpcInfo::Type::UNARY:
+      return "unary";
+    case ServerRpcInfo::Type::CLIENT_STREAMING:
+      return "client_stream";
+    case ServerRpcInfo::Type::SERVER_STREAMING:
+      return "server_stream";
+    case ServerRpcInfo::Type::BIDI_STREAMING:
+      return "bidi_stream";
+  }
+  return "unary";
+}
+
+// The figures of one method, made on its first call.
+struct MethodMetrics {
+  prometheus::Counter* started = nullptr;
+  prometheus::Histogram* seconds = nullptr;
+  prometheus::Labels labels;  // grpc_type, grpc_service, grpc_method
+  // One counter per code, made on first use.
+  std::array<std::atomic<prometheus::Counter*>, kGrpcCodes> handled{};
+};
+
+// profile_tokens_live: asks the token store at scrape time.
+class LiveTokensGauge final : public prometheus::Collectable {
+ public:
+  void Set(std::function<size_t()> live_tokens) {
+    absl::MutexLock lock(&mu_);
+    live_tokens_ = std::move(live_tokens);
+  }
+
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    prometheus::MetricFamily family;
+    family.name = "profile_tokens_live";
+    family.help = "Update-phone tokens held (issued, not yet spent or swept)";
+    family.type = prometheus::MetricType::Gauge;
+    prometheus::ClientMetric metric;
+    absl::MutexLock lock(&mu_);
+    metric.gauge.value =
+        live_tokens_ ? static_cast<double>(live_tokens_()) : 0.0;
+    family.metric.push_back(std::move(metric));
+    return {std::move(family)};
+  }
+
+ private:
+  mutable absl::Mutex mu_;
+  std::function<size_t()> live_tokens_ ABSL_GUARDED_BY(mu_);
+};
+
+class PrometheusMetrics;
+
+// Counts one call: started when made, handled when its status goes out.
+class CallInterceptor final : public grpc::experimental::Interceptor {
+ public:
+  CallInterceptor(PrometheusMetrics* metrics, MethodMetrics* method)
+      : metrics_(metrics),
+        method_(method),
+        start_(std::chrono::steady_clock::now()) {}
+
+  void Intercept(
+      grpc::experimental::InterceptorBatchMethods* methods) override;
+
+ private:
+  PrometheusMetrics* const metrics_;
+  MethodMetrics* const method_;
+  const std::chrono::steady_clock::time_point start_;
+};
+
+class PrometheusMetrics final : public Metrics {
+ public:
+  explicit PrometheusMetrics(std::unique_ptr<prometheus::Exposer> exposer)
+      : exposer_(std::move(exposer)),
+        registry_(std::make_shared<prometheus::Registry>()),
+        live_tokens_(std::make_shared<LiveTokensGauge>()),
+        started_(prometheus::BuildCounter()
+                     .Name("grpc_server_started_total")
+                     .Help("Total number of RPCs started on the server.")
+                     .Register(*registry_)),
+        handled_(prometheus::BuildCounter()
+                     .Name("grpc_server_handled_total")
+                     .Help("Total number of RPCs completed on the server, "
+                           "regardless of success or failure.")
+                     .Register(*registry_)),
+        seconds_(prometheus::BuildHistogram()
+                     .Name("grpc_server_handling_seconds")
+                     .Help("Histogram of response latency (seconds) of gRPC "
+                           "that had been application-level handled by the "
+                           "server.")
+                     .Register(*registry_)),
+        codes_sent_family_(prometheus::BuildCounter()
+                        .Name("profile_codes_sent_total")
+                        .Help("Verification codes handed to the SMS sender.")
+                        .Register(*registry_)),
+        verifications_(prometheus::BuildCounter()
+                           .Name("profile_verifications_total")
+                           .Help("UpdatePhoneVerification calls by outcome.")
+                           .Register(*registry_)),
+        tokens_issued_(prometheus::BuildCounter()
+                           .Name("profile_tokens_issued_total")
+                           .Help("Update-phone tokens issued.")
+                           .Register(*registry_)
+                           .Add({})),
+        tokens_spent_(prometheus::BuildCounter()
+                          .Name("profile_tokens_spent_total")
+                          .Help("Update-phone tokens spent by UpdatePhone.")
+                          .Register(*registry_)
+                          .Add({})),
+        tokens_expired_(prometheus::BuildCounter()
+                            .Name("profile_tokens_expired_total")
+                            .Help("Update-phone tokens that expired unspent.")
+                            .Register(*registry_)
+                            .Add({})) {
+    // Every purpose is exported from the start at 0, so that rate() sees
+    // the first increment.
+    for (CodePurpose purpose : {CodePurpose::kNewPhone, CodePurpose::kOldPhone}) {
+      codes_sent_[static_cast<int>(purpose)] = &codes_sent_family_.Add(
+          {{"purpose", std::string(CodePurposeName(purpose))}});
+    }
+    exposer_->RegisterCollectable(registry_);
+    exposer_->RegisterCollectable(live_tokens_);
+  }
+
+  int port() const override {
+    std::vector<int> ports = exposer_->GetListeningPorts();
+    return ports.empty() ? 0 : ports.front();
+  }
+
+  std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
+  NewInterceptorFactory() override;
+
+  void SetLiveTokens(std::function<size_t()> live_tokens) override {
+    live_tokens_->Set(std::move(live_tokens));
+  }
+
+  void CodeSent(CodePurpose purpose) override {
+    const int index = static_cast<int>(purpose);
+    if (index >= 1 && index <= 2) codes_sent_[index]->Increment();
+  }
+
+  void Verified(const absl::Status& outcome) override {
+    verifications_.Add({{"outcome", VerificationOutcomeLabel(outcome)}})
+        .Increment();
+    if (outcome.ok()) tokens_issued_.Increment();
+  }
+
+  void TokenSpent() override { tokens_spent_.Increment(); }
+
+  void TokensExpired(size_t count) override {
+    if (count > 0) tokens_expired_.Increment(static_cast<double>(count));
+  }
+
+  // Returns the figures of `method` ("/package.Service/Method"), or nullptr
+  // for a path that is not one (an unknown method).
+  MethodMetrics* MethodFor(const char* path, ServerRpcInfo::Type type) {
+    if (path == nullptr) return nullptr;
+    const absl::string_view full(path);
+    {
+      absl::ReaderMutexLock lock(&mu_);
+      auto it = methods_.find(full);
+      if (it != methods_.end()) return it->second.get();
+    }
+    const size_t slash = full.rfind('/');
+    if (full.size() < 4 || full[0] != '/' || slash == 0 ||
+        slash + 1 >= full.size()) {
+      return nullptr;
+    }
+    auto method = std::make_unique<MethodMetrics>();
+    method->labels = {{"grpc_type", GrpcTypeName(type)},
+                      {"grpc_service", std::string(full.substr(1, slash - 1))},
+                      {"grpc_method", std::string(full.substr(slash + 1))}};
+    method->started = &started_.Add(method->labels);
+    method->seconds = &seconds_.Add(
+        method->labels,
+        prometheus::Histogram::BucketBoundaries{0.005, 0.01, 0.025, 0.05, 0.1,
+                                                0.25, 0.5, 1, 2.5, 5, 10});
+    absl::MutexLock lock(&mu_);
+    auto [it, inserted] = methods_.try_emplace(full, std::move(method));
+    return it->second.get();
+  }
+
+  void Handled(MethodMetrics* method, int code, double seconds) {
+    if (code < 0 || code >= kGrpcCodes) code = 2;  // UNKNOWN
+    prometheus::Counter* counter =
+        method->handled[code].load(std::memory_order_acquire);
+    if (counter == nullptr) {
+      prometheus::Labels labels = method->labels;
+      labels["grpc_code"] = GrpcCodeName(code);
+      // Family::Add returns the one counter of a label set, so a race here
+      // stores the same pointer twice.
+      counter = &handled_.Add(labels);
+      method->handled[code].store(counter, std::memory_order_release);
+    }
+    counter->Increment();
+    method->seconds->Observe(seconds);
+  }
+
+ private:
+  const std::unique_ptr<prometheus::Exposer> exposer_;
+  const std::shared_ptr<prometheus::Registry> registry_;
+  const std::shared_ptr<LiveTokensGauge> live_tokens_;
+  prometheus::Family<prometheus::Counter>& started_;
+  prometheus::Family<prometheus::Counter>& handled_;
+  prometheus::Family<prometheus::Histogram>& seconds_;
+  prometheus::Family<prometheus::Counter>& codes_sent_family_;
+  prometheus::Family<prometheus::Counter>& verifications_;
+  prometheus::Counter& tokens_issued_;
+  prometheus::Counter& tokens_spent_;
+  prometheus::Counter& tokens_expired_;
+  // Indexed by CodePurpose (1 and 2).
+  std::array<prometheus::Counter*, 3> codes_sent_{};
+
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::string, std::unique_ptr<MethodMetrics>> methods_
+      ABSL_GUARDED_BY(mu_);
+};
+
+void CallInterceptor::Intercept(
+    grpc::experimental::InterceptorBatchMethods* methods) {
+  if (methods->QueryInterceptionHookPoint(
+          InterceptionHookPoints::PRE_SEND_STATUS)) {
+    const std::chrono::duration<double> elapsed =
+        std::chrono::steady_clock::now() - start_;
+    metrics_->Handled(method_, methods->GetSendStatus().error_code(),
+                      elapsed.count());
+  }
+  methods->Proceed();
+}
+
+class InterceptorFactory final
+    : public grpc::experimental::ServerInterceptorFactoryInterface {
+ public:
+  explicit InterceptorFactory(PrometheusMetrics* metrics) : metrics_(metrics) {}
+
+  grpc::experimental::Interceptor* CreateServerInterceptor(
+      ServerRpcInfo* info) override {
+    MethodMetrics* method = metrics_->MethodFor(info->method(), info->type());
+    if (method == nullptr) return nullptr;
+    method->started->Increment();
+    return new CallInterceptor(metrics_, method);
+  }
+
+ private:
+  PrometheusMetrics* const metrics_;
+};
+
+std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
+PrometheusMetrics::NewInterceptorFactory() {
+  return std::make_unique<InterceptorFactory>(this);
+}
+
+}  // namespace
+
+Metrics::~Metrics() = default;
+
+absl::StatusOr<std::unique_ptr<Metrics>> Metrics::Start(
+    const std::string& listen) {
+  const size_t colon = listen.rfind(':');
+  if (listen.empty() || colon == std::string::npos || colon == 0 ||
+      colon + 1 == listen.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--metrics_listen must be IP:port, not \"", listen,
+                     "\""));
+  }
+  std::unique_ptr<prometheus::Exposer> exposer;
+  try {
+    exposer = std::make_unique<prometheus::Exposer>(listen, 2);
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--metrics_listen: cannot listen on ", listen,
+        " (an IP address and a free port, like 0.0.0.0:9090): ", e.what()));
+  }
+  if (exposer->GetListeningPorts().empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--metrics_listen: cannot listen on ", listen));
+  }
+  return std::unique_ptr<Metrics>(new PrometheusMetrics(std::move(exposer)));
+}
+
+const char* VerificationOutcomeLabel(const absl::Status& outcome) {
+  switch (ApiCodeOf(outcome)) {
+    case ApiCode::kOk:
+      return "ok";
+    case ApiCode::kWrongCode:
+      return "wrong_code";
+    case ApiCode::kCodeExpired:
+      return "code_expired";
+    case ApiCode::kInvalidArgument:
+      return "invalid_argument";
+    case ApiCode::kPhoneTaken:
+      return "phone_taken";
+    case ApiCode::kSamePhone:
+      return "same_phone";
+    case ApiCode::kOldPhoneMismatch:
+    case ApiCode::kNoCurrentPhone:
+      return "old_phone_mismatch";
+    case ApiCode::kTooManyTokens:
+      return "too_many_tokens";
+    default:
+      return "error";
+  }
+}
+
+const char* GrpcCodeName(int code) {
+  static constexpr const char* kNames[kGrpcCodes] = {
+      "OK",
+      "Canceled",
+      "Unknown",
+      "InvalidArgument",
+      "DeadlineExceeded",
+      "NotFound",
+      "AlreadyExists",
+      "PermissionDenied",
+      "ResourceExhausted",
+      "FailedPrecondition",
+      "Aborted",
+      "OutOfRange",
+      "Unimplemented",
+      "Internal",
+      "Unavailable",
+      "DataLoss",
+      "Unauthenticated"};
+  if (code < 0 || code >= kGrpcCodes) return "Unknown";
+  return kNames[code];
+}
+
+}  // namespace profile

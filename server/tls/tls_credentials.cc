@@ -1,0 +1,152 @@
+#include "server/tls/tls_credentials.h"
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "grpcpp/security/server_credentials.h"
+#include "server/common/files.h"
+
+namespace profile {
+namespace {
+
+absl::Status Bad(absl::string_view flag, absl::string_view why) {
+  return absl::InvalidArgumentError(absl::StrCat("--", flag, " ", why));
+}
+
+struct BioDeleter {
+  void operator()(BIO* bio) const { BIO_free(bio); }
+};
+using BioPtr = std::unique_ptr<BIO, BioDeleter>;
+
+BioPtr MemoryBio(const std::string& pem) {
+  return BioPtr(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+}
+
+// Returns the first certificate in `pem` (nullptr if none); counts them all.
+X509* ReadCertificates(const std::string& pem, int* count) {
+  BioPtr bio = MemoryBio(pem);
+  X509* first = nullptr;
+  *count = 0;
+  while (X509* cert = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
+    if (first == nullptr) {
+      first = cert;
+    } else {
+      X509_free(cert);
+    }
+    ++*count;
+  }
+  ERR_clear_error();  // the read that ends the loop always fails
+  return first;
+}
+
+}  // namespace
+
+absl::Status ValidateTlsOptions(const TlsOptions& options) {
+  if (!options.cert_file.empty() && options.key_file.empty()) {
+    return Bad("tls_key_file", "is required with --tls_cert_file");
+  }
+  if (options.cert_file.empty() && !options.key_file.empty()) {
+    return Bad("tls_cert_file", "is required with --tls_key_file");
+  }
+  if (options.mutual() && !options.enabled()) {
+    return Bad("tls_client_ca_file",
+               "needs --tls_cert_file and --tls_key_file (mutual TLS is TLS "
+               "first)");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> NewServerCredentials(
+    const TlsOptions& options) {
+  absl::Status valid = ValidateTlsOptions(options);
+  if (!valid.ok()) return valid;
+  if (!options.enabled()) return grpc::InsecureServerCredentials();
+
+  absl::StatusOr<std::string> cert =
+      ReadFlagFile("tls_cert_file", options.cert_file);
+  if (!cert.ok()) return cert.status();
+  absl::StatusOr<std::string> key =
+      ReadFlagFile("tls_key_file", options.key_file);
+  if (!key.ok()) return key.status();
+
+  int count = 0;
+  X509* leaf = ReadCertificates(*cert, &count);
+  if (leaf == nullptr) {
+    return Bad("tls_cert_file",
+               absl::StrCat(options.cert_file,
+                            " holds no PEM certificate (-----BEGIN "
+                            "CERTIFICATE-----)"));
+  }
+  BioPtr key_bio = MemoryBio(*key);
+  EVP_PKEY* pkey =
+      PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr);
+  ERR_clear_error();
+  if (pkey == nullptr) {
+    X509_free(leaf);
+    return Bad("tls_key_file",
+               absl::StrCat(options.key_file,
+                            " holds no unencrypted PEM private key"));
+  }
+  const bool matches = X509_check_private_key(leaf, pkey) == 1;
+  ERR_clear_error();
+  EVP_PKEY_free(pkey);
+  X509_free(leaf);
+  if (!matches) {
+    return Bad("tls_key_file",
+               absl::StrCat(options.key_file,
+                            " is not the key of the certificate in "
+                            "--tls_cert_file"));
+  }
+
+  grpc::SslServerCredentialsOptions ssl;
+  ssl.pem_key_cert_pairs.push_back({*key, *cert});
+  if (options.mutual()) {
+    absl::StatusOr<std::string> ca =
+        ReadFlagFile("tls_client_ca_file", options.client_ca_file);
+    if (!ca.ok()) return ca.status();
+    X509* first_ca = ReadCertificates(*ca, &count);
+    if (first_ca == nullptr) {
+      return Bad("tls_client_ca_file",
+                 absl::StrCat(options.client_ca_file,
+                              " holds no PEM certificate"));
+    }
+    X509_free(first_ca);
+    ssl.pem_root_certs = *std::move(ca);
+    ssl.client_certificate_request =
+        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  return grpc::SslServerCredentials(ssl);
+}
+
+bool IsLoopbackListen(absl::string_view listen) {
+  if (absl::StartsWith(listen, "unix:") ||
+      absl::StartsWith(listen, "unix-abstract:")) {
+    return true;
+  }
+  absl::string_view host = listen;
+  const size_t colon = host.rfind(':');
+  if (colon != absl::string_view::npos) host = host.substr(0, colon);
+  if (absl::ConsumePrefix(&host, "[")) {
+    if (!absl::ConsumeSuffix(&host, "]")) return false;
+    return host == "::1";
+  }
+  if (absl::EqualsIgnoreCase(host, "localhost")) return true;
+  // 127.0.0.0/8: "127." followed by the rest of a dotted quad.
+  if (!absl::StartsWith(host, "127.")) return false;
+  int dots = 0;
+  for (char c : host) {
+    if (c == '.') {
+      ++dots;
+    } else if (c < '0' || c > '9') {
+      return false;
+    }
+  }
+  return dots == 3;
+}
+
+}  // namespace profile

@@ -1,0 +1,111 @@
+// The manifest checker must catch what it claims to: each case breaks one
+// rule in the rendered overlay and expects that rule's problem. Run with
+// `node --test`; needs kubectl (kustomize) on PATH.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { dirname, join } from "node:path";
+import { parseManifests, policyProblems, schemaProblems } from "./check_manifests.mjs";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const render = (overlay) => parseManifests(execFileSync(
+  "kubectl", ["kustomize", join(root, "deploy", "overlays", overlay)],
+  { encoding: "utf8" }));
+
+const deployment = (objects) => objects.find((o) => o.kind === "Deployment");
+const container = (objects) => deployment(objects).spec.template.spec.containers[0];
+const flagsMap = (objects) => objects.find((o) => o.kind === "ConfigMap");
+
+async function problemsAfter(overlay, mutate) {
+  const objects = render(overlay);
+  mutate(objects);
+  return [...await schemaProblems(objects), ...policyProblems(objects, overlay)];
+}
+
+for (const overlay of ["dev", "production"]) {
+  test(`${overlay} as rendered has no problems`, async () => {
+    assert.deepEqual(await problemsAfter(overlay, () => {}), []);
+  });
+}
+
+const cases = [
+  ["dev", "a string for replicas fails the schema",
+    (o) => { deployment(o).spec.replicas = "one"; }, /schema: .*replicas must be integer/],
+  ["dev", "a probe port by name fails the schema",
+    (o) => { container(o).readinessProbe.grpc.port = "health"; }, /schema: .*port must be integer/],
+  ["dev", "an unknown kind has no schema",
+    (o) => { o.push({ apiVersion: "example.com/v1", kind: "Widget", metadata: { name: "w" } }); },
+    /no schema known/],
+  ["dev", "an exec readiness probe",
+    (o) => { container(o).readinessProbe = { exec: { command: ["true"] } }; },
+    /readinessProbe is not a native grpc probe/],
+  ["dev", "a liveness probe on the metrics port",
+    (o) => { container(o).livenessProbe.grpc.port = 9090; },
+    /livenessProbe port 9090 is not a plaintext gRPC port/],
+  ["production", "a probe on the TLS gRPC port",
+    (o) => { container(o).readinessProbe.grpc.port = 50051; },
+    /readinessProbe port 50051 is not a plaintext gRPC port/],
+  ["dev", "a writable root filesystem",
+    (o) => { container(o).securityContext.readOnlyRootFilesystem = false; },
+    /readOnlyRootFilesystem is not true/],
+  ["dev", "privilege escalation",
+    (o) => { delete container(o).securityContext.allowPrivilegeEscalation; },
+    /allowPrivilegeEscalation is not false/],
+  ["dev", "capabilities kept",
+    (o) => { container(o).securityContext.capabilities.drop = ["NET_RAW"]; },
+    /capabilities do not drop ALL/],
+  ["dev", "no seccomp profile",
+    (o) => { delete deployment(o).spec.template.spec.securityContext.seccompProfile; },
+    /pod seccompProfile is not RuntimeDefault/],
+  ["dev", "root allowed",
+    (o) => { deployment(o).spec.template.spec.securityContext.runAsNonRoot = false; },
+    /pod runAsNonRoot is not true/],
+  ["dev", "no memory limit",
+    (o) => { delete container(o).resources.limits.memory; }, /no memory limits/],
+  ["dev", "a grace period shorter than the drain",
+    (o) => { deployment(o).spec.template.spec.terminationGracePeriodSeconds = 10; },
+    /terminationGracePeriodSeconds 10 < --drain_delay 5s \+ --shutdown_grace 10s/],
+  ["dev", "a longer drain in the flagfile",
+    (o) => { flagsMap(o).data.flags = flagsMap(o).data.flags.replace("--drain_delay=5s", "--drain_delay=1m"); },
+    /terminationGracePeriodSeconds 30 < --drain_delay 60s/],
+  ["dev", "flags as args instead of a flagfile",
+    (o) => { container(o).args = ["--listen=0.0.0.0:50051"]; },
+    /flags do not come from a ConfigMap --flagfile/],
+  ["dev", "trusted headers without mTLS nor the override",
+    (o) => { flagsMap(o).data.flags = flagsMap(o).data.flags.replace("--allow_trusted_header_without_mtls\n", ""); },
+    /would refuse to start/],
+  ["dev", "two replicas in dev",
+    (o) => { deployment(o).spec.replicas = 2; }, /dev runs 2 replicas/],
+  ["dev", "no headless Service",
+    (o) => { o.splice(o.findIndex((x) => x.spec?.clusterIP === "None"), 1); },
+    /no headless Service/],
+  ["production", "production without mutual TLS",
+    (o) => { flagsMap(o).data.flags = flagsMap(o).data.flags.replace(/--tls_client_ca_file=.*\n/, ""); },
+    /production trusts x-user-id without mutual TLS/],
+  ["production", "a password in plain env",
+    (o) => { container(o).env[0] = { name: "REDIS_PASSWORD", value: "hunter2" }; },
+    /REDIS_PASSWORD does not come from a Secret/],
+  ["production", "TLS key on a ConfigMap",
+    (o) => { deployment(o).spec.template.spec.volumes.find((v) => v.name === "tls").secret = undefined; },
+    /--tls_key_file is not on a Secret volume/],
+  ["production", "no PodDisruptionBudget",
+    (o) => { o.splice(o.findIndex((x) => x.kind === "PodDisruptionBudget"), 1); },
+    /no PodDisruptionBudget/],
+  ["production", "no HPA",
+    (o) => { o.splice(o.findIndex((x) => x.kind === "HorizontalPodAutoscaler"), 1); },
+    /no HorizontalPodAutoscaler/],
+  ["production", "a NetworkPolicy that admits the health port too",
+    (o) => { o.find((x) => x.kind === "NetworkPolicy").spec.ingress[0].ports.push({ port: 8081 }); },
+    /not exactly grpc and metrics/],
+  ["production", "a NetworkPolicy rule from anywhere",
+    (o) => { delete o.find((x) => x.kind === "NetworkPolicy").spec.ingress[1].from; },
+    /admits traffic from anywhere/],
+];
+for (const [overlay, name, mutate, expected] of cases) {
+  test(`${overlay}: ${name} is caught`, async () => {
+    const problems = await problemsAfter(overlay, mutate);
+    assert.ok(problems.some((p) => expected.test(p)),
+      `expected ${expected}, got:\n${problems.join("\n")}`);
+  });
+}

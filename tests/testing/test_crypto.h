@@ -1,0 +1,86 @@
+// Keys, certificates and JWTs made at test time with the real openssl CLI
+// and OpenSSL's signing API, for tests of TLS, mutual TLS and JWT identity.
+//
+//   TestDir dir;                                  // a fresh temp directory
+//   TestPki pki = MakeTestPki(dir.path());        // CAs, server, clients
+//   std::string pem = MakeKeyPair(dir.path(), "es", "EC").public_pem;
+//   std::string jwt = SignJwt("ES256", private_pem, {{"sub","u1"},...});
+//
+// Every function aborts the test binary (with the command's output) on
+// failure: a test without its keys has nothing to test.
+//
+// Thread-safety: use from one thread.
+#ifndef PROFILE_TESTS_TESTING_TEST_CRYPTO_H_
+#define PROFILE_TESTS_TESTING_TEST_CRYPTO_H_
+
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "nlohmann/json.hpp"
+
+namespace profile::testing {
+
+// A temporary directory, removed with everything in it on destruction.
+class TestDir {
+ public:
+  TestDir();
+  ~TestDir();
+  TestDir(const TestDir&) = delete;
+  TestDir& operator=(const TestDir&) = delete;
+
+  const std::string& path() const { return path_; }
+  // Writes `contents` to path()/name and returns the full path.
+  std::string Write(absl::string_view name, absl::string_view contents) const;
+
+ private:
+  std::string path_;
+};
+
+// Runs `command` with /bin/sh; returns its stdout and stderr. Aborts if it
+// exits non-zero.
+std::string Run(const std::string& command);
+
+// Returns the contents of `path`; aborts if it cannot be read.
+std::string ReadFileOrDie(const std::string& path);
+
+struct KeyPair {
+  std::string private_file;
+  std::string public_file;
+  std::string private_pem;
+  std::string public_pem;
+};
+
+// Generates `<dir>/<name>.key` and `<dir>/<name>.pub` with `openssl genpkey`:
+// `spec` is "RSA:2048", "RSA:1024", "EC:P-256", "EC:P-384" or "ED25519".
+KeyPair MakeKeyPair(const std::string& dir, const std::string& name,
+                    const std::string& spec);
+
+// Files (PEM) of a small PKI: a CA, a server certificate for 127.0.0.1 and
+// localhost (subjectAltName) signed by it, a client certificate signed by
+// it, and a client certificate signed by another CA.
+struct TestPki {
+  std::string ca_cert;
+  std::string server_cert;
+  std::string server_key;
+  std::string client_cert;
+  std::string client_key;
+  std::string other_ca_cert;
+  std::string other_client_cert;
+  std::string other_client_key;
+};
+TestPki MakeTestPki(const std::string& dir);
+
+// Returns a compact JWS of `claims` with header {"alg": alg, "typ": "JWT"}
+// merged with `extra_header`. `key` is the HS256 secret, or the PEM private
+// key for RS256 and ES256 (ES256 signatures in the JWS r||s form). "none"
+// yields an unsigned token with an empty signature.
+std::string SignJwt(const std::string& alg, const std::string& key,
+                    const nlohmann::json& claims,
+                    const nlohmann::json& extra_header = nlohmann::json::object());
+
+// Base64url without padding.
+std::string Base64Url(absl::string_view data);
+
+}  // namespace profile::testing
+
+#endif  // PROFILE_TESTS_TESTING_TEST_CRYPTO_H_
