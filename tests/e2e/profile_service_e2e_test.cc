@@ -482,6 +482,20 @@ TEST_P(ProfileServiceE2eTest, HourlyCapPerUserIs2100) {
   EXPECT_GT(result.retry_after(), 3500);
 }
 
+TEST_P(ProfileServiceE2eTest, SmsThatCannotBeSentIs2110AndKeepsNoCooldown) {
+  ServerOptions options = BaseOptions();
+  options.sms_sender = "outbox:/dev/full";  // every write fails: ENOSPC
+  StartServer(options);
+  for (int i = 0; i < 2; ++i) {
+    // The second try is not refused as too frequent: a failed send does
+    // not count.
+    CallResult result = Send("u1", "+86", "13800138001");
+    EXPECT_EQ(result.code(), grpc::StatusCode::UNAVAILABLE);
+    EXPECT_EQ(result.api_code(), 2110);
+    EXPECT_THAT(result.status.error_message(), HasSubstr("could not be sent"));
+  }
+}
+
 TEST_P(ProfileServiceE2eTest, UnknownOrUsedTokenIsNotFound) {
   StartServer();
   CallResult result = Update("u1", "bm90LWEtcmVhbC10b2tlbi1hdC1hbGwtbm90LWF0LWFsbA");
