@@ -46,6 +46,38 @@ CREATE INDEX phone_changes_user_id ON phone_changes (user_id);
 // Any constant: replicas that migrate at once serialize on it.
 constexpr char kMigrationLock[] = "SELECT pg_advisory_xact_lock(727367)";
 
+// The statements the store runs, prepared once on every connection so that
+// each call skips parsing and planning.
+struct Statement {
+  const char* name;
+  const char* sql;
+};
+
+constexpr Statement kGetPhone = {
+    "get_phone", "SELECT phone_e164 FROM profiles WHERE user_id = $1"};
+constexpr Statement kFindOwner = {
+    "find_owner", "SELECT user_id FROM profiles WHERE phone_e164 = $1"};
+// One statement, so one implicit transaction: the compare-and-set and its
+// audit row commit together or not at all.
+constexpr Statement kChangeFromNone = {"change_from_none", R"sql(
+WITH changed AS (
+  INSERT INTO profiles (user_id, phone_e164) VALUES ($1, $2)
+  ON CONFLICT (user_id) DO UPDATE
+    SET phone_e164 = EXCLUDED.phone_e164, updated_at = now()
+    WHERE profiles.phone_e164 IS NULL
+  RETURNING user_id)
+INSERT INTO phone_changes (user_id, old_phone_e164, new_phone_e164)
+SELECT user_id, NULL, $2 FROM changed)sql"};
+constexpr Statement kChangeFromOld = {"change_from_old", R"sql(
+WITH changed AS (
+  UPDATE profiles SET phone_e164 = $2, updated_at = now()
+  WHERE user_id = $1 AND phone_e164 = $3
+  RETURNING user_id)
+INSERT INTO phone_changes (user_id, old_phone_e164, new_phone_e164)
+SELECT user_id, $3, $2 FROM changed)sql"};
+constexpr Statement kStatements[] = {kGetPhone, kFindOwner, kChangeFromNone,
+                                     kChangeFromOld};
+
 struct PgResultDeleter {
   void operator()(PGresult* result) const { PQclear(result); }
 };
@@ -143,6 +175,22 @@ absl::StatusOr<Result> Exec(PGconn* conn, const char* sql,
   return result;
 }
 
+// Runs a statement that was prepared on `conn`; OK results only.
+absl::StatusOr<Result> ExecPrepared(PGconn* conn, const Statement& statement,
+                                    const std::vector<std::string>& params) {
+  std::vector<const char*> values;
+  for (const std::string& p : params) values.push_back(p.c_str());
+  Result result(PQexecPrepared(conn, statement.name,
+                               static_cast<int>(params.size()), values.data(),
+                               nullptr, nullptr, 0));
+  const ExecStatusType status =
+      result ? PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
+  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+    return ErrorOf(conn, result.get());
+  }
+  return result;
+}
+
 // A single connection for a one-off job (migrations).
 class Session {
  public:
@@ -184,37 +232,17 @@ class PostgresUserStoreImpl final : public PostgresUserStore {
   }
 
   absl::StatusOr<std::string> GetPhone(absl::string_view user_id) override {
-    return QueryOne("SELECT phone_e164 FROM profiles WHERE user_id = $1",
-                    std::string(user_id));
+    return QueryOne(kGetPhone, std::string(user_id));
   }
 
   absl::StatusOr<std::string> FindOwner(
       absl::string_view phone_e164) override {
-    return QueryOne("SELECT user_id FROM profiles WHERE phone_e164 = $1",
-                    std::string(phone_e164));
+    return QueryOne(kFindOwner, std::string(phone_e164));
   }
 
   absl::Status ChangePhone(absl::string_view user_id,
                            absl::string_view expected_old_e164,
                            absl::string_view new_phone_e164) override {
-    // One statement, so one implicit transaction: the compare-and-set and
-    // its audit row commit together or not at all.
-    static constexpr char kFromNone[] = R"sql(
-WITH changed AS (
-  INSERT INTO profiles (user_id, phone_e164) VALUES ($1, $2)
-  ON CONFLICT (user_id) DO UPDATE
-    SET phone_e164 = EXCLUDED.phone_e164, updated_at = now()
-    WHERE profiles.phone_e164 IS NULL
-  RETURNING user_id)
-INSERT INTO phone_changes (user_id, old_phone_e164, new_phone_e164)
-SELECT user_id, NULL, $2 FROM changed)sql";
-    static constexpr char kFromOld[] = R"sql(
-WITH changed AS (
-  UPDATE profiles SET phone_e164 = $2, updated_at = now()
-  WHERE user_id = $1 AND phone_e164 = $3
-  RETURNING user_id)
-INSERT INTO phone_changes (user_id, old_phone_e164, new_phone_e164)
-SELECT user_id, $3, $2 FROM changed)sql";
     std::vector<std::string> params = {std::string(user_id),
                                        std::string(new_phone_e164)};
     if (!expected_old_e164.empty()) {
@@ -223,7 +251,10 @@ SELECT user_id, $3, $2 FROM changed)sql";
     absl::StatusOr<PGconn*> conn = Acquire();
     if (!conn.ok()) return conn.status();
     absl::StatusOr<Result> result =
-        Exec(*conn, expected_old_e164.empty() ? kFromNone : kFromOld, params);
+        ExecPrepared(*conn,
+                     expected_old_e164.empty() ? kChangeFromNone
+                                               : kChangeFromOld,
+                     params);
     absl::Status status;
     if (!result.ok()) {
       status = result.status();
@@ -247,12 +278,13 @@ SELECT user_id, $3, $2 FROM changed)sql";
   // Runs a one-row, one-column query; "" when there is no row or NULL. A
   // read is safe to repeat, so one that failed on a connection that broke
   // while idle is tried once more on a fresh one.
-  absl::StatusOr<std::string> QueryOne(const char* sql, std::string param) {
+  absl::StatusOr<std::string> QueryOne(const Statement& statement,
+                                       std::string param) {
     absl::Status status;
     for (int attempt = 0; attempt < 2; ++attempt) {
       absl::StatusOr<PGconn*> conn = Acquire();
       if (!conn.ok()) return conn.status();
-      absl::StatusOr<Result> result = Exec(*conn, sql, {param});
+      absl::StatusOr<Result> result = ExecPrepared(*conn, statement, {param});
       Release(*conn);
       if (result.ok()) {
         if (PQntuples(result->get()) == 0 ||
@@ -286,6 +318,16 @@ SELECT user_id, $3, $2 FROM changed)sql";
       }
     }
     absl::StatusOr<PGconn*> conn = Connect(options_);
+    for (const Statement& statement : kStatements) {
+      if (!conn.ok()) break;
+      Result prepared(PQprepare(*conn, statement.name, statement.sql, 0,
+                                nullptr));
+      if (!prepared || PQresultStatus(prepared.get()) != PGRES_COMMAND_OK) {
+        absl::Status status = ErrorOf(*conn, prepared.get());
+        PQfinish(*conn);
+        conn = status;
+      }
+    }
     if (!conn.ok()) {
       absl::MutexLock lock(&mu_);
       --in_use_;

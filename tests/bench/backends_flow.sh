@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The full flow (verify, then spend the token) on Redis + PostgreSQL against
+# the in-memory default, in the same run: both servers up at once, the two
+# measured alternately, and the median of each printed with their ratio.
+#
+#   tests/bench/backends_flow.sh [build-dir] [rounds] [seconds]
+#
+# Starts its own Redis and PostgreSQL (PostgreSQL as the postgres user when
+# run as root) on loopback ports in a temporary directory, and removes them.
+set -euo pipefail
+build=${1:-build}
+rounds=${2:-3}
+seconds=${3:-5}
+bench=$build/client/profile_bench
+server=$build/server/profile_server
+pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+dir=$(mktemp -d /tmp/profile_flow_bench_XXXXXX)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  [ -f "$dir/data/postmaster.pid" ] && as_postgres "$pg_bin/pg_ctl" -D "$dir/data" -m fast stop >/dev/null 2>&1 || true
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+# A port nothing answers on, from the ephemeral-free range.
+free_port() {
+  local port
+  while :; do
+    port=$((20000 + RANDOM % 30000))
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "$port"; return; }
+  done
+}
+
+[ "$(id -u)" = 0 ] && chown postgres "$dir"
+redis_port=$(free_port); pg_port=$(free_port)
+redis-server --bind 127.0.0.1 --port "$redis_port" --save "" --appendonly no --dir "$dir" >/dev/null &
+pids+=($!)
+as_postgres "$pg_bin/initdb" -D "$dir/data" -U postgres --auth=trust >/dev/null
+as_postgres "$pg_bin/pg_ctl" -D "$dir/data" -l "$dir/pg.log" -w \
+  -o "-p $pg_port -k $dir -c listen_addresses=127.0.0.1" start >/dev/null
+as_postgres "$pg_bin/psql" -h 127.0.0.1 -p "$pg_port" -U postgres -qc "CREATE DATABASE bench"
+
+codes=$("$bench" --print_test_phone_codes)
+mem_port=$(free_port); be_port=$(free_port)
+"$server" --listen=127.0.0.1:$mem_port --test_phone_codes="$codes" --log_level=warning 2>"$dir/mem.log" &
+pids+=($!)
+"$server" --listen=127.0.0.1:$be_port --test_phone_codes="$codes" --log_level=warning \
+  --redis_url=redis://127.0.0.1:$redis_port \
+  --postgres_url=postgresql://postgres@127.0.0.1:$pg_port/bench 2>"$dir/be.log" &
+pids+=($!)
+sleep 2
+
+ops() { "$bench" --target=127.0.0.1:$1 --scenario=flow --duration=${seconds}s --warmup=1s \
+          | awk '/ops\/s/ {for (i=1;i<=NF;i++) if ($i=="ops/s") print $(i-1)}' | tail -1; }
+mem=(); be=()
+for ((r = 0; r < rounds; r++)); do
+  mem+=("$(ops "$mem_port")"); be+=("$(ops "$be_port")")
+  echo "round $r: in-memory ${mem[-1]} flows/s, redis+postgres ${be[-1]} flows/s"
+done
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+m=$(median "${mem[@]}"); b=$(median "${be[@]}")
+echo "median: in-memory $m flows/s, redis+postgres $b flows/s, ratio $(awk -v b="$b" -v m="$m" 'BEGIN {printf "%.2f", b/m}')"
