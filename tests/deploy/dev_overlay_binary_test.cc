@@ -24,6 +24,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/testing/health_probe.h"
 #include "tests/testing/server_process.h"
 #include "tests/testing/test_crypto.h"
 
@@ -61,21 +62,6 @@ int LogPort(const std::string& log, const std::string& field) {
     }
   }
   return 0;
-}
-
-int ProbeCheck(int port, const std::string& service) {
-  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
-                                     grpc::InsecureChannelCredentials());
-  auto stub = Health::NewStub(channel);
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() +
-                       std::chrono::seconds(2));
-  HealthCheckRequest request;
-  request.set_service(service);
-  HealthCheckResponse response;
-  grpc::Status status = stub->Check(&context, request, &response);
-  if (!status.ok()) return -1 - status.error_code();
-  return response.status();
 }
 
 TEST(DevOverlayBinaryTest, StartsWithTheOverlaysFlagsAndAnswersItsProbes) {
@@ -155,7 +141,7 @@ TEST(DevOverlayBinaryTest, StartsWithTheOverlaysFlagsAndAnswersItsProbes) {
         LogPort(server.log(), kPortField.at(flag_of_port[container_port]));
     ASSERT_GT(port, 0) << server.log();
     const std::string service = grpc.value("service", "");
-    EXPECT_EQ(ProbeCheck(port, service), HealthCheckResponse::SERVING)
+    EXPECT_EQ(testing::HealthOf(port, service), HealthCheckResponse::SERVING)
         << probe << " service \"" << service << "\"";
   }
 

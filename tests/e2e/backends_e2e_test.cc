@@ -25,6 +25,7 @@
 #include "server/backends/postgres_user_store.h"
 #include "tests/e2e/e2e_client.h"
 #include "tests/testing/backend_servers.h"
+#include "tests/testing/health_probe.h"
 #include "tests/testing/server_process.h"
 
 namespace profile {
@@ -33,6 +34,8 @@ namespace {
 using ::grpc::health::v1::HealthCheckResponse;
 using ::profile::testing::CallResult;
 using ::profile::testing::E2eClient;
+using ::profile::testing::HealthBecomes;
+using ::profile::testing::HealthOf;
 using ::profile::testing::PostgresServer;
 using ::profile::testing::RedisServer;
 using ::profile::testing::ServerProcess;
@@ -40,29 +43,6 @@ using ::profile::testing::Stub;
 using ::testing::HasSubstr;
 
 const char kBinary[] = PROFILE_SERVER_BINARY;
-
-int HealthOf(int port) {
-  auto stub = grpc::health::v1::Health::NewStub(
-      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
-                          grpc::InsecureChannelCredentials()));
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() +
-                       std::chrono::seconds(5));
-  grpc::health::v1::HealthCheckRequest request;
-  grpc::health::v1::HealthCheckResponse response;
-  grpc::Status status = stub->Check(&context, request, &response);
-  return status.ok() ? response.status() : -1 - status.error_code();
-}
-
-// Polls until the health of `port` is `want` or `timeout` passes.
-bool HealthBecomes(int port, int want, absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (absl::Now() < deadline) {
-    if (HealthOf(port) == want) return true;
-    absl::SleepFor(absl::Milliseconds(100));
-  }
-  return false;
-}
 
 class BackendsE2eTest : public ::testing::Test {
  protected:

@@ -22,6 +22,7 @@ namespace {
 using ::profile::testing::CallResult;
 using ::profile::testing::E2eClient;
 using ::profile::testing::KeyPair;
+using ::profile::testing::RunToExit;
 using ::profile::testing::ServerProcess;
 using ::profile::testing::SignJwt;
 using ::profile::testing::Stub;
@@ -42,13 +43,6 @@ nlohmann::json Claims(const std::string& sub) {
           {"exp", now + 300}};
 }
 
-std::pair<int, std::string> RunToExit(std::vector<std::string> args) {
-  ServerProcess server;
-  bool served = server.Start(kBinary, std::move(args), absl::Seconds(10));
-  int code = served ? server.Stop(SIGKILL) : server.Wait(absl::Seconds(10));
-  if (served) code = 1000;  // it should not have served
-  return {code, server.log()};
-}
 
 CallResult GetProfileWith(E2eClient& client, const std::string& token,
                           v1::GetProfileResponse* response,
@@ -157,7 +151,7 @@ TEST(JwtE2eTest, BadJwtFlagsStopTheStartNamingTheFlag) {
       {{"--auth=oauth"}, "--auth must be trusted_header or jwt"},
   };
   for (const Case& c : cases) {
-    auto [code, log] = RunToExit(c.args);
+    auto [code, log] = RunToExit(kBinary, c.args);
     EXPECT_EQ(code, 1) << c.args.back() << "\n" << log;
     EXPECT_THAT(log, HasSubstr(c.message)) << c.args.back();
   }

@@ -18,6 +18,7 @@
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "tests/e2e/e2e_client.h"
+#include "tests/testing/health_probe.h"
 #include "tests/testing/server_process.h"
 
 namespace profile {
@@ -28,6 +29,8 @@ using ::grpc::health::v1::HealthCheckRequest;
 using ::grpc::health::v1::HealthCheckResponse;
 using ::profile::testing::CallResult;
 using ::profile::testing::E2eClient;
+using ::profile::testing::HealthOf;
+using ::profile::testing::RunToExit;
 using ::profile::testing::ServerProcess;
 using ::profile::testing::Stub;
 using ::testing::HasSubstr;
@@ -35,32 +38,6 @@ using ::testing::IsSupersetOf;
 
 const char kBinary[] = PROFILE_SERVER_BINARY;
 const char kTestNumbers[] = "--test_phone_codes=+8613800138000:246810";
-
-// Returns the health of `service`, or -1 - the gRPC code on error.
-int HealthOf(int port, const std::string& service) {
-  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
-                                     grpc::InsecureChannelCredentials());
-  auto stub = Health::NewStub(channel);
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() +
-                       std::chrono::seconds(5));
-  HealthCheckRequest request;
-  request.set_service(service);
-  HealthCheckResponse response;
-  grpc::Status status = stub->Check(&context, request, &response);
-  if (!status.ok()) return -1 - status.error_code();
-  return response.status();
-}
-
-// Runs the binary to completion (it must not start serving) and returns its
-// exit code and log.
-std::pair<int, std::string> RunToExit(std::vector<std::string> args) {
-  ServerProcess server;
-  bool served = server.Start(kBinary, std::move(args), absl::Seconds(10));
-  int code = served ? server.Stop(SIGKILL) : server.Wait(absl::Seconds(10));
-  if (served) code = 1000;  // it should not have served
-  return {code, server.log()};
-}
 
 v1::UpdatePhoneVerificationRequest TestNumberVerification() {
   v1::UpdatePhoneVerificationRequest request;
@@ -242,7 +219,7 @@ TEST(ServerBinaryTest, BadFlagsStopTheStartWithAClearMessage) {
       {{"--listen=not-an-address"}, "cannot listen on not-an-address"},
   };
   for (const Case& c : cases) {
-    auto [code, log] = RunToExit(c.args);
+    auto [code, log] = RunToExit(kBinary, c.args);
     EXPECT_EQ(code, 1) << c.args[0] << "\n" << log;
     EXPECT_THAT(log, HasSubstr(c.message)) << c.args[0];
   }
@@ -252,7 +229,7 @@ TEST(ServerBinaryTest, BusyPortStopsTheStart) {
   ServerProcess first;
   ASSERT_TRUE(first.Start(kBinary, {})) << first.log();
   auto [code, log] =
-      RunToExit({absl::StrCat("--listen=127.0.0.1:", first.port())});
+      RunToExit(kBinary, {absl::StrCat("--listen=127.0.0.1:", first.port())});
   EXPECT_EQ(code, 1) << log;
   EXPECT_THAT(log, HasSubstr("cannot listen"));
   EXPECT_EQ(HealthOf(first.port(), ""), HealthCheckResponse::SERVING);

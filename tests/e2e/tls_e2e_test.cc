@@ -17,6 +17,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "profile/v1/profile.grpc.pb.h"
+#include "tests/testing/health_probe.h"
 #include "tests/testing/server_process.h"
 #include "tests/testing/test_crypto.h"
 
@@ -27,6 +28,8 @@ using ::grpc::health::v1::Health;
 using ::grpc::health::v1::HealthCheckRequest;
 using ::grpc::health::v1::HealthCheckResponse;
 using ::profile::testing::ReadFileOrDie;
+using ::profile::testing::HealthOf;
+using ::profile::testing::RunToExit;
 using ::profile::testing::ServerProcess;
 using ::profile::testing::TestDir;
 using ::profile::testing::TestPki;
@@ -70,21 +73,6 @@ grpc::Status GetProfile(const std::shared_ptr<grpc::Channel>& channel,
   return stub->GetProfile(&context, {}, response ? response : &ignored);
 }
 
-// Returns the health of `service`, or -1 - the gRPC code on error.
-int HealthOf(const std::shared_ptr<grpc::Channel>& channel,
-             const std::string& service) {
-  auto stub = Health::NewStub(channel);
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() +
-                       std::chrono::seconds(5));
-  HealthCheckRequest request;
-  request.set_service(service);
-  HealthCheckResponse response;
-  grpc::Status status = stub->Check(&context, request, &response);
-  if (!status.ok()) return -1 - status.error_code();
-  return response.status();
-}
-
 int HealthPortOf(const ServerProcess& server) {
   const std::string log = server.log();
   const std::string key = "\"health_port\":\"";
@@ -93,13 +81,6 @@ int HealthPortOf(const ServerProcess& server) {
   return std::atoi(log.c_str() + at + key.size());
 }
 
-std::pair<int, std::string> RunToExit(std::vector<std::string> args) {
-  ServerProcess server;
-  bool served = server.Start(kBinary, std::move(args), absl::Seconds(10));
-  int code = served ? server.Stop(SIGKILL) : server.Wait(absl::Seconds(10));
-  if (served) code = 1000;  // it should not have served
-  return {code, server.log()};
-}
 
 class TlsE2eTest : public ::testing::Test {
  protected:
@@ -166,16 +147,16 @@ TEST_F(TlsE2eTest, MutualTlsAdmitsOnlyClientsOfTheConfiguredCa) {
 
 TEST_F(TlsE2eTest, TrustedHeaderOnAnOpenPortNeedsMutualTls) {
   // Without mutual TLS: refused, with the reason and the ways out.
-  auto [code, log] = RunToExit({"--listen=0.0.0.0:0"});
+  auto [code, log] = RunToExit(kBinary, {"--listen=0.0.0.0:0"});
   EXPECT_EQ(code, 1) << log;
   EXPECT_THAT(log, HasSubstr("--auth=trusted_header believes whatever "
                              "x-user-id a caller sends"));
   EXPECT_THAT(log, HasSubstr("--allow_trusted_header_without_mtls"));
-  std::tie(code, log) = RunToExit({"--listen=[::]:0"});
+  std::tie(code, log) = RunToExit(kBinary, {"--listen=[::]:0"});
   EXPECT_EQ(code, 1) << log;
   std::vector<std::string> tls_only = TlsFlags(false);
   tls_only.push_back("--listen=0.0.0.0:0");
-  std::tie(code, log) = RunToExit(tls_only);
+  std::tie(code, log) = RunToExit(kBinary, tls_only);
   EXPECT_EQ(code, 1) << log;
   EXPECT_THAT(log, HasSubstr("without mutual TLS"));
 
@@ -245,7 +226,7 @@ TEST_F(TlsE2eTest, BadTlsFlagsStopTheStartNamingTheFlag) {
        "--health_listen: cannot listen on not-an-address"},
   };
   for (const Case& c : cases) {
-    auto [code, log] = RunToExit(c.args);
+    auto [code, log] = RunToExit(kBinary, c.args);
     EXPECT_EQ(code, 1) << c.args[0] << "\n" << log;
     EXPECT_THAT(log, HasSubstr(c.message)) << c.args[0];
   }

@@ -115,4 +115,14 @@ void ServerProcess::ReadLog(int fd) {
   close(fd);
 }
 
+std::pair<int, std::string> RunToExit(const std::string& binary,
+                                      std::vector<std::string> args) {
+  ServerProcess server;
+  if (server.Start(binary, std::move(args), absl::Seconds(10))) {
+    server.Stop(SIGKILL);
+    return {1000, server.log()};
+  }
+  return {server.Wait(absl::Seconds(10)), server.log()};
+}
+
 }  // namespace profile::testing

@@ -21,6 +21,7 @@
 
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
@@ -71,6 +72,11 @@ class ServerProcess {
   mutable absl::Mutex mu_;
   std::string log_ ABSL_GUARDED_BY(mu_);
 };
+
+// Runs `binary` with `args` to completion when it is expected not to start
+// serving; returns its exit code (1000 if it served after all) and its log.
+std::pair<int, std::string> RunToExit(const std::string& binary,
+                                      std::vector<std::string> args);
 
 }  // namespace profile::testing
 
