@@ -1,8 +1,9 @@
 // Cryptographic primitives: the CSPRNG, hashing and constant-time comparison.
 //
 // Every code, token and request id comes from RandomBytes() (OpenSSL's
-// CSPRNG); secrets are stored only as Sha256() or HmacSha256() digests and
-// compared with ConstantTimeEquals().
+// CSPRNG, drawn 4 KiB at a time per thread and handed out once); secrets
+// are stored only as Sha256() or HmacSha256() digests and compared with
+// ConstantTimeEquals().
 //
 //   std::string token = Base64UrlEncode(RandomBytes(32));
 //   std::string key = Sha256(token);
