@@ -11,6 +11,7 @@
 #include "grpcpp/support/string_ref.h"
 #include "gtest/gtest.h"
 #include "server/common/api_error.h"
+#include "tests/testing/call_metadata.h"
 #include "tests/testing/status_matchers.h"
 
 namespace profile {
@@ -20,24 +21,7 @@ using ::profile::testing::IsOk;
 using ::profile::testing::StatusIs;
 using ::testing::HasSubstr;
 
-// Call metadata whose string_refs point into strings this object owns, as a
-// server's metadata points into the call's arena.
-class Metadata {
- public:
-  Metadata& Add(std::string key, std::string value) {
-    storage_.emplace_back(std::make_unique<std::pair<std::string, std::string>>(
-        std::move(key), std::move(value)));
-    const auto& kv = *storage_.back();
-    map_.emplace(grpc::string_ref(kv.first.data(), kv.first.size()),
-                 grpc::string_ref(kv.second.data(), kv.second.size()));
-    return *this;
-  }
-  const CallMetadata& map() const { return map_; }
-
- private:
-  std::vector<std::unique_ptr<std::pair<std::string, std::string>>> storage_;
-  CallMetadata map_;
-};
+using Metadata = ::profile::testing::FakeMetadata;
 
 absl::StatusOr<std::string> AuthenticateWithUserId(const std::string& id) {
   Metadata metadata;

@@ -12,6 +12,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "server/common/api_error.h"
+#include "tests/testing/call_metadata.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_crypto.h"
@@ -33,23 +34,7 @@ using ::testing::Not;
 constexpr char kSecret[] = "0123456789abcdef0123456789abcdef-hs256";
 constexpr int64_t kNow = 1800000000;  // FakeClock's start
 
-// Call metadata whose string_refs point into strings this object owns.
-class Metadata {
- public:
-  Metadata& Add(std::string key, std::string value) {
-    storage_.emplace_back(std::make_unique<std::pair<std::string, std::string>>(
-        std::move(key), std::move(value)));
-    const auto& kv = *storage_.back();
-    map_.emplace(grpc::string_ref(kv.first.data(), kv.first.size()),
-                 grpc::string_ref(kv.second.data(), kv.second.size()));
-    return *this;
-  }
-  const CallMetadata& map() const { return map_; }
-
- private:
-  std::vector<std::unique_ptr<std::pair<std::string, std::string>>> storage_;
-  CallMetadata map_;
-};
+using Metadata = ::profile::testing::FakeMetadata;
 
 nlohmann::json Claims(const std::string& sub = "alice") {
   return {{"sub", sub},

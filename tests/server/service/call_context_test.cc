@@ -10,6 +10,7 @@
 #include "gmock/gmock.h"
 #include "grpcpp/support/string_ref.h"
 #include "gtest/gtest.h"
+#include "tests/testing/call_metadata.h"
 #include "server/common/api_error.h"
 
 namespace profile {
@@ -20,27 +21,7 @@ using ::testing::MatchesRegex;
 constexpr char kUuidV4[] =
     "[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}";
 
-// Call metadata whose string_refs point into strings this object owns.
-class Metadata {
- public:
-  Metadata() = default;
-  Metadata(std::initializer_list<std::pair<std::string, std::string>> kvs) {
-    for (const auto& [key, value] : kvs) Add(key, value);
-  }
-  Metadata& Add(std::string key, std::string value) {
-    storage_.emplace_back(std::make_unique<std::pair<std::string, std::string>>(
-        std::move(key), std::move(value)));
-    const auto& kv = *storage_.back();
-    map_.emplace(grpc::string_ref(kv.first.data(), kv.first.size()),
-                 grpc::string_ref(kv.second.data(), kv.second.size()));
-    return *this;
-  }
-  const CallMetadata& map() const { return map_; }
-
- private:
-  std::vector<std::unique_ptr<std::pair<std::string, std::string>>> storage_;
-  CallMetadata map_;
-};
+using Metadata = ::profile::testing::FakeMetadata;
 
 std::string RequestIdOf(const std::string& id) {
   return RequestIdFrom(Metadata{{"x-request-id", id}}.map());
