@@ -14,6 +14,8 @@ test_packages=(
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   redis-server postgresql
   openssl
+  # tests/run_hardening.sh: libFuzzer (-fsanitize=fuzzer) and its runtimes.
+  clang libclang-rt-14-dev
 )
 
 packages=("${build_packages[@]}")

@@ -9,6 +9,7 @@
 // finish, and the process exits 0.
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -17,6 +18,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
@@ -57,6 +59,22 @@ ABSL_FLAG(std::string, metrics_listen, "",
 ABSL_FLAG(absl::Duration, max_connection_age, absl::ZeroDuration(),
           "close client connections after this long (with a 30s grace) so "
           "clients re-resolve and spread over replicas; 0: never");
+ABSL_FLAG(int64_t, max_request_bytes, 4096,
+          "largest request body accepted; larger: RESOURCE_EXHAUSTED");
+ABSL_FLAG(int64_t, max_metadata_bytes, 8192,
+          "largest total request metadata (headers) accepted");
+ABSL_FLAG(int32_t, max_concurrent_streams, 100,
+          "calls in flight on one client connection");
+ABSL_FLAG(int64_t, memory_quota_bytes, int64_t{256} << 20,
+          "memory gRPC may use for all connections and calls together");
+ABSL_FLAG(absl::Duration, max_connection_idle, absl::Minutes(5),
+          "close a connection that had no call for this long; 0: never");
+ABSL_FLAG(absl::Duration, keepalive_time, absl::Minutes(1),
+          "ping a connection after this long without traffic");
+ABSL_FLAG(absl::Duration, keepalive_timeout, absl::Seconds(20),
+          "close a connection whose ping is not acknowledged within this");
+ABSL_FLAG(absl::Duration, handshake_timeout, absl::Seconds(10),
+          "close a connection that has not finished its handshake by then");
 ABSL_FLAG(int32_t, code_length, 6, "digits in a texted code (4 to 10)");
 ABSL_FLAG(absl::Duration, code_ttl, absl::Minutes(5),
           "how long a texted code stays valid");
@@ -98,7 +116,7 @@ ABSL_FLAG(bool, migrate_only, false,
           "bring the PostgreSQL schema up to date and exit (init container)");
 ABSL_FLAG(absl::Duration, backend_timeout, absl::Seconds(2),
           "the longest a Redis or PostgreSQL call may take");
-ABSL_FLAG(int32_t, backend_pool_size, 8, "connections per backend");
+ABSL_FLAG(int32_t, backend_pool_size, 16, "connections per backend");
 ABSL_FLAG(int32_t, backend_threads, 16,
           "threads running calls that wait on a backend");
 ABSL_FLAG(std::string, code_secret_file, "",
@@ -126,6 +144,10 @@ int Fail(absl::string_view message) {
 }
 
 int Run(int argc, char** argv) {
+  // Debian builds Abseil with mutex deadlock detection on: every
+  // absl::Mutex lock, gRPC's own included, would take one global lock and
+  // update a graph (5% of server CPU, and contention across cores).
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   absl::SetProgramUsageMessage(
       "Serves profile.v1.ProfileService, the phone-change API.\n"
       "Usage: profile_server [--flag=value ...] [--flagfile=FILE]");
@@ -164,6 +186,18 @@ int Run(int argc, char** argv) {
   options.health_listen = absl::GetFlag(FLAGS_health_listen);
   options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   options.max_connection_age = absl::GetFlag(FLAGS_max_connection_age);
+  // Negative sizes become 0, which the range checks refuse by flag name.
+  options.max_request_bytes = static_cast<size_t>(
+      std::max<int64_t>(0, absl::GetFlag(FLAGS_max_request_bytes)));
+  options.max_metadata_bytes = static_cast<size_t>(
+      std::max<int64_t>(0, absl::GetFlag(FLAGS_max_metadata_bytes)));
+  options.max_concurrent_streams = absl::GetFlag(FLAGS_max_concurrent_streams);
+  options.memory_quota_bytes = static_cast<size_t>(
+      std::max<int64_t>(0, absl::GetFlag(FLAGS_memory_quota_bytes)));
+  options.max_connection_idle = absl::GetFlag(FLAGS_max_connection_idle);
+  options.keepalive_time = absl::GetFlag(FLAGS_keepalive_time);
+  options.keepalive_timeout = absl::GetFlag(FLAGS_keepalive_timeout);
+  options.handshake_timeout = absl::GetFlag(FLAGS_handshake_timeout);
   options.phone_change.code_length = absl::GetFlag(FLAGS_code_length);
   options.phone_change.code_ttl = absl::GetFlag(FLAGS_code_ttl);
   options.phone_change.max_code_attempts =

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/resource_quota.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
 #include "server/backends/backend_url.h"
@@ -100,6 +101,82 @@ absl::Status ValidateSecurityOptions(const ServerOptions& options) {
   return absl::OkStatus();
 }
 
+// The limits on what callers may hold (issue 6).
+absl::Status ValidateResourceLimits(const ServerOptions& options) {
+  if (options.max_request_bytes < 256 ||
+      options.max_request_bytes > (size_t{4} << 20)) {
+    return BadFlag("max_request_bytes", "must be from 256 to 4194304");
+  }
+  if (options.max_metadata_bytes < 1024 ||
+      options.max_metadata_bytes > (size_t{64} << 10)) {
+    return BadFlag("max_metadata_bytes", "must be from 1024 to 65536");
+  }
+  if (options.max_concurrent_streams < 1 ||
+      options.max_concurrent_streams > 10000) {
+    return BadFlag("max_concurrent_streams", "must be from 1 to 10000");
+  }
+  if (options.memory_quota_bytes < (size_t{16} << 20)) {
+    return BadFlag("memory_quota_bytes", "must be at least 16 MiB (16777216)");
+  }
+  if (options.max_connection_idle < absl::ZeroDuration() ||
+      (options.max_connection_idle > absl::ZeroDuration() &&
+       options.max_connection_idle < absl::Seconds(1)) ||
+      options.max_connection_idle > absl::Hours(24)) {
+    return BadFlag("max_connection_idle", "must be 0 (never) or 1s to 24h");
+  }
+  if (options.keepalive_time < absl::Seconds(10) ||
+      options.keepalive_time > absl::Hours(2)) {
+    return BadFlag("keepalive_time", "must be from 10s to 2h");
+  }
+  if (options.keepalive_timeout < absl::Seconds(1) ||
+      options.keepalive_timeout > absl::Minutes(10)) {
+    return BadFlag("keepalive_timeout", "must be from 1s to 10m");
+  }
+  if (options.handshake_timeout < absl::Milliseconds(100) ||
+      options.handshake_timeout > absl::Minutes(2)) {
+    return BadFlag("handshake_timeout", "must be from 100ms to 2m");
+  }
+  return absl::OkStatus();
+}
+
+int Millis(absl::Duration d) {
+  return static_cast<int>(absl::ToInt64Milliseconds(d));
+}
+
+// Applies the resource limits to `builder`.
+void SetResourceLimits(const ServerOptions& options,
+                       grpc::ServerBuilder& builder) {
+  // gRPC answers a larger body with RESOURCE_EXHAUSTED before any handler
+  // runs; requests of this API are a few hundred bytes.
+  builder.SetMaxReceiveMessageSize(static_cast<int>(options.max_request_bytes));
+  builder.AddChannelArgument(GRPC_ARG_MAX_METADATA_SIZE,
+                             static_cast<int>(options.max_metadata_bytes));
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
+                             options.max_concurrent_streams);
+  grpc::ResourceQuota quota("profile_server");
+  quota.Resize(options.memory_quota_bytes);
+  builder.SetResourceQuota(quota);
+  if (options.max_connection_idle > absl::ZeroDuration()) {
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS,
+                               Millis(options.max_connection_idle));
+  }
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS,
+                             Millis(options.keepalive_time));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+                             Millis(options.keepalive_timeout));
+  // Clients may keep idle connections alive with pings, but no more often
+  // than kMinClientPingInterval; a client that pings faster is sent GOAWAY
+  // after kMaxPingStrikes bad pings (a ping flood costs the server work).
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(
+      GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+      Millis(kMinClientPingInterval));
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, kMaxPingStrikes);
+  // A connection that never completes its handshake (slowloris) is closed.
+  builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS,
+                             Millis(options.handshake_timeout));
+}
+
 }  // namespace
 
 absl::Status ValidateServerOptions(const ServerOptions& options) {
@@ -148,7 +225,7 @@ absl::Status ValidateServerOptions(const ServerOptions& options) {
   if (options.redis_key_prefix.size() > 64) {
     return BadFlag("redis_key_prefix", "must be at most 64 bytes");
   }
-  return absl::OkStatus();
+  return ValidateResourceLimits(options);
 }
 
 absl::Status MigrateOnly(const ServerOptions& options) {
@@ -228,6 +305,7 @@ absl::StatusOr<std::unique_ptr<ProfileServer>> ProfileServer::Start(
   grpc::ServerBuilder builder;
   // A second server on the same port must fail, not share the traffic.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  SetResourceLimits(options, builder);
   if (options.max_connection_age > absl::ZeroDuration()) {
     // Kubernetes balances connections, not calls: closing old ones makes
     // clients re-resolve and spread over new replicas.

@@ -66,6 +66,25 @@ struct ServerOptions {
   // Connections older than this are closed (GOAWAY, then a grace of
   // kMaxConnectionAgeGrace) so clients re-resolve and spread; zero: never.
   absl::Duration max_connection_age = absl::ZeroDuration();
+  // Resource limits (issue 6): what one caller, or many idle or slow ones,
+  // may hold. A request body over `max_request_bytes` is RESOURCE_EXHAUSTED
+  // from gRPC itself; so is request metadata over `max_metadata_bytes`.
+  size_t max_request_bytes = 4096;
+  size_t max_metadata_bytes = 8192;
+  // Calls in flight on one connection; more wait for the client to retry.
+  int max_concurrent_streams = 100;
+  // Memory gRPC may use for every connection and call together; past it
+  // new calls are refused with RESOURCE_EXHAUSTED.
+  size_t memory_quota_bytes = size_t{256} << 20;
+  // A connection with no call for this long is closed (GOAWAY); zero: never.
+  absl::Duration max_connection_idle = absl::Minutes(5);
+  // The server pings every connection after this long without traffic and
+  // closes it if no ack comes within `keepalive_timeout`: dead peers do not
+  // hold connections.
+  absl::Duration keepalive_time = absl::Minutes(1);
+  absl::Duration keepalive_timeout = absl::Seconds(20);
+  // A connection must finish its HTTP/2 (and TLS) handshake within this.
+  absl::Duration handshake_timeout = absl::Seconds(10);
   PhoneChangeOptions phone_change;
   // "log" or "outbox:PATH".
   std::string sms_sender = "log";
@@ -84,7 +103,7 @@ struct ServerOptions {
   // The longest any backend call may take.
   absl::Duration backend_timeout = absl::Seconds(2);
   // Connections per backend.
-  int backend_pool_size = 8;
+  int backend_pool_size = 16;
   // Threads that run calls which wait on a backend, and how many calls may
   // wait for one.
   int backend_threads = 16;
@@ -99,6 +118,11 @@ struct ServerOptions {
 
 // What a connection past --max_connection_age gets to finish its calls.
 inline constexpr absl::Duration kMaxConnectionAgeGrace = absl::Seconds(30);
+
+// The shortest interval between pings a client may send on a connection
+// without calls, and how many faster pings it gets before GOAWAY.
+inline constexpr absl::Duration kMinClientPingInterval = absl::Seconds(10);
+inline constexpr int kMaxPingStrikes = 2;
 
 // Returns OK if every option is in range, else INVALID_ARGUMENT naming the
 // flag.

@@ -60,6 +60,28 @@ absl::Status Diagnose(const std::string& bytes, const Descriptor& descriptor) {
   return Malformed();
 }
 
+// Request messages are flat: every string field is a top-level singular one.
+absl::Status CheckLengths(const google::protobuf::Message& message) {
+  const Descriptor& descriptor = *message.GetDescriptor();
+  const google::protobuf::Reflection& reflection = *message.GetReflection();
+  std::string scratch;
+  for (int i = 0; i < descriptor.field_count(); ++i) {
+    const FieldDescriptor* field = descriptor.field(i);
+    if (field->type() != FieldDescriptor::TYPE_STRING || field->is_repeated()) {
+      continue;
+    }
+    const std::string& value =
+        reflection.GetStringReference(message, field, &scratch);
+    if (value.size() > kMaxRequestStringBytes) {
+      return ApiError(ApiCode::kInvalidArgument,
+                      absl::StrCat(field->name(), ": is longer than ",
+                                   kMaxRequestStringBytes, " bytes"),
+                      field->name());
+    }
+  }
+  return absl::OkStatus();
+}
+
 void ProtobufLogHandler(google::protobuf::LogLevel level, const char* filename,
                         int line, const std::string& message) {
   Log(level >= google::protobuf::LOGLEVEL_FATAL ? LogLevel::kError
@@ -71,9 +93,16 @@ void ProtobufLogHandler(google::protobuf::LogLevel level, const char* filename,
 
 absl::Status ParseRequest(const grpc::ByteBuffer& raw,
                           google::protobuf::Message* message) {
+  if (!raw.Valid()) {
+    // gRPC hands a raw handler no buffer at all (unlike an empty message)
+    // when the stream ended before one whole message arrived: none was sent,
+    // or its frame was cut short. That is not an empty request.
+    return ApiError(ApiCode::kInvalidArgument,
+                    "the request body is missing or incomplete");
+  }
   grpc::ByteBuffer copy(raw);  // shares the slices; the reader consumes it
   grpc::ProtoBufferReader reader(&copy);
-  if (message->ParseFromZeroCopyStream(&reader)) return absl::OkStatus();
+  if (message->ParseFromZeroCopyStream(&reader)) return CheckLengths(*message);
   message->Clear();
   return Diagnose(Flatten(raw), *message->GetDescriptor());
 }

@@ -20,9 +20,16 @@
 
 namespace profile {
 
+// The longest string any request field may hold, in bytes: the largest of
+// the fields' own caps (a token or a user id, 128). Fields the core ignores,
+// like the old-phone fields without --verify_old_phone, are capped too.
+inline constexpr size_t kMaxRequestStringBytes = 128;
+
 // Parses `raw` into `message`. Returns INVALID_ARGUMENT (api code 1001)
-// naming the field for a string that is not valid UTF-8, and saying the body
-// is malformed for anything else that does not parse.
+// naming the field for a string that is not valid UTF-8 or longer than
+// kMaxRequestStringBytes, saying the body is missing for a call that ended
+// before one whole message arrived, and saying the body is malformed for
+// anything else that does not parse.
 absl::Status ParseRequest(const grpc::ByteBuffer& raw,
                           google::protobuf::Message* message);
 

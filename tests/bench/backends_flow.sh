@@ -38,7 +38,7 @@ redis-server --bind 127.0.0.1 --port "$redis_port" --save "" --appendonly no --d
 pids+=($!)
 as_postgres "$pg_bin/initdb" -D "$dir/data" -U postgres --auth=trust >/dev/null
 as_postgres "$pg_bin/pg_ctl" -D "$dir/data" -l "$dir/pg.log" -w \
-  -o "-p $pg_port -k $dir -c listen_addresses=127.0.0.1" start >/dev/null
+  -o "-p $pg_port -k $dir -c listen_addresses=127.0.0.1 ${PG_OPTIONS:-}" start >/dev/null
 as_postgres "$pg_bin/psql" -h 127.0.0.1 -p "$pg_port" -U postgres -qc "CREATE DATABASE bench"
 
 codes=$("$bench" --print_test_phone_codes)
@@ -51,8 +51,14 @@ pids+=($!)
 pids+=($!)
 sleep 2
 
-ops() { "$bench" --target=127.0.0.1:$1 --scenario=flow --duration=${seconds}s --warmup=1s \
-          | awk '/ops\/s/ {for (i=1;i<=NF;i++) if ($i=="ops/s") print $(i-1)}' | tail -1; }
+ops() {
+  local out
+  if ! out=$("$bench" --target=127.0.0.1:$1 --scenario=flow --duration=${seconds}s --warmup=1s 2>&1); then
+    echo "$out" >&2
+    return 1
+  fi
+  awk '/ops\/s/ {for (i=1;i<=NF;i++) if ($i=="ops/s") print $(i-1)}' <<<"$out" | tail -1
+}
 mem=(); be=()
 for ((r = 0; r < rounds; r++)); do
   mem+=("$(ops "$mem_port")"); be+=("$(ops "$be_port")")

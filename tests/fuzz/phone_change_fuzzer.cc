@@ -1,0 +1,431 @@
+// Fuzzes the service core in-process: a PhoneChange over the in-memory
+// stores and a fake clock, driven by a sequence of operations decoded from
+// the input (send a code, verify, spend a token, read a profile, move the
+// clock, sweep), with callers from a small set of users or authenticated
+// from arbitrary metadata, and fields that are either plausible (known
+// phones, codes that were really sent, tokens that were really issued) or
+// arbitrary bytes.
+//
+// A model of what the server legitimately handed out is kept beside it, and
+// after every operation these properties are checked, beyond "no crash":
+//   - no code is accepted that was not sent: a verification succeeds only
+//     with the live code last texted to that phone for that purpose (the
+//     capturing SmsSender below records them), or a test number's fixed
+//     code; a texted code is accepted once;
+//   - no token is accepted that was not issued: UpdatePhone succeeds only
+//     with a live token issued to the caller, its newest, not yet spent;
+//     the phone then is the one the token was issued for;
+//   - no phone is bound to two accounts, and every bound phone's owner is
+//     the account that holds it;
+//   - old-phone codes are texted only to the caller's current phone;
+//   - no answer is INTERNAL or UNKNOWN.
+#include <fuzzer/FuzzedDataProvider.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "server/auth/authenticator.h"
+#include "server/codes/code_store.h"
+#include "server/codes/code_validator.h"
+#include "server/common/api_error.h"
+#include "server/common/crypto.h"
+#include "server/common/log.h"
+#include "server/common/text.h"
+#include "server/core/phone_change.h"
+#include "server/limits/send_limiter.h"
+#include "server/phone/phone_number.h"
+#include "server/sms/sms_sender.h"
+#include "server/token/token_store.h"
+#include "server/users/user_store.h"
+#include "tests/testing/fake_clock.h"
+
+namespace profile {
+namespace {
+
+constexpr char kTestE164[] = "+8613800138000";
+constexpr char kTestCode[] = "246810";
+constexpr size_t kMaxLiveTokens = 4;
+constexpr int kMaxOps = 48;
+
+void Check(bool condition, const std::string& what) {
+  if (!condition) {
+    __builtin_fprintf(stderr, "property violated: %s\n", what.c_str());
+    std::abort();
+  }
+}
+
+void CheckCanonical(const absl::Status& status, const char* op) {
+  Check(status.code() != absl::StatusCode::kInternal &&
+            status.code() != absl::StatusCode::kUnknown &&
+            ApiCodeOf(status) != ApiCode::kInternal,
+        absl::StrCat(op, " answered ", status.ToString()));
+}
+
+struct Phone {
+  const char* country_code;
+  const char* number;
+};
+constexpr Phone kPhones[] = {
+    {"+86", "13800138000"},    // the test number
+    {"+86", "138 0013 8001"},  //
+    {"0086", "13800138002"},   //
+    {"+44", "07400 123456"},   //
+    {"+1", "(415) 555-0100"},  //
+};
+
+using CodeKeyTuple = std::pair<std::string, int>;  // E.164, purpose
+
+// Records every code texted, as the phone's owner would see it.
+class CapturingSmsSender final : public SmsSender {
+ public:
+  absl::Status Send(const SmsMessage& message) override {
+    sent.push_back(message);
+    return absl::OkStatus();
+  }
+  std::vector<SmsMessage> sent;
+};
+
+struct IssuedToken {
+  std::string user;
+  std::string old_e164;
+  std::string new_e164;
+  absl::Time expires_at;
+  bool spent = false;
+};
+
+class World {
+ public:
+  explicit World(bool verify_old) {
+    clock_ = std::make_shared<testing::FakeClock>();
+    options_.verify_old_phone = verify_old;
+    users_ = NewInMemoryUserStore();
+    tokens_ = NewInMemoryTokenStore(
+        clock_, {kMaxLiveTokens, absl::ZeroDuration(), {}});
+    codes_ = NewInMemoryCodeStore(clock_, {64, absl::ZeroDuration()});
+    limiter_ = NewInMemorySendLimiter(
+        clock_, {options_.send_limits, 64, absl::ZeroDuration()});
+    test_numbers_ = NewFixedCodeValidator({{kTestE164, kTestCode}});
+    std::vector<std::unique_ptr<CodeValidator>> chain;
+    chain.push_back(NewFixedCodeValidator({{kTestE164, kTestCode}}));
+    chain.push_back(NewStoredCodeValidator(codes_.get(), secret_));
+    validator_ = NewCodeValidatorChain(std::move(chain));
+    PhoneChangeDeps deps;
+    deps.clock = clock_;
+    deps.users = users_.get();
+    deps.tokens = tokens_.get();
+    deps.codes = codes_.get();
+    deps.validator = validator_.get();
+    deps.limiter = limiter_.get();
+    deps.sms = &sms_;
+    deps.code_secret = secret_;
+    deps.test_numbers = test_numbers_.get();
+    core_ = std::make_unique<PhoneChange>(options_, deps);
+    auth_ = NewTrustedHeaderAuthenticator();
+    for (int i = 0; i < 4; ++i) known_users_.insert(absl::StrCat("u", i));
+  }
+
+  void Run(FuzzedDataProvider& in) {
+    for (int op = 0; op < kMaxOps && in.remaining_bytes() > 0; ++op) {
+      switch (in.ConsumeIntegralInRange(0, 6)) {
+        case 0: Send(in); break;
+        case 1: case 2: Verify(in); break;
+        case 3: Update(in); break;
+        case 4: Get(in); break;
+        case 5:
+          clock_->Advance(absl::Seconds(in.ConsumeIntegralInRange(0, 400)));
+          break;
+        case 6:
+          tokens_->SweepExpired();
+          codes_->SweepExpired();
+          limiter_->SweepExpired();
+          break;
+      }
+      CheckUserStore();
+      Check(tokens_->Size() <= kMaxLiveTokens, "token store over its cap");
+    }
+  }
+
+ private:
+  // Returns the caller, or false if the metadata did not authenticate.
+  bool PickCaller(FuzzedDataProvider& in, Caller* caller) {
+    caller->request_id = "fuzz";
+    caller->language =
+        in.ConsumeBool() ? Language::kChinese : Language::kEnglish;
+    const int pick = in.ConsumeIntegralInRange(0, 4);
+    if (pick < 4) {
+      caller->user_id = absl::StrCat("u", pick);
+      return true;
+    }
+    // Arbitrary metadata through the Authenticator.
+    std::vector<std::string> storage;
+    const int entries = in.ConsumeIntegralInRange(0, 3);
+    for (int i = 0; i < entries; ++i) {
+      storage.push_back(in.ConsumeBool() ? "x-user-id"
+                                         : in.ConsumeRandomLengthString(16));
+      storage.push_back(in.ConsumeRandomLengthString(160));
+    }
+    CallMetadata metadata;
+    for (size_t i = 0; i + 1 < storage.size(); i += 2) {
+      metadata.emplace(grpc::string_ref(storage[i]),
+                       grpc::string_ref(storage[i + 1]));
+    }
+    absl::StatusOr<std::string> user = auth_->Authenticate(metadata);
+    if (!user.ok()) {
+      Check(user.status().code() == absl::StatusCode::kUnauthenticated &&
+                ApiCodeOf(user.status()) == ApiCode::kUnauthenticated,
+            "a refused caller is UNAUTHENTICATED 1000");
+      return false;
+    }
+    Check(!user->empty() && user->size() <= kMaxUserIdBytes &&
+              IsValidUtf8(*user) && IsCleanText(*user),
+          "an accepted user id is 1 to 128 bytes of clean UTF-8");
+    caller->user_id = *user;
+    known_users_.insert(*user);
+    return true;
+  }
+
+  std::pair<std::string, std::string> PickPhone(FuzzedDataProvider& in) {
+    if (in.ConsumeIntegralInRange(0, 5) == 0) {
+      std::string cc = in.ConsumeRandomLengthString(40);
+      return {cc, in.ConsumeRandomLengthString(40)};
+    }
+    const Phone& phone =
+        kPhones[in.ConsumeIntegralInRange<size_t>(0, std::size(kPhones) - 1)];
+    return {phone.country_code, phone.number};
+  }
+
+  // E.164 of a phone as the core would parse it, or "".
+  static std::string E164(const std::string& cc, const std::string& number) {
+    absl::StatusOr<PhoneNumber> phone = ParsePhoneNumber(cc, number, "f");
+    return phone.ok() ? phone->e164 : "";
+  }
+
+  std::string PickCode(FuzzedDataProvider& in, const std::string& e164,
+                       int purpose) {
+    switch (in.ConsumeIntegralInRange(0, 3)) {
+      case 0: {
+        // The newest code texted to this phone, for either purpose.
+        for (auto it = sms_.sent.rbegin(); it != sms_.sent.rend(); ++it) {
+          if (it->phone_e164 == e164 &&
+              (in.ConsumeBool() || static_cast<int>(it->purpose) == purpose)) {
+            return it->code;
+          }
+        }
+        return kTestCode;
+      }
+      case 1:
+        return kTestCode;
+      case 2:
+        return std::to_string(in.ConsumeIntegralInRange(0, 999999));
+      default:
+        return in.ConsumeRandomLengthString(20);
+    }
+  }
+
+  // Checks a code the core accepted against the model and uses it up.
+  void Accepted(const std::string& e164, int purpose,
+                const std::string& code, const char* which) {
+    if (e164 == kTestE164) {
+      Check(code == kTestCode,
+            absl::StrCat(which, " code accepted for the test number is not "
+                                "its fixed code"));
+      return;
+    }
+    auto it = live_codes_.find({e164, purpose});
+    Check(it != live_codes_.end(),
+          absl::StrCat(which, " code accepted for ", e164,
+                       " which was never sent one (or it was used)"));
+    Check(it->second.first == code,
+          absl::StrCat(which, " code accepted is not the one texted"));
+    Check(clock_->Now() < it->second.second,
+          absl::StrCat(which, " code accepted after it expired"));
+    live_codes_.erase(it);
+  }
+
+  void Send(FuzzedDataProvider& in) {
+    Caller caller;
+    if (!PickCaller(in, &caller)) return;
+    auto [cc, number] = PickPhone(in);
+    const int purpose = in.ConsumeIntegralInRange(-1, 3);
+    const std::string current = *users_->GetPhone(caller.user_id);
+    const size_t texts = sms_.sent.size();
+    absl::StatusOr<SendCodeResult> sent =
+        core_->SendCode(caller, {cc, number, purpose});
+    CheckCanonical(sent.status(), "SendCode");
+    if (!sent.ok()) {
+      Check(sms_.sent.size() == texts, "a refused SendCode texted");
+      return;
+    }
+    const std::string e164 = E164(cc, number);
+    Check(!e164.empty(), "SendCode accepted a phone that does not parse");
+    if (e164 == kTestE164) {
+      Check(sms_.sent.size() == texts, "a test number was texted");
+      return;
+    }
+    Check(sms_.sent.size() == texts + 1, "SendCode OK texts exactly once");
+    const SmsMessage& text = sms_.sent.back();
+    Check(text.phone_e164 == e164 && static_cast<int>(text.purpose) == purpose,
+          "the text went to the phone and purpose asked for");
+    if (purpose == static_cast<int>(CodePurpose::kOldPhone)) {
+      Check(text.phone_e164 == current,
+            "an old-phone code went to a phone that is not the caller's");
+    }
+    live_codes_[{e164, purpose}] = {text.code,
+                                    clock_->Now() + options_.code_ttl};
+  }
+
+  void Verify(FuzzedDataProvider& in) {
+    Caller caller;
+    if (!PickCaller(in, &caller)) return;
+    VerifyInput input;
+    std::tie(input.new_phone_country_code, input.new_phone_number) =
+        PickPhone(in);
+    const std::string new_e164 =
+        E164(input.new_phone_country_code, input.new_phone_number);
+    input.new_phone_pass_code =
+        PickCode(in, new_e164, static_cast<int>(CodePurpose::kNewPhone));
+    const std::string current = *users_->GetPhone(caller.user_id);
+    if (in.ConsumeBool()) {
+      std::tie(input.old_phone_country_code, input.old_phone_number) =
+          PickPhone(in);
+      input.old_phone_pass_code =
+          PickCode(in, current, static_cast<int>(CodePurpose::kOldPhone));
+    }
+    const std::string owner = *users_->FindOwner(new_e164);
+    absl::StatusOr<VerifyResult> verified = core_->Verify(caller, input);
+    CheckCanonical(verified.status(), "Verify");
+    if (!verified.ok()) return;
+
+    Check(!new_e164.empty(), "Verify accepted a new phone that does not parse");
+    Check(new_e164 != current, "Verify accepted the current phone as new");
+    Check(owner.empty() || owner == caller.user_id,
+          "Verify accepted a phone bound to another account");
+    Accepted(new_e164, static_cast<int>(CodePurpose::kNewPhone),
+             input.new_phone_pass_code, "new-phone");
+    if (options_.verify_old_phone && !current.empty()) {
+      Check(E164(input.old_phone_country_code, input.old_phone_number) ==
+                current,
+            "Verify accepted an old phone that is not the account's");
+      Accepted(current, static_cast<int>(CodePurpose::kOldPhone),
+               input.old_phone_pass_code, "old-phone");
+    }
+    Check(issued_.count(verified->token) == 0, "a token was issued twice");
+    issued_[verified->token] = {caller.user_id, current, new_e164,
+                                clock_->Now() + options_.token_ttl};
+    issued_order_.push_back(verified->token);
+    newest_token_[caller.user_id] = verified->token;
+  }
+
+  std::string PickToken(FuzzedDataProvider& in) {
+    const int pick = in.ConsumeIntegralInRange(0, 3);
+    if (pick <= 1 && !issued_order_.empty()) {
+      std::string token = issued_order_[in.ConsumeIntegralInRange<size_t>(
+          0, issued_order_.size() - 1)];
+      if (pick == 1 && !token.empty()) {
+        // One character changed: still base64url, not issued.
+        const size_t at = in.ConsumeIntegralInRange<size_t>(0, token.size() - 1);
+        token[at] = token[at] == 'A' ? 'B' : 'A';
+      }
+      return token;
+    }
+    if (pick == 2) return Base64UrlEncode(in.ConsumeBytesAsString(32));
+    return in.ConsumeRandomLengthString(200);
+  }
+
+  void Update(FuzzedDataProvider& in) {
+    Caller caller;
+    if (!PickCaller(in, &caller)) return;
+    const std::string token = PickToken(in);
+    absl::Status updated = core_->Update(caller, token);
+    CheckCanonical(updated, "Update");
+    const ApiCode code = ApiCodeOf(updated);
+    const bool taken = updated.ok() || code == ApiCode::kPhoneTaken ||
+                       code == ApiCode::kOldPhoneMismatch;
+    if (!taken) return;
+    auto it = issued_.find(token);
+    Check(it != issued_.end(), "a token that was never issued was taken");
+    IssuedToken& grant = it->second;
+    Check(grant.user == caller.user_id,
+          "a token issued to another user was taken");
+    Check(!grant.spent, "a token was taken twice");
+    Check(newest_token_[caller.user_id] == token,
+          "a token revoked by a newer verification was taken");
+    Check(clock_->Now() < grant.expires_at, "an expired token was taken");
+    grant.spent = true;
+    if (updated.ok()) {
+      Check(*users_->GetPhone(caller.user_id) == grant.new_e164,
+            "after UpdatePhone the account has not the token's phone");
+    }
+  }
+
+  void Get(FuzzedDataProvider& in) {
+    Caller caller;
+    if (!PickCaller(in, &caller)) return;
+    absl::StatusOr<ProfileView> view = core_->GetProfile(caller);
+    CheckCanonical(view.status(), "GetProfile");
+    Check(view.ok(), "GetProfile of the in-memory store fails");
+    Check(view->user_id == caller.user_id, "GetProfile of another user");
+    Check(view->phone_e164 == *users_->GetPhone(caller.user_id),
+          "GetProfile shows a phone the store does not hold");
+  }
+
+  void CheckUserStore() {
+    std::map<std::string, std::string> owner_of;
+    for (const std::string& user : known_users_) {
+      absl::StatusOr<std::string> phone = users_->GetPhone(user);
+      Check(phone.ok(), "GetPhone fails");
+      if (phone->empty()) continue;
+      Check(owner_of.emplace(*phone, user).second,
+            absl::StrCat("phone ", *phone, " is bound to two accounts"));
+      Check(*users_->FindOwner(*phone) == user,
+            "FindOwner disagrees with GetPhone");
+    }
+  }
+
+  const std::string secret_ = std::string(32, 'k');
+  std::shared_ptr<testing::FakeClock> clock_;
+  PhoneChangeOptions options_;
+  CapturingSmsSender sms_;
+  std::unique_ptr<UserStore> users_;
+  std::unique_ptr<TokenStore> tokens_;
+  std::unique_ptr<CodeStore> codes_;
+  std::unique_ptr<SendLimiter> limiter_;
+  std::unique_ptr<CodeValidator> test_numbers_;
+  std::unique_ptr<CodeValidator> validator_;
+  std::unique_ptr<PhoneChange> core_;
+  std::unique_ptr<Authenticator> auth_;
+
+  std::set<std::string> known_users_;
+  std::map<CodeKeyTuple, std::pair<std::string, absl::Time>> live_codes_;
+  std::map<std::string, IssuedToken> issued_;
+  std::vector<std::string> issued_order_;
+  std::map<std::string, std::string> newest_token_;
+};
+
+}  // namespace
+}  // namespace profile
+
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  // The core writes an audit line per change; keep the fuzzer's output to
+  // what it finds.
+  profile::SetMinLogLevel(profile::LogLevel::kError);
+  return 0;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  FuzzedDataProvider in(data, size);
+  profile::World world(in.ConsumeBool());
+  world.Run(in);
+  return 0;
+}

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# The hardening runs of issue 6, after the normal build and tests:
+#   1. the whole test suite under AddressSanitizer + UndefinedBehaviorSanitizer
+#      (build-asan);
+#   2. the store and validator tests under ThreadSanitizer (build-tsan);
+#   3. each libFuzzer target for FUZZ_SECONDS on its seed corpus (build-fuzz).
+# Debian's gRPC, protobuf and absl are not instrumented; what that means and
+# the few suppressions it needs: tests/sanitizers/.
+#
+#   tests/run_hardening.sh            # everything, as CI runs it
+#   JOBS=1 FUZZ_SECONDS=10 tests/run_hardening.sh fuzz   # one stage
+#
+# Stages: asan, tsan, fuzz (default: all three). Exits non-zero on the first
+# failure; prints the time of each stage.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+repo=$(pwd)
+jobs=${JOBS:-2}
+fuzz_seconds=${FUZZ_SECONDS:-30}
+stages=("$@")
+((${#stages[@]})) || stages=(asan tsan fuzz)
+
+supp="$repo/tests/sanitizers"
+export ASAN_OPTIONS="detect_leaks=1:strict_init_order=1:detect_stack_use_after_return=1"
+export LSAN_OPTIONS="suppressions=$supp/lsan.supp:print_suppressions=0"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:suppressions=$supp/ubsan.supp"
+export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$supp/tsan.supp"
+
+stage_start=0
+begin() { echo "=== hardening: $1"; stage_start=$SECONDS; }
+end() { echo "=== hardening: $1 passed in $((SECONDS - stage_start)) s"; }
+
+tsan_tests=(token_store_test code_store_test code_validator_test
+  send_limiter_test user_store_test)
+fuzzers=(phone_number_fuzzer token_fuzzer phone_change_fuzzer)
+
+for stage in "${stages[@]}"; do
+  case "$stage" in
+    asan)
+      begin "ASan+UBSan, whole suite"
+      cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+        -DPROFILE_SANITIZE=address >/dev/null
+      cmake --build build-asan -j"$jobs"
+      # deploy_dockerfile_test checks that the runtime image provides every
+      # library the release profile_server loads; an instrumented one also
+      # loads libasan and libubsan, which no image carries. It runs in the
+      # normal tree.
+      ctest --test-dir build-asan --output-on-failure \
+        -E '^deploy_dockerfile_test$'
+      end asan
+      ;;
+    tsan)
+      begin "TSan, stores and validators"
+      cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+        -DPROFILE_SANITIZE=thread >/dev/null
+      cmake --build build-tsan -j"$jobs" --target "${tsan_tests[@]}"
+      regex="^($(IFS='|'; echo "${tsan_tests[*]}"))\$"
+      ctest --test-dir build-tsan --output-on-failure -R "$regex"
+      end tsan
+      ;;
+    fuzz)
+      begin "libFuzzer, ${fuzz_seconds} s per target"
+      cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+        -DPROFILE_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++ >/dev/null
+      cmake --build build-fuzz -j"$jobs" --target profile_fuzzers
+      for fuzzer in "${fuzzers[@]}"; do
+        # New inputs go to build-fuzz/corpus (the first directory); the seeds
+        # in the repository are only read.
+        mkdir -p "build-fuzz/corpus/$fuzzer" build-fuzz/artifacts
+        echo "--- $fuzzer"
+        rc=0
+        "build-fuzz/tests/fuzz/$fuzzer" -max_total_time="$fuzz_seconds" \
+          -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+          -artifact_prefix="build-fuzz/artifacts/$fuzzer-" \
+          "build-fuzz/corpus/$fuzzer" "tests/fuzz/corpus/$fuzzer" \
+          >"build-fuzz/$fuzzer.log" 2>&1 || rc=$?
+        # Progress lines ("#1234 NEW ...") are left in the log file.
+        grep -v '^#[0-9]' "build-fuzz/$fuzzer.log" | tail -n 40
+        if ((rc != 0)); then
+          echo "$fuzzer failed (exit $rc); failing inputs:" \
+            build-fuzz/artifacts/"$fuzzer"-* >&2
+          exit 1
+        fi
+      done
+      end fuzz
+      ;;
+    *) echo "usage: $0 [asan] [tsan] [fuzz]" >&2; exit 2 ;;
+  esac
+done
