@@ -57,7 +57,7 @@ TokenKey KeyOf(absl::string_view token_hash) {
 // with 0 and number at most 15, so the packing is lossless.
 uint64_t PackPhone(absl::string_view e164) {
   uint64_t value = 0;
-  if (e164.size() > 1) absl::SimpleAtoi(e164.substr(1), &value);
+  if (e164.size() < 2 || !absl::SimpleAtoi(e164.substr(1), &value)) return 0;
   return value;
 }
 
