@@ -76,6 +76,12 @@ absl::Status TooFrequentError(absl::string_view message,
   return status;
 }
 
+absl::Status InvalidFieldError(absl::string_view field,
+                               absl::string_view why) {
+  return ApiError(ApiCode::kInvalidArgument, absl::StrCat(field, ": ", why),
+                  field);
+}
+
 ApiCode ApiCodeOf(const absl::Status& status) {
   int code = IntPayload(status, kApiCodeUrl);
   if (code >= 0) return static_cast<ApiCode>(code);

@@ -67,6 +67,10 @@ absl::Status ApiError(ApiCode api_code, absl::string_view message,
 absl::Status TooFrequentError(absl::string_view message,
                               int retry_after_seconds);
 
+// Returns INVALID_ARGUMENT, api code 1001, with the message
+// "<field>: <why>" and FieldOf() == `field`.
+absl::Status InvalidFieldError(absl::string_view field, absl::string_view why);
+
 // Returns the api code a status carries; for a status without one, the code
 // that fits its canonical code (kOk for OK, kInternal for unknown errors).
 ApiCode ApiCodeOf(const absl::Status& status);

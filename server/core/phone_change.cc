@@ -18,11 +18,6 @@ constexpr size_t kMaxPassCodeBytes = 16;
 // 256 random bits.
 constexpr size_t kTokenBytes = 32;
 
-absl::Status Invalid(absl::string_view field, absl::string_view why) {
-  return ApiError(ApiCode::kInvalidArgument, absl::StrCat(field, ": ", why),
-                  field);
-}
-
 bool AllDigits(absl::string_view text) {
   return std::all_of(text.begin(), text.end(),
                      [](char c) { return absl::ascii_isdigit(c); });
@@ -30,9 +25,9 @@ bool AllDigits(absl::string_view text) {
 
 absl::Status CheckPassCodeFormat(absl::string_view code,
                                  absl::string_view field) {
-  if (code.empty()) return Invalid(field, "is required");
+  if (code.empty()) return InvalidFieldError(field, "is required");
   if (code.size() > kMaxPassCodeBytes || !AllDigits(code)) {
-    return Invalid(field, "must be the digits of the texted code");
+    return InvalidFieldError(field, "must be the digits of the texted code");
   }
   return absl::OkStatus();
 }
@@ -82,7 +77,7 @@ absl::StatusOr<SendCodeResult> PhoneChange::SendCode(
     const Caller& caller, const SendCodeInput& input) {
   if (input.purpose != static_cast<int>(CodePurpose::kNewPhone) &&
       input.purpose != static_cast<int>(CodePurpose::kOldPhone)) {
-    return Invalid("purpose",
+    return InvalidFieldError("purpose",
                    "must be PHONE_CODE_PURPOSE_NEW_PHONE or "
                    "PHONE_CODE_PURPOSE_OLD_PHONE");
   }
@@ -164,11 +159,11 @@ absl::StatusOr<VerifyResult> PhoneChange::DoVerify(const Caller& caller,
   const bool verify_old = options_.verify_old_phone && !current->empty();
   if (verify_old) {
     if (input.old_phone_country_code.empty()) {
-      return Invalid("old_phone_country_code",
+      return InvalidFieldError("old_phone_country_code",
                      "is required to verify the account's current phone");
     }
     if (input.old_phone_number.empty()) {
-      return Invalid("old_phone_number",
+      return InvalidFieldError("old_phone_number",
                      "is required to verify the account's current phone");
     }
     absl::StatusOr<PhoneNumber> old_phone =
@@ -219,9 +214,10 @@ absl::StatusOr<VerifyResult> PhoneChange::DoVerify(const Caller& caller,
 
 absl::Status PhoneChange::Update(const Caller& caller,
                                  absl::string_view token) {
-  if (token.empty()) return Invalid("update_phone_token", "is required");
+  if (token.empty())
+    return InvalidFieldError("update_phone_token", "is required");
   if (token.size() > kMaxTokenBytes || !IsBase64Url(token)) {
-    return Invalid("update_phone_token",
+    return InvalidFieldError("update_phone_token",
                    "is not a token issued by UpdatePhoneVerification");
   }
   absl::StatusOr<TokenGrant> grant =

@@ -24,11 +24,6 @@ namespace {
 
 using ::i18n::phonenumbers::PhoneNumberUtil;
 
-absl::Status Invalid(absl::string_view field, absl::string_view why) {
-  return ApiError(ApiCode::kInvalidArgument, absl::StrCat(field, ": ", why),
-                  field);
-}
-
 // Only what people type into a phone field: ASCII digits and the usual
 // separators. Letters (vanity numbers), full-width digits and control
 // characters are refused before libphonenumber normalizes them away.
@@ -46,7 +41,7 @@ bool HasOnlyPhoneCharacters(absl::string_view text) {
 absl::StatusOr<int> ParseCallingCode(absl::string_view text,
                                      absl::string_view field) {
   text = absl::StripAsciiWhitespace(text);
-  if (text.empty()) return Invalid(field, "is required");
+  if (text.empty()) return InvalidFieldError(field, "is required");
   if (absl::ConsumePrefix(&text, "+")) {
   } else {
     absl::ConsumePrefix(&text, "00");
@@ -57,11 +52,11 @@ absl::StatusOr<int> ParseCallingCode(absl::string_view text,
       !std::all_of(text.begin(), text.end(),
                    [](char c) { return absl::ascii_isdigit(c); }) ||
       !absl::SimpleAtoi(text, &code)) {
-    return Invalid(field, "is not a known calling code like \"+86\"");
+    return InvalidFieldError(field, "is not a known calling code like \"+86\"");
   }
   PhoneNumberUtil::GetInstance()->GetRegionCodeForCountryCode(code, &region);
   if (region == "ZZ") {
-    return Invalid(field, "is not a known calling code like \"+86\"");
+    return InvalidFieldError(field, "is not a known calling code like \"+86\"");
   }
   return code;
 }
@@ -166,22 +161,24 @@ absl::StatusOr<PhoneNumber> ParsePhoneNumberUncached(
   const std::string cc_field =
       absl::StrReplaceAll(field, {{"number", "country_code"}});
   if (country_code.size() > kMaxPhoneFieldBytes) {
-    return Invalid(cc_field, "is too long");
+    return InvalidFieldError(cc_field, "is too long");
   }
   if (!HasOnlyPhoneCharacters(country_code)) {
-    return Invalid(cc_field, "may hold only \"+\" and digits");
+    return InvalidFieldError(cc_field, "may hold only \"+\" and digits");
   }
   absl::StatusOr<int> calling_code = ParseCallingCode(country_code, cc_field);
   if (!calling_code.ok()) return calling_code.status();
 
-  if (number.size() > kMaxPhoneFieldBytes) return Invalid(field, "is too long");
+  if (number.size() > kMaxPhoneFieldBytes) {
+    return InvalidFieldError(field, "is too long");
+  }
   if (!HasOnlyPhoneCharacters(number)) {
-    return Invalid(field,
+    return InvalidFieldError(field,
                    "may hold only digits, spaces, dashes, dots and "
                    "parentheses");
   }
   if (absl::StripAsciiWhitespace(number).empty()) {
-    return Invalid(field, "is required");
+    return InvalidFieldError(field, "is required");
   }
 
   const PhoneNumberUtil& util = *PhoneNumberUtil::GetInstance();
@@ -195,14 +192,15 @@ absl::StatusOr<PhoneNumber> ParsePhoneNumberUncached(
                       : std::string(number);
   if (util.Parse(text, region == "001" ? "ZZ" : region, &parsed) !=
       PhoneNumberUtil::NO_PARSING_ERROR) {
-    return Invalid(field, "is not a phone number");
+    return InvalidFieldError(field, "is not a phone number");
   }
   if (static_cast<int>(parsed.country_code()) != *calling_code) {
-    return Invalid(field, absl::StrCat("does not belong to calling code +",
-                                       *calling_code));
+    return InvalidFieldError(
+        field,
+        absl::StrCat("does not belong to calling code +", *calling_code));
   }
   if (!util.IsValidNumber(parsed)) {
-    return Invalid(field, "is not a valid number for its country");
+    return InvalidFieldError(field, "is not a valid number for its country");
   }
   return ToPhoneNumber(parsed);
 }
@@ -211,18 +209,21 @@ absl::StatusOr<PhoneNumber> ParseE164Uncached(absl::string_view e164) {
   if (e164.size() < 2 || e164.size() > 16 || e164.front() != '+' ||
       !std::all_of(e164.begin() + 1, e164.end(),
                    [](char c) { return absl::ascii_isdigit(c); })) {
-    return Invalid("phone", absl::StrCat("\"", e164, "\" is not E.164"));
+    return InvalidFieldError("phone",
+                             absl::StrCat("\"", e164, "\" is not E.164"));
   }
   const PhoneNumberUtil& util = *PhoneNumberUtil::GetInstance();
   ::i18n::phonenumbers::PhoneNumber parsed;
   if (util.Parse(std::string(e164), "ZZ", &parsed) !=
           PhoneNumberUtil::NO_PARSING_ERROR ||
       !util.IsValidNumber(parsed)) {
-    return Invalid("phone", absl::StrCat("\"", e164, "\" is not valid"));
+    return InvalidFieldError("phone",
+                             absl::StrCat("\"", e164, "\" is not valid"));
   }
   PhoneNumber phone = ToPhoneNumber(parsed);
   if (phone.e164 != e164) {
-    return Invalid("phone", absl::StrCat("\"", e164, "\" is not canonical"));
+    return InvalidFieldError("phone",
+                             absl::StrCat("\"", e164, "\" is not canonical"));
   }
   return phone;
 }

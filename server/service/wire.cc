@@ -49,9 +49,7 @@ absl::Status Diagnose(const std::string& bytes, const Descriptor& descriptor) {
       std::string value;
       if (!WireFormatLite::ReadString(&in, &value)) return Malformed();
       if (!IsValidUtf8(value)) {
-        return ApiError(ApiCode::kInvalidArgument,
-                        absl::StrCat(field->name(), ": is not valid UTF-8"),
-                        field->name());
+        return InvalidFieldError(field->name(), "is not valid UTF-8");
       }
     } else if (!WireFormatLite::SkipField(&in, tag)) {
       return Malformed();
@@ -73,10 +71,9 @@ absl::Status CheckLengths(const google::protobuf::Message& message) {
     const std::string& value =
         reflection.GetStringReference(message, field, &scratch);
     if (value.size() > kMaxRequestStringBytes) {
-      return ApiError(ApiCode::kInvalidArgument,
-                      absl::StrCat(field->name(), ": is longer than ",
-                                   kMaxRequestStringBytes, " bytes"),
-                      field->name());
+      return InvalidFieldError(
+          field->name(),
+          absl::StrCat("is longer than ", kMaxRequestStringBytes, " bytes"));
     }
   }
   return absl::OkStatus();
