@@ -3,11 +3,8 @@
 #include <cstdint>
 
 namespace profile {
-namespace {
 
-// Decodes the code point at text[*i] and advances *i; returns -1 if the
-// bytes are not valid UTF-8.
-int32_t NextCodePoint(absl::string_view text, size_t* i) {
+int32_t DecodeUtf8(absl::string_view text, size_t* i) {
   const auto byte = [&](size_t k) {
     return static_cast<unsigned char>(text[k]);
   };
@@ -39,18 +36,16 @@ int32_t NextCodePoint(absl::string_view text, size_t* i) {
   return cp;
 }
 
-}  // namespace
-
 bool IsValidUtf8(absl::string_view text) {
   for (size_t i = 0; i < text.size();) {
-    if (NextCodePoint(text, &i) < 0) return false;
+    if (DecodeUtf8(text, &i) < 0) return false;
   }
   return true;
 }
 
 bool IsCleanText(absl::string_view text) {
   for (size_t i = 0; i < text.size();) {
-    int32_t cp = NextCodePoint(text, &i);
+    int32_t cp = DecodeUtf8(text, &i);
     if (cp < 0 || cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) ||
         (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069)) {
       return false;

@@ -8,6 +8,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -58,6 +60,24 @@ TEST_F(LogTest, WritesOneJsonObjectPerLine) {
               MatchesRegex("[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:"
                            "[0-9]{2}\\.[0-9]{6}Z"));
   EXPECT_EQ(json.size(), 5u);
+}
+
+TEST_F(LogTest, TimeIsTheCurrentUtcTimeToTheMicrosecond) {
+  const absl::Time before = absl::Now();
+  std::vector<std::string> lines =
+      CaptureLines([] { Log(LogLevel::kInfo, "m"); });
+  const absl::Time after = absl::Now();
+  ASSERT_THAT(lines, SizeIs(1));
+  const std::string text =
+      nlohmann::json::parse(lines[0])["time"].get<std::string>();
+  absl::Time logged;
+  std::string error;
+  ASSERT_TRUE(absl::ParseTime("%Y-%m-%dT%H:%M:%E*SZ", text, absl::UTCTimeZone(),
+                              &logged, &error))
+      << text << ": " << error;
+  // The line keeps microseconds: truncate the bounds the same way.
+  EXPECT_GE(logged, absl::FromUnixMicros(absl::ToUnixMicros(before)));
+  EXPECT_LE(logged, after) << text;
 }
 
 TEST_F(LogTest, FieldsKeepTheirOrderAfterTimeLevelMessage) {

@@ -123,6 +123,36 @@ TEST(IsValidUtf8Test, DoesNotReadPastTheView) {
   EXPECT_TRUE(IsValidUtf8(absl::string_view(storage.data(), 5)));
 }
 
+TEST(DecodeUtf8Test, ReturnsTheCodePointAndAdvancesPastIt) {
+  const std::string text = "a\xC3\xA9\xE6\x89\x8B\xF0\x9F\x98\x80";
+  size_t i = 0;
+  EXPECT_EQ(DecodeUtf8(text, &i), 'a');
+  EXPECT_EQ(i, 1u);
+  EXPECT_EQ(DecodeUtf8(text, &i), 0xE9);
+  EXPECT_EQ(i, 3u);
+  EXPECT_EQ(DecodeUtf8(text, &i), 0x624B);
+  EXPECT_EQ(i, 6u);
+  EXPECT_EQ(DecodeUtf8(text, &i), 0x1F600);
+  EXPECT_EQ(i, text.size());
+}
+
+TEST(DecodeUtf8Test, InvalidBytesLeaveThePositionAlone) {
+  for (const char* invalid : kInvalidUtf8) {
+    const std::string text(invalid);
+    // Find the first position that does not decode; it must not move.
+    size_t i = 0;
+    while (i < text.size()) {
+      const size_t before = i;
+      if (DecodeUtf8(text, &i) < 0) {
+        EXPECT_EQ(i, before) << "in \"" << text << "\"";
+        break;
+      }
+      EXPECT_GT(i, before);
+    }
+    EXPECT_LT(i, text.size()) << "no invalid byte found in \"" << text << "\"";
+  }
+}
+
 TEST(IsCleanTextTest, AcceptsCleanText) {
   for (const char* text : kCleanText) {
     EXPECT_TRUE(IsCleanText(text)) << Visible(text);
