@@ -2,6 +2,7 @@
 
 #include <libpq-fe.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <utility>
@@ -57,6 +58,10 @@ constexpr Statement kGetPhone = {
     "get_phone", "SELECT phone_e164 FROM profiles WHERE user_id = $1"};
 constexpr Statement kFindOwner = {
     "find_owner", "SELECT user_id FROM profiles WHERE phone_e164 = $1"};
+// Both reads of a verification in one round trip (and one snapshot).
+constexpr Statement kLookup = {"lookup", R"sql(
+SELECT (SELECT phone_e164 FROM profiles WHERE user_id = $1),
+       (SELECT user_id FROM profiles WHERE phone_e164 = $2))sql"};
 // One statement, so one implicit transaction: the compare-and-set and its
 // audit row commit together or not at all.
 constexpr Statement kChangeFromNone = {"change_from_none", R"sql(
@@ -75,8 +80,8 @@ WITH changed AS (
   RETURNING user_id)
 INSERT INTO phone_changes (user_id, old_phone_e164, new_phone_e164)
 SELECT user_id, $3, $2 FROM changed)sql"};
-constexpr Statement kStatements[] = {kGetPhone, kFindOwner, kChangeFromNone,
-                                     kChangeFromOld};
+constexpr Statement kStatements[] = {kGetPhone, kFindOwner, kLookup,
+                                     kChangeFromNone, kChangeFromOld};
 
 struct PgResultDeleter {
   void operator()(PGresult* result) const { PQclear(result); }
@@ -232,12 +237,24 @@ class PostgresUserStoreImpl final : public PostgresUserStore {
   }
 
   absl::StatusOr<std::string> GetPhone(absl::string_view user_id) override {
-    return QueryOne(kGetPhone, std::string(user_id));
+    absl::StatusOr<Row> row = QueryRow(kGetPhone, {std::string(user_id)});
+    if (!row.ok()) return row.status();
+    return std::move((*row)[0]);
   }
 
   absl::StatusOr<std::string> FindOwner(
       absl::string_view phone_e164) override {
-    return QueryOne(kFindOwner, std::string(phone_e164));
+    absl::StatusOr<Row> row = QueryRow(kFindOwner, {std::string(phone_e164)});
+    if (!row.ok()) return row.status();
+    return std::move((*row)[0]);
+  }
+
+  absl::StatusOr<PhoneBindings> Lookup(absl::string_view user_id,
+                                       absl::string_view phone_e164) override {
+    absl::StatusOr<Row> row =
+        QueryRow(kLookup, {std::string(user_id), std::string(phone_e164)});
+    if (!row.ok()) return row.status();
+    return PhoneBindings{std::move((*row)[0]), std::move((*row)[1])};
   }
 
   absl::Status ChangePhone(absl::string_view user_id,
@@ -275,24 +292,32 @@ class PostgresUserStoreImpl final : public PostgresUserStore {
   }
 
  private:
-  // Runs a one-row, one-column query; "" when there is no row or NULL. A
-  // read is safe to repeat, so one that failed on a connection that broke
-  // while idle is tried once more on a fresh one.
-  absl::StatusOr<std::string> QueryOne(const Statement& statement,
-                                       std::string param) {
+  // The text columns of a query's first row; "" for NULL, and every
+  // column "" when there is no row.
+  using Row = std::vector<std::string>;
+
+  // Runs a query of at most one row. A read is safe to repeat, so one that
+  // failed on a connection that broke while idle is tried once more on a
+  // fresh one.
+  absl::StatusOr<Row> QueryRow(const Statement& statement,
+                               const std::vector<std::string>& params) {
     absl::Status status;
     for (int attempt = 0; attempt < 2; ++attempt) {
       absl::StatusOr<PGconn*> conn = Acquire();
       if (!conn.ok()) return conn.status();
-      absl::StatusOr<Result> result = ExecPrepared(*conn, statement, {param});
+      absl::StatusOr<Result> result = ExecPrepared(*conn, statement, params);
       Release(*conn);
       if (result.ok()) {
-        if (PQntuples(result->get()) == 0 ||
-            PQgetisnull(result->get(), 0, 0)) {
-          return std::string();
+        const PGresult* rows = result->get();
+        Row row(static_cast<size_t>(std::max(PQnfields(rows), 1)));
+        if (PQntuples(rows) == 0) return row;
+        for (int column = 0; column < PQnfields(rows); ++column) {
+          if (!PQgetisnull(rows, 0, column)) {
+            row[column].assign(PQgetvalue(rows, 0, column),
+                               PQgetlength(rows, 0, column));
+          }
         }
-        return std::string(PQgetvalue(result->get(), 0, 0),
-                           PQgetlength(result->get(), 0, 0));
+        return row;
       }
       status = result.status();
       if (status.code() != absl::StatusCode::kUnavailable) break;

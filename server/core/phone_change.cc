@@ -58,15 +58,14 @@ PhoneChange::PhoneChange(const PhoneChangeOptions& options,
     : options_(options), deps_(std::move(deps)) {}
 
 absl::Status PhoneChange::CheckNewPhoneIsFree(const Caller& caller,
-                                              absl::string_view current_e164,
+                                              const PhoneBindings& bindings,
                                               absl::string_view new_e164) {
-  if (new_e164 == current_e164) {
+  if (new_e164 == bindings.user_phone) {
     return ApiError(ApiCode::kSamePhone,
                     "the new phone is the account's current phone");
   }
-  absl::StatusOr<std::string> owner = deps_.users->FindOwner(new_e164);
-  if (!owner.ok()) return owner.status();
-  if (!owner->empty() && *owner != caller.user_id) {
+  const std::string& owner = bindings.phone_owner;
+  if (!owner.empty() && owner != caller.user_id) {
     return ApiError(ApiCode::kPhoneTaken,
                     "the new phone is bound to another account");
   }
@@ -85,11 +84,15 @@ absl::StatusOr<SendCodeResult> PhoneChange::SendCode(
   absl::StatusOr<PhoneNumber> phone = ParsePhoneNumber(
       input.phone_country_code, input.phone_number, "phone_number");
   if (!phone.ok()) return phone.status();
-  absl::StatusOr<std::string> current = deps_.users->GetPhone(caller.user_id);
-  if (!current.ok()) return current.status();
+  // The owner of the phone matters only for a new phone, but reading it
+  // with the account's phone costs no extra round trip.
+  absl::StatusOr<PhoneBindings> bindings =
+      deps_.users->Lookup(caller.user_id, phone->e164);
+  if (!bindings.ok()) return bindings.status();
+  const std::string* current = &bindings->user_phone;
 
   if (purpose == CodePurpose::kNewPhone) {
-    absl::Status free = CheckNewPhoneIsFree(caller, *current, phone->e164);
+    absl::Status free = CheckNewPhoneIsFree(caller, *bindings, phone->e164);
     if (!free.ok()) return free;
   } else if (current->empty()) {
     return ApiError(ApiCode::kNoCurrentPhone,
@@ -151,10 +154,12 @@ absl::StatusOr<VerifyResult> PhoneChange::DoVerify(const Caller& caller,
       CheckPassCodeFormat(input.new_phone_pass_code, "new_phone_pass_code");
   if (!format.ok()) return format;
 
-  absl::StatusOr<std::string> current = deps_.users->GetPhone(caller.user_id);
-  if (!current.ok()) return current.status();
-  absl::Status free = CheckNewPhoneIsFree(caller, *current, new_phone->e164);
+  absl::StatusOr<PhoneBindings> bindings =
+      deps_.users->Lookup(caller.user_id, new_phone->e164);
+  if (!bindings.ok()) return bindings.status();
+  absl::Status free = CheckNewPhoneIsFree(caller, *bindings, new_phone->e164);
   if (!free.ok()) return free;
+  const std::string* current = &bindings->user_phone;
 
   const bool verify_old = options_.verify_old_phone && !current->empty();
   if (verify_old) {

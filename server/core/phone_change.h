@@ -134,10 +134,10 @@ class PhoneChange {
   absl::StatusOr<VerifyResult> DoVerify(const Caller& caller,
                                         const VerifyInput& input);
 
-  // Checks that `new_phone` may be bound to the caller whose phone is
-  // `current_e164`.
+  // Checks that `new_e164` may be bound to the caller, given the caller's
+  // phone and the new phone's owner in `bindings`.
   absl::Status CheckNewPhoneIsFree(const Caller& caller,
-                                   absl::string_view current_e164,
+                                   const PhoneBindings& bindings,
                                    absl::string_view new_e164);
 
   const PhoneChangeOptions options_;

@@ -1,6 +1,7 @@
 #include "server/users/user_store.h"
 
 #include <string>
+#include <utility>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -23,6 +24,19 @@ class InMemoryUserStore final : public UserStore {
     absl::ReaderMutexLock lock(&mu_);
     auto it = owner_of_.find(phone_e164);
     return it == owner_of_.end() ? std::string() : it->second;
+  }
+
+  absl::StatusOr<PhoneBindings> Lookup(absl::string_view user_id,
+                                       absl::string_view phone_e164) override {
+    absl::ReaderMutexLock lock(&mu_);
+    PhoneBindings bindings;
+    if (auto it = phone_of_.find(user_id); it != phone_of_.end()) {
+      bindings.user_phone = it->second;
+    }
+    if (auto it = owner_of_.find(phone_e164); it != owner_of_.end()) {
+      bindings.phone_owner = it->second;
+    }
+    return bindings;
   }
 
   absl::Status ChangePhone(absl::string_view user_id,
@@ -54,6 +68,15 @@ class InMemoryUserStore final : public UserStore {
 };
 
 }  // namespace
+
+absl::StatusOr<PhoneBindings> UserStore::Lookup(absl::string_view user_id,
+                                                absl::string_view phone_e164) {
+  absl::StatusOr<std::string> user_phone = GetPhone(user_id);
+  if (!user_phone.ok()) return user_phone.status();
+  absl::StatusOr<std::string> phone_owner = FindOwner(phone_e164);
+  if (!phone_owner.ok()) return phone_owner.status();
+  return PhoneBindings{*std::move(user_phone), *std::move(phone_owner)};
+}
 
 std::unique_ptr<UserStore> NewInMemoryUserStore() {
   return std::make_unique<InMemoryUserStore>();

@@ -24,6 +24,12 @@
 
 namespace profile {
 
+// What Lookup() reads in one go.
+struct PhoneBindings {
+  std::string user_phone;   // the phone of the user asked about, or ""
+  std::string phone_owner;  // the user holding the phone asked about, or ""
+};
+
 class UserStore {
  public:
   virtual ~UserStore() = default;
@@ -34,6 +40,12 @@ class UserStore {
   // Returns the user bound to `phone_e164`, or "" if the phone is free.
   virtual absl::StatusOr<std::string> FindOwner(
       absl::string_view phone_e164) = 0;
+
+  // Returns GetPhone(user_id) and FindOwner(phone_e164) read together: one
+  // round trip on a remote store, one consistent snapshot where the store
+  // offers one.
+  virtual absl::StatusOr<PhoneBindings> Lookup(absl::string_view user_id,
+                                               absl::string_view phone_e164);
 
   // Binds `new_phone_e164` to `user_id` if the account's phone still is
   // `expected_old_e164` ("" for none). Returns FAILED_PRECONDITION (api code

@@ -52,6 +52,60 @@ TEST(UserStoreTest, UnknownUserHasNoPhone) {
   EXPECT_EQ(OwnerOf(*store, kPhoneA), "");
 }
 
+auto BindingsAre(absl::string_view user_phone, absl::string_view phone_owner) {
+  return ::testing::AllOf(
+      ::testing::Field("user_phone", &PhoneBindings::user_phone, user_phone),
+      ::testing::Field("phone_owner", &PhoneBindings::phone_owner,
+                       phone_owner));
+}
+
+TEST(UserStoreTest, LookupReadsTheUsersPhoneAndThePhonesOwner) {
+  auto store = NewInMemoryUserStore();
+  ASSERT_THAT(store->ChangePhone("u1", "", kPhoneA), IsOk());
+  ASSERT_THAT(store->ChangePhone("u2", "", kPhoneB), IsOk());
+  absl::StatusOr<PhoneBindings> bindings = store->Lookup("u1", kPhoneB);
+  ASSERT_THAT(bindings, IsOk());
+  EXPECT_THAT(*bindings, BindingsAre(kPhoneA, "u2"));
+  bindings = store->Lookup("u1", kPhoneA);
+  ASSERT_THAT(bindings, IsOk());
+  EXPECT_THAT(*bindings, BindingsAre(kPhoneA, "u1"));
+  bindings = store->Lookup("nobody", kPhoneC);
+  ASSERT_THAT(bindings, IsOk());
+  EXPECT_THAT(*bindings, BindingsAre("", ""));
+}
+
+// A store that only answers the two single reads, to check the default
+// Lookup() built on them, errors included.
+class TwoReadStore : public UserStore {
+ public:
+  absl::StatusOr<std::string> GetPhone(absl::string_view user_id) override {
+    if (user_id == "broken") return ApiError(ApiCode::kUnavailable, "down");
+    return user_id == "u1" ? kPhoneA : "";
+  }
+  absl::StatusOr<std::string> FindOwner(absl::string_view phone) override {
+    if (phone == kPhoneC) return ApiError(ApiCode::kUnavailable, "down");
+    return phone == kPhoneA ? "u1" : "";
+  }
+  absl::Status ChangePhone(absl::string_view, absl::string_view,
+                           absl::string_view) override {
+    return absl::UnimplementedError("read only");
+  }
+};
+
+TEST(UserStoreTest, DefaultLookupCombinesTheTwoReads) {
+  TwoReadStore store;
+  absl::StatusOr<PhoneBindings> bindings = store.Lookup("u1", kPhoneA);
+  ASSERT_THAT(bindings, IsOk());
+  EXPECT_THAT(*bindings, BindingsAre(kPhoneA, "u1"));
+  bindings = store.Lookup("u2", kPhoneB);
+  ASSERT_THAT(bindings, IsOk());
+  EXPECT_THAT(*bindings, BindingsAre("", ""));
+  EXPECT_THAT(store.Lookup("broken", kPhoneA),
+              StatusIs(absl::StatusCode::kUnavailable, ApiCode::kUnavailable));
+  EXPECT_THAT(store.Lookup("u1", kPhoneC),
+              StatusIs(absl::StatusCode::kUnavailable, ApiCode::kUnavailable));
+}
+
 TEST(UserStoreTest, FirstChangeCreatesTheProfile) {
   auto store = NewInMemoryUserStore();
   ASSERT_THAT(store->ChangePhone("u1", "", kPhoneA), IsOk());
