@@ -27,12 +27,20 @@
 //
 // The test numbers the server must know (verify, flow, get) come from
 // --print_test_phone_codes, in --test_phone_codes syntax.
+//
+// --cpu_pids=server=PID[,postgres=PID...] also prints the CPU time each of
+// those processes (with its children: a PostgreSQL postmaster's backends)
+// spent per operation during the measured time: unlike throughput, it
+// hardly moves when other work shares the machine.
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <memory>
@@ -47,7 +55,9 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -78,6 +88,9 @@ ABSL_FLAG(std::string, pass_code, "246810", "the code of the test numbers");
 ABSL_FLAG(bool, send_request_id, false,
           "send x-request-id as a gateway would (else the server makes one)");
 ABSL_FLAG(absl::Duration, timeout, absl::Seconds(10), "deadline of each call");
+ABSL_FLAG(std::string, cpu_pids, "",
+          "label=pid,...: also print each process's CPU time (children "
+          "included) per operation, e.g. server=$(pidof profile_server)");
 ABSL_FLAG(bool, print_test_phone_codes, false,
           "print the server's --test_phone_codes value for verify, flow and "
           "get, and exit");
@@ -117,6 +130,56 @@ std::string TestPhoneCodes(int flow_users, const std::string& code) {
   return absl::StrJoin(pairs, ",");
 }
 
+// A process whose CPU time is sampled, with its direct children.
+struct CpuProcess {
+  std::string label;
+  int pid = 0;
+};
+
+// Parses --cpu_pids; false if it is malformed.
+bool ParseCpuPids(const std::string& text, std::vector<CpuProcess>* out) {
+  if (text.empty()) return true;
+  for (absl::string_view item : absl::StrSplit(text, ',')) {
+    std::pair<std::string, std::string> parts = absl::StrSplit(item, '=');
+    CpuProcess process{parts.first, 0};
+    if (process.label.empty() || !absl::SimpleAtoi(parts.second, &process.pid) ||
+        process.pid <= 0) {
+      return false;
+    }
+    out->push_back(std::move(process));
+  }
+  return true;
+}
+
+// utime + stime of `pid` in clock ticks; 0 if it is gone.
+int64_t ProcessTicks(int pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
+  std::string stat((std::istreambuf_iterator<char>(in)),
+                   std::istreambuf_iterator<char>());
+  // The command name may hold spaces: fields are counted after its ")".
+  const size_t close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::vector<absl::string_view> fields =
+      absl::StrSplit(absl::string_view(stat).substr(close + 2), ' ');
+  int64_t utime = 0, stime = 0;
+  // Fields 14 and 15 of stat(5), 12 and 13 after the name and state.
+  if (fields.size() < 13 || !absl::SimpleAtoi(fields[11], &utime) ||
+      !absl::SimpleAtoi(fields[12], &stime)) {
+    return 0;
+  }
+  return utime + stime;
+}
+
+// CPU ticks of `pid` and its direct children (the children of every
+// thread), summed.
+int64_t TreeTicks(int pid) {
+  int64_t ticks = ProcessTicks(pid);
+  std::ifstream tasks(absl::StrCat("/proc/", pid, "/task/", pid, "/children"));
+  int child;
+  while (tasks >> child) ticks += ProcessTicks(child);
+  return ticks;
+}
+
 // What one phase measured.
 struct Result {
   std::string scenario;
@@ -125,6 +188,8 @@ struct Result {
   int64_t ops = 0;
   std::vector<uint32_t> latencies_ns;  // sorted
   std::map<std::string, int64_t> errors;
+  // Per --cpu_pids entry: CPU microseconds per operation.
+  std::vector<std::pair<std::string, double>> cpu_us_per_op;
 
   double ops_per_second() const { return seconds > 0 ? ops / seconds : 0; }
   double Percentile(double p) const {
@@ -295,6 +360,19 @@ class Bench {
       slot->errors.clear();
       StartOp(*slot);
     }
+    // Sample the processes' CPU time at both ends of the measured time.
+    std::vector<int64_t> ticks_before(cpu_processes_.size());
+    std::vector<int64_t> ticks_after(cpu_processes_.size());
+    if (!cpu_processes_.empty()) {
+      absl::SleepFor(absl::Nanoseconds(record_from_ns_ - NowNs()));
+      for (size_t i = 0; i < cpu_processes_.size(); ++i) {
+        ticks_before[i] = TreeTicks(cpu_processes_[i].pid);
+      }
+      absl::SleepFor(absl::Nanoseconds(stop_at_ns_ - NowNs()));
+      for (size_t i = 0; i < cpu_processes_.size(); ++i) {
+        ticks_after[i] = TreeTicks(cpu_processes_[i].pid);
+      }
+    }
     {
       absl::MutexLock lock(&mu_);
       mu_.Await(absl::Condition(
@@ -312,7 +390,19 @@ class Bench {
     }
     std::sort(result.latencies_ns.begin(), result.latencies_ns.end());
     result.ops = static_cast<int64_t>(result.latencies_ns.size());
+    const double us_per_tick = 1e6 / static_cast<double>(sysconf(_SC_CLK_TCK));
+    for (size_t i = 0; i < cpu_processes_.size(); ++i) {
+      result.cpu_us_per_op.emplace_back(
+          cpu_processes_[i].label,
+          result.ops > 0 ? (ticks_after[i] - ticks_before[i]) * us_per_tick /
+                               static_cast<double>(result.ops)
+                         : 0.0);
+    }
     return result;
+  }
+
+  void set_cpu_processes(std::vector<CpuProcess> processes) {
+    cpu_processes_ = std::move(processes);
   }
 
  private:
@@ -445,6 +535,7 @@ class Bench {
   std::vector<std::unique_ptr<v1::ProfileService::Stub>> profile_;
   std::vector<std::unique_ptr<Slot>> slots_;
   std::vector<std::unique_ptr<FlowUser>> flow_users_;
+  std::vector<CpuProcess> cpu_processes_;
   std::string scenario_;
   std::atomic<int64_t> record_from_ns_{0};
   std::atomic<int64_t> stop_at_ns_{0};
@@ -468,26 +559,44 @@ std::string ErrorsJson(const Result& r) {
   return absl::StrCat("{", absl::StrJoin(parts, ","), "}");
 }
 
+std::string CpuText(const Result& r) {
+  std::string text;
+  for (const auto& [label, us] : r.cpu_us_per_op) {
+    absl::StrAppend(&text, "  cpu ", label, absl::StrFormat(" %.1f us/op", us));
+  }
+  return text;
+}
+
+std::string CpuJson(const Result& r) {
+  std::vector<std::string> parts;
+  for (const auto& [label, us] : r.cpu_us_per_op) {
+    parts.push_back(absl::StrFormat("\"%s\":%.2f", label, us));
+  }
+  return absl::StrCat("{", absl::StrJoin(parts, ","), "}");
+}
+
 void Print(const Result& r, int round) {
   if (absl::GetFlag(FLAGS_json)) {
     std::printf(
         "{\"phase\":\"%s\",\"round\":%d,\"in_flight\":%d,\"channels\":%d,"
         "\"ops\":%" PRId64 ",\"ops_per_second\":%.1f,\"rpcs_per_second\":%.1f,"
         "\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,"
-        "\"errors\":%s,\"valid\":%s}\n",
+        "\"cpu_us_per_op\":%s,\"errors\":%s,\"valid\":%s}\n",
         r.scenario.c_str(), round, absl::GetFlag(FLAGS_in_flight),
         absl::GetFlag(FLAGS_channels), r.ops, r.ops_per_second(),
         r.ops_per_second() * r.rpcs_per_op, r.Percentile(0.50),
         r.Percentile(0.90), r.Percentile(0.99), r.Percentile(0.999),
-        ErrorsJson(r).c_str(), r.valid() ? "true" : "false");
+        CpuJson(r).c_str(), ErrorsJson(r).c_str(),
+        r.valid() ? "true" : "false");
   } else {
     std::printf(
         "%-7s round %d: %10.0f ops/s (%10.0f RPC/s)  p50 %7.1f us  p90 %7.1f "
-        "us  p99 %7.1f us  p99.9 %8.1f us  errors: %s%s\n",
+        "us  p99 %7.1f us  p99.9 %8.1f us  errors: %s%s%s\n",
         r.scenario.c_str(), round, r.ops_per_second(),
         r.ops_per_second() * r.rpcs_per_op, r.Percentile(0.50),
         r.Percentile(0.90), r.Percentile(0.99), r.Percentile(0.999),
-        ErrorsText(r).c_str(), r.valid() ? "" : "  INVALID");
+        ErrorsText(r).c_str(), CpuText(r).c_str(),
+        r.valid() ? "" : "  INVALID");
   }
   std::fflush(stdout);
 }
@@ -522,7 +631,15 @@ int Main(int argc, char** argv) {
     return 2;
   }
 
+  std::vector<CpuProcess> cpu_processes;
+  if (!ParseCpuPids(absl::GetFlag(FLAGS_cpu_pids), &cpu_processes)) {
+    std::fprintf(stderr,
+                 "profile_bench: --cpu_pids must be label=pid[,label=pid...]\n");
+    return 2;
+  }
+
   Bench bench;
+  bench.set_cpu_processes(std::move(cpu_processes));
   if (!bench.Connect()) {
     std::fprintf(stderr, "profile_bench: cannot connect to %s\n",
                  absl::GetFlag(FLAGS_target).c_str());
@@ -547,6 +664,9 @@ int Main(int argc, char** argv) {
     valid = r.valid();
   } else {
     std::vector<double> ratios, p99_diffs, p50_diffs;
+    // Per --cpu_pids entry: CPU per RPC of the scenario over the health
+    // check's, by round.
+    std::map<std::string, std::vector<double>> cpu_ratios;
     const int rounds = std::max(1, absl::GetFlag(FLAGS_rounds));
     for (int round = 1; round <= rounds; ++round) {
       // ABBA: alternate which goes first, so a drift in the machine's load
@@ -569,30 +689,48 @@ int Main(int argc, char** argv) {
                        (health.ops_per_second() / other.rpcs_per_op));
       p99_diffs.push_back(other.Percentile(0.99) - health.Percentile(0.99));
       p50_diffs.push_back(other.Percentile(0.50) - health.Percentile(0.50));
+      for (size_t i = 0; i < other.cpu_us_per_op.size(); ++i) {
+        const double base = health.cpu_us_per_op[i].second;
+        if (base > 0) {
+          cpu_ratios[other.cpu_us_per_op[i].first].push_back(
+              other.cpu_us_per_op[i].second / other.rpcs_per_op / base);
+        }
+      }
+    }
+    std::string cpu_summary;
+    std::vector<std::string> cpu_json;
+    for (const auto& [label, by_round] : cpu_ratios) {
+      absl::StrAppend(&cpu_summary,
+                      absl::StrFormat("; %s CPU per RPC %.2fx health's", label,
+                                      Median(by_round)));
+      cpu_json.push_back(
+          absl::StrFormat("\"%s\":%.3f", label, Median(by_round)));
     }
     const double ratio = Median(ratios);
     if (absl::GetFlag(FLAGS_json)) {
       std::printf(
           "{\"summary\":\"%s\",\"rounds\":%d,\"ratio\":%.3f,\"ratios\":[%s],"
-          "\"p50_diff_us\":%.1f,\"p99_diff_us\":%.1f,\"valid\":%s}\n",
+          "\"p50_diff_us\":%.1f,\"p99_diff_us\":%.1f,"
+          "\"cpu_per_rpc_ratio\":{%s},\"valid\":%s}\n",
           scenario.c_str(), rounds, ratio,
           absl::StrJoin(ratios, ",",
                         [](std::string* out, double r) {
                           absl::StrAppend(out, absl::StrFormat("%.3f", r));
                         })
               .c_str(),
-          Median(p50_diffs), Median(p99_diffs), valid ? "true" : "false");
+          Median(p50_diffs), Median(p99_diffs),
+          absl::StrJoin(cpu_json, ",").c_str(), valid ? "true" : "false");
     } else {
       std::printf(
           "%s / %shealth, median of %d rounds: ratio %.3f (rounds: %s); "
-          "p50 %+.1f us, p99 %+.1f us\n",
+          "p50 %+.1f us, p99 %+.1f us%s\n",
           scenario.c_str(), scenario == "flow" ? "half " : "", rounds, ratio,
           absl::StrJoin(ratios, " ",
                         [](std::string* out, double r) {
                           absl::StrAppend(out, absl::StrFormat("%.3f", r));
                         })
               .c_str(),
-          Median(p50_diffs), Median(p99_diffs));
+          Median(p50_diffs), Median(p99_diffs), cpu_summary.c_str());
     }
   }
   if (!valid) {

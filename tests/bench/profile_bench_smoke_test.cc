@@ -124,6 +124,39 @@ TEST_F(ProfileBenchTest, CompareReportsARatio) {
   EXPECT_TRUE(summary["valid"].get<bool>());
 }
 
+TEST_F(ProfileBenchTest, CpuPidsReportTheServersCpuPerOperation) {
+  std::vector<std::string> args = {
+      absl::StrCat("--target=127.0.0.1:", server_.port()),
+      "--scenario=verify", "--compare", "--rounds=2", "--duration=500ms",
+      "--warmup=100ms", "--in_flight=4",
+      absl::StrCat("--cpu_pids=server=", server_.pid()), "--json"};
+  Output output = RunBench(args);
+  ASSERT_EQ(output.exit_code, 0) << output.text;
+  std::vector<nlohmann::json> lines = JsonLines(output.text);
+  ASSERT_EQ(lines.size(), 5u) << output.text;
+  for (size_t i = 0; i < 4; ++i) {
+    ASSERT_TRUE(lines[i].contains("cpu_us_per_op")) << lines[i].dump();
+    // Every call costs the server some CPU; ticks are 10 ms, and 500 ms of
+    // calls at four in flight keep it busy for more than one.
+    EXPECT_GT(lines[i]["cpu_us_per_op"]["server"].get<double>(), 0)
+        << lines[i].dump();
+  }
+  EXPECT_GT(lines[4]["cpu_per_rpc_ratio"]["server"].get<double>(), 0)
+      << lines[4].dump();
+}
+
+TEST_F(ProfileBenchTest, MalformedCpuPidsAreRefused) {
+  for (const char* bad : {"--cpu_pids=server", "--cpu_pids=server=abc",
+                          "--cpu_pids==12", "--cpu_pids=server=-1"}) {
+    Output output = RunBench({absl::StrCat("--target=127.0.0.1:",
+                                           server_.port()),
+                              bad});
+    EXPECT_EQ(output.exit_code, 2) << bad << ": " << output.text;
+    EXPECT_NE(output.text.find("--cpu_pids"), std::string::npos)
+        << output.text;
+  }
+}
+
 TEST_F(ProfileBenchTest, ErrorsMakeTheFigureInvalid) {
   // Flow users whose test numbers the server does not know: every
   // verification fails, and the tool must say so and exit non-zero.
