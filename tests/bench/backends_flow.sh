@@ -5,6 +5,10 @@
 #
 #   tests/bench/backends_flow.sh [build-dir] [rounds] [seconds]
 #
+# Each line also gives the CPU time per flow of the server and, for the
+# backends run, of PostgreSQL (all its processes) and Redis: the throughput
+# of a shared machine swings, the CPU each part spends per flow does not.
+#
 # Starts its own Redis and PostgreSQL (PostgreSQL as the postgres user when
 # run as root) on loopback ports in a temporary directory, and removes them.
 set -euo pipefail
@@ -35,34 +39,42 @@ free_port() {
 [ "$(id -u)" = 0 ] && chown postgres "$dir"
 redis_port=$(free_port); pg_port=$(free_port)
 redis-server --bind 127.0.0.1 --port "$redis_port" --save "" --appendonly no --dir "$dir" >/dev/null &
-pids+=($!)
+redis_pid=$!
+pids+=($redis_pid)
 as_postgres "$pg_bin/initdb" -D "$dir/data" -U postgres --auth=trust >/dev/null
 as_postgres "$pg_bin/pg_ctl" -D "$dir/data" -l "$dir/pg.log" -w \
   -o "-p $pg_port -k $dir -c listen_addresses=127.0.0.1 ${PG_OPTIONS:-}" start >/dev/null
 as_postgres "$pg_bin/psql" -h 127.0.0.1 -p "$pg_port" -U postgres -qc "CREATE DATABASE bench"
+pg_pid=$(head -1 "$dir/data/postmaster.pid")
 
 codes=$("$bench" --print_test_phone_codes)
 mem_port=$(free_port); be_port=$(free_port)
 "$server" --listen=127.0.0.1:$mem_port --test_phone_codes="$codes" --log_level=warning 2>"$dir/mem.log" &
-pids+=($!)
+mem_pid=$!
+pids+=($mem_pid)
 "$server" --listen=127.0.0.1:$be_port --test_phone_codes="$codes" --log_level=warning \
   --redis_url=redis://127.0.0.1:$redis_port \
   --postgres_url=postgresql://postgres@127.0.0.1:$pg_port/bench 2>"$dir/be.log" &
-pids+=($!)
+be_pid=$!
+pids+=($be_pid)
 sleep 2
 
+# ops PORT CPU_PIDS: prints "flows/s|cpu text" of one run.
 ops() {
   local out
-  if ! out=$("$bench" --target=127.0.0.1:$1 --scenario=flow --duration=${seconds}s --warmup=1s 2>&1); then
+  if ! out=$("$bench" --target=127.0.0.1:$1 --scenario=flow --duration=${seconds}s --warmup=1s --cpu_pids="$2" 2>&1); then
     echo "$out" >&2
     return 1
   fi
-  awk '/ops\/s/ {for (i=1;i<=NF;i++) if ($i=="ops/s") print $(i-1)}' <<<"$out" | tail -1
+  local line
+  line=$(grep 'ops/s' <<<"$out" | tail -1)
+  echo "$(awk '{for (i=1;i<=NF;i++) if ($i=="ops/s") print $(i-1)}' <<<"$line")|$(sed -n 's/.*errors: none *//p' <<<"$line")"
 }
 mem=(); be=()
 for ((r = 0; r < rounds; r++)); do
-  mem+=("$(ops "$mem_port")"); be+=("$(ops "$be_port")")
-  echo "round $r: in-memory ${mem[-1]} flows/s, redis+postgres ${be[-1]} flows/s"
+  m=$(ops "$mem_port" "server=$mem_pid"); b=$(ops "$be_port" "server=$be_pid,postgres=$pg_pid,redis=$redis_pid")
+  mem+=("${m%%|*}"); be+=("${b%%|*}")
+  echo "round $r: in-memory ${mem[-1]} flows/s (${m#*|}), redis+postgres ${be[-1]} flows/s (${b#*|})"
 done
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 m=$(median "${mem[@]}"); b=$(median "${be[@]}")
