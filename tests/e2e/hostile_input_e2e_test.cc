@@ -35,19 +35,14 @@
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
-#include "server/auth/authenticator.h"
-#include "server/codes/code_store.h"
-#include "server/codes/code_validator.h"
+#include "server/common/clock.h"
 #include "server/common/executor.h"
-#include "server/core/phone_change.h"
-#include "server/limits/send_limiter.h"
 #include "server/server.h"
 #include "server/service/profile_service.h"
 #include "server/service/wire.h"
 #include "server/sms/sms_sender.h"
-#include "server/token/token_store.h"
-#include "server/users/user_store.h"
 #include "tests/e2e/e2e_client.h"
+#include "tests/testing/in_memory_core.h"
 #include "tests/testing/server_process.h"
 
 namespace profile {
@@ -55,6 +50,8 @@ namespace {
 
 using ::profile::testing::CallResult;
 using ::profile::testing::E2eClient;
+using ::profile::testing::InMemoryCore;
+using ::profile::testing::InMemoryCoreOptions;
 using ::profile::testing::ServerProcess;
 using ::profile::testing::Stub;
 using ::testing::HasSubstr;
@@ -646,27 +643,15 @@ class CountingSmsSender final : public SmsSender {
 class QueuedCallTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::shared_ptr<Clock> clock = SystemClock();
-    users_ = NewInMemoryUserStore();
-    tokens_ = NewInMemoryTokenStore(clock, {1000, absl::ZeroDuration(), {}});
-    codes_ = NewInMemoryCodeStore(clock, {1000, absl::ZeroDuration()});
-    limiter_ = NewInMemorySendLimiter(clock, {{}, 1000, absl::ZeroDuration()});
-    test_numbers_ = NewFixedCodeValidator({});
-    validator_ = NewStoredCodeValidator(codes_.get(), std::string(32, 'k'));
-    PhoneChangeDeps deps;
-    deps.clock = clock;
-    deps.users = users_.get();
-    deps.tokens = tokens_.get();
-    deps.codes = codes_.get();
-    deps.validator = validator_.get();
-    deps.limiter = limiter_.get();
-    deps.sms = &sms_;
-    deps.code_secret = std::string(32, 'k');
-    deps.test_numbers = test_numbers_.get();
-    core_ = std::make_unique<PhoneChange>(PhoneChangeOptions(), deps);
-    authenticator_ = NewTrustedHeaderAuthenticator();
+    InMemoryCoreOptions options;
+    options.clock = SystemClock();
+    options.sms = &sms_;
+    options.max_live_tokens = 1000;
+    options.max_codes = 1000;
+    options.max_limiter_entries = 1000;
+    memory_ = std::make_unique<InMemoryCore>(std::move(options));
     service_ = std::make_unique<ProfileServiceImpl>(
-        authenticator_.get(), core_.get(), &executor_);
+        memory_->authenticator(), memory_->core(), &executor_);
     grpc::ServerBuilder builder;
     builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
     int port = 0;
@@ -715,14 +700,7 @@ class QueuedCallTest : public ::testing::Test {
 
   CountingSmsSender sms_;
   GatedExecutor executor_;
-  std::unique_ptr<UserStore> users_;
-  std::unique_ptr<TokenStore> tokens_;
-  std::unique_ptr<CodeStore> codes_;
-  std::unique_ptr<SendLimiter> limiter_;
-  std::unique_ptr<CodeValidator> test_numbers_;
-  std::unique_ptr<CodeValidator> validator_;
-  std::unique_ptr<PhoneChange> core_;
-  std::unique_ptr<Authenticator> authenticator_;
+  std::unique_ptr<InMemoryCore> memory_;
   std::unique_ptr<ProfileServiceImpl> service_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<E2eClient> client_;

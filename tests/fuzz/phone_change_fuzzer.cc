@@ -37,7 +37,6 @@
 #include "absl/time/time.h"
 #include "server/auth/authenticator.h"
 #include "server/codes/code_store.h"
-#include "server/codes/code_validator.h"
 #include "server/common/api_error.h"
 #include "server/common/crypto.h"
 #include "server/common/log.h"
@@ -49,6 +48,7 @@
 #include "server/token/token_store.h"
 #include "server/users/user_store.h"
 #include "tests/testing/fake_clock.h"
+#include "tests/testing/in_memory_core.h"
 
 namespace profile {
 namespace {
@@ -96,6 +96,20 @@ class CapturingSmsSender final : public SmsSender {
   std::vector<SmsMessage> sent;
 };
 
+// The fuzzed core: one test number, and caps small enough to be reached.
+testing::InMemoryCoreOptions MemoryOptions(std::shared_ptr<Clock> clock,
+                                           SmsSender* sms, bool verify_old) {
+  testing::InMemoryCoreOptions options;
+  options.core.verify_old_phone = verify_old;
+  options.clock = std::move(clock);
+  options.sms = sms;
+  options.test_codes = {{kTestE164, kTestCode}};
+  options.max_live_tokens = kMaxLiveTokens;
+  options.max_codes = 64;
+  options.max_limiter_entries = 64;
+  return options;
+}
+
 struct IssuedToken {
   std::string user;
   std::string old_e164;
@@ -106,32 +120,9 @@ struct IssuedToken {
 
 class World {
  public:
-  explicit World(bool verify_old) {
-    clock_ = std::make_shared<testing::FakeClock>();
-    options_.verify_old_phone = verify_old;
-    users_ = NewInMemoryUserStore();
-    tokens_ = NewInMemoryTokenStore(
-        clock_, {kMaxLiveTokens, absl::ZeroDuration(), {}});
-    codes_ = NewInMemoryCodeStore(clock_, {64, absl::ZeroDuration()});
-    limiter_ = NewInMemorySendLimiter(
-        clock_, {options_.send_limits, 64, absl::ZeroDuration()});
-    test_numbers_ = NewFixedCodeValidator({{kTestE164, kTestCode}});
-    std::vector<std::unique_ptr<CodeValidator>> chain;
-    chain.push_back(NewFixedCodeValidator({{kTestE164, kTestCode}}));
-    chain.push_back(NewStoredCodeValidator(codes_.get(), secret_));
-    validator_ = NewCodeValidatorChain(std::move(chain));
-    PhoneChangeDeps deps;
-    deps.clock = clock_;
-    deps.users = users_.get();
-    deps.tokens = tokens_.get();
-    deps.codes = codes_.get();
-    deps.validator = validator_.get();
-    deps.limiter = limiter_.get();
-    deps.sms = &sms_;
-    deps.code_secret = secret_;
-    deps.test_numbers = test_numbers_.get();
-    core_ = std::make_unique<PhoneChange>(options_, deps);
-    auth_ = NewTrustedHeaderAuthenticator();
+  explicit World(bool verify_old)
+      : clock_(std::make_shared<testing::FakeClock>()),
+        memory_(MemoryOptions(clock_, &sms_, verify_old)) {
     for (int i = 0; i < 4; ++i) known_users_.insert(absl::StrCat("u", i));
   }
 
@@ -146,17 +137,20 @@ class World {
           clock_->Advance(absl::Seconds(in.ConsumeIntegralInRange(0, 400)));
           break;
         case 6:
-          tokens_->SweepExpired();
-          codes_->SweepExpired();
-          limiter_->SweepExpired();
+          memory_.tokens()->SweepExpired();
+          memory_.codes()->SweepExpired();
+          memory_.limiter()->SweepExpired();
           break;
       }
       CheckUserStore();
-      Check(tokens_->Size() <= kMaxLiveTokens, "token store over its cap");
+      Check(memory_.tokens()->Size() <= kMaxLiveTokens,
+            "token store over its cap");
     }
   }
 
  private:
+  const PhoneChangeOptions& options() const { return memory_.options().core; }
+
   // Returns the caller, or false if the metadata did not authenticate.
   bool PickCaller(FuzzedDataProvider& in, Caller* caller) {
     caller->request_id = "fuzz";
@@ -180,7 +174,8 @@ class World {
       metadata.emplace(grpc::string_ref(storage[i]),
                        grpc::string_ref(storage[i + 1]));
     }
-    absl::StatusOr<std::string> user = auth_->Authenticate(metadata);
+    absl::StatusOr<std::string> user =
+        memory_.authenticator()->Authenticate(metadata);
     if (!user.ok()) {
       Check(user.status().code() == absl::StatusCode::kUnauthenticated &&
                 ApiCodeOf(user.status()) == ApiCode::kUnauthenticated,
@@ -258,10 +253,10 @@ class World {
     if (!PickCaller(in, &caller)) return;
     auto [cc, number] = PickPhone(in);
     const int purpose = in.ConsumeIntegralInRange(-1, 3);
-    const std::string current = *users_->GetPhone(caller.user_id);
+    const std::string current = *memory_.users()->GetPhone(caller.user_id);
     const size_t texts = sms_.sent.size();
     absl::StatusOr<SendCodeResult> sent =
-        core_->SendCode(caller, {cc, number, purpose});
+        memory_.core()->SendCode(caller, {cc, number, purpose});
     CheckCanonical(sent.status(), "SendCode");
     if (!sent.ok()) {
       Check(sms_.sent.size() == texts, "a refused SendCode texted");
@@ -282,7 +277,7 @@ class World {
             "an old-phone code went to a phone that is not the caller's");
     }
     live_codes_[{e164, purpose}] = {text.code,
-                                    clock_->Now() + options_.code_ttl};
+                                    clock_->Now() + options().code_ttl};
   }
 
   void Verify(FuzzedDataProvider& in) {
@@ -295,15 +290,16 @@ class World {
         E164(input.new_phone_country_code, input.new_phone_number);
     input.new_phone_pass_code =
         PickCode(in, new_e164, static_cast<int>(CodePurpose::kNewPhone));
-    const std::string current = *users_->GetPhone(caller.user_id);
+    const std::string current = *memory_.users()->GetPhone(caller.user_id);
     if (in.ConsumeBool()) {
       std::tie(input.old_phone_country_code, input.old_phone_number) =
           PickPhone(in);
       input.old_phone_pass_code =
           PickCode(in, current, static_cast<int>(CodePurpose::kOldPhone));
     }
-    const std::string owner = *users_->FindOwner(new_e164);
-    absl::StatusOr<VerifyResult> verified = core_->Verify(caller, input);
+    const std::string owner = *memory_.users()->FindOwner(new_e164);
+    absl::StatusOr<VerifyResult> verified =
+        memory_.core()->Verify(caller, input);
     CheckCanonical(verified.status(), "Verify");
     if (!verified.ok()) return;
 
@@ -313,7 +309,7 @@ class World {
           "Verify accepted a phone bound to another account");
     Accepted(new_e164, static_cast<int>(CodePurpose::kNewPhone),
              input.new_phone_pass_code, "new-phone");
-    if (options_.verify_old_phone && !current.empty()) {
+    if (options().verify_old_phone && !current.empty()) {
       Check(E164(input.old_phone_country_code, input.old_phone_number) ==
                 current,
             "Verify accepted an old phone that is not the account's");
@@ -322,7 +318,7 @@ class World {
     }
     Check(issued_.count(verified->token) == 0, "a token was issued twice");
     issued_[verified->token] = {caller.user_id, current, new_e164,
-                                clock_->Now() + options_.token_ttl};
+                                clock_->Now() + options().token_ttl};
     issued_order_.push_back(verified->token);
     newest_token_[caller.user_id] = verified->token;
   }
@@ -347,7 +343,7 @@ class World {
     Caller caller;
     if (!PickCaller(in, &caller)) return;
     const std::string token = PickToken(in);
-    absl::Status updated = core_->Update(caller, token);
+    absl::Status updated = memory_.core()->Update(caller, token);
     CheckCanonical(updated, "Update");
     const ApiCode code = ApiCodeOf(updated);
     const bool taken = updated.ok() || code == ApiCode::kPhoneTaken ||
@@ -364,7 +360,7 @@ class World {
     Check(clock_->Now() < grant.expires_at, "an expired token was taken");
     grant.spent = true;
     if (updated.ok()) {
-      Check(*users_->GetPhone(caller.user_id) == grant.new_e164,
+      Check(*memory_.users()->GetPhone(caller.user_id) == grant.new_e164,
             "after UpdatePhone the account has not the token's phone");
     }
   }
@@ -372,39 +368,30 @@ class World {
   void Get(FuzzedDataProvider& in) {
     Caller caller;
     if (!PickCaller(in, &caller)) return;
-    absl::StatusOr<ProfileView> view = core_->GetProfile(caller);
+    absl::StatusOr<ProfileView> view = memory_.core()->GetProfile(caller);
     CheckCanonical(view.status(), "GetProfile");
     Check(view.ok(), "GetProfile of the in-memory store fails");
     Check(view->user_id == caller.user_id, "GetProfile of another user");
-    Check(view->phone_e164 == *users_->GetPhone(caller.user_id),
+    Check(view->phone_e164 == *memory_.users()->GetPhone(caller.user_id),
           "GetProfile shows a phone the store does not hold");
   }
 
   void CheckUserStore() {
     std::map<std::string, std::string> owner_of;
     for (const std::string& user : known_users_) {
-      absl::StatusOr<std::string> phone = users_->GetPhone(user);
+      absl::StatusOr<std::string> phone = memory_.users()->GetPhone(user);
       Check(phone.ok(), "GetPhone fails");
       if (phone->empty()) continue;
       Check(owner_of.emplace(*phone, user).second,
             absl::StrCat("phone ", *phone, " is bound to two accounts"));
-      Check(*users_->FindOwner(*phone) == user,
+      Check(*memory_.users()->FindOwner(*phone) == user,
             "FindOwner disagrees with GetPhone");
     }
   }
 
-  const std::string secret_ = std::string(32, 'k');
   std::shared_ptr<testing::FakeClock> clock_;
-  PhoneChangeOptions options_;
   CapturingSmsSender sms_;
-  std::unique_ptr<UserStore> users_;
-  std::unique_ptr<TokenStore> tokens_;
-  std::unique_ptr<CodeStore> codes_;
-  std::unique_ptr<SendLimiter> limiter_;
-  std::unique_ptr<CodeValidator> test_numbers_;
-  std::unique_ptr<CodeValidator> validator_;
-  std::unique_ptr<PhoneChange> core_;
-  std::unique_ptr<Authenticator> auth_;
+  testing::InMemoryCore memory_;
 
   std::set<std::string> known_users_;
   std::map<CodeKeyTuple, std::pair<std::string, absl::Time>> live_codes_;

@@ -13,7 +13,6 @@
 #include <utility>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
@@ -24,19 +23,20 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "server/codes/code_store.h"
-#include "server/codes/code_validator.h"
 #include "server/common/api_error.h"
-#include "server/limits/send_limiter.h"
 #include "server/sms/sms_sender.h"
 #include "server/token/token_store.h"
 #include "server/users/user_store.h"
 #include "tests/testing/fake_clock.h"
+#include "tests/testing/in_memory_core.h"
 #include "tests/testing/status_matchers.h"
 
 namespace profile {
 namespace {
 
 using ::profile::testing::FakeClock;
+using ::profile::testing::InMemoryCore;
+using ::profile::testing::InMemoryCoreOptions;
 using ::profile::testing::IsOk;
 using ::profile::testing::StatusIs;
 using ::testing::HasSubstr;
@@ -98,27 +98,13 @@ class PhoneChangeTest : public ::testing::Test {
     outbox_ = *std::move(outbox);
     sms_ = std::make_unique<FlakySmsSender>(outbox_.get());
 
-    users_ = NewInMemoryUserStore();
-    InMemoryTokenStoreOptions token_options;
-    token_options.sweep_interval = absl::ZeroDuration();
-    tokens_ = NewInMemoryTokenStore(clock_, token_options);
-    InMemoryCodeStoreOptions code_options;
-    code_options.sweep_interval = absl::ZeroDuration();
-    codes_ = NewInMemoryCodeStore(clock_, code_options);
-    InMemorySendLimiterOptions limiter_options;
-    limiter_options.limits = options_.send_limits;
-    limiter_options.sweep_interval = absl::ZeroDuration();
-    limiter_ = NewInMemorySendLimiter(clock_, limiter_options);
-
-    const absl::flat_hash_map<std::string, std::string> test_codes = {
-        {kTestPhoneE164, kTestCode}};
-    test_numbers_ = NewFixedCodeValidator(test_codes);
-    std::vector<std::unique_ptr<CodeValidator>> validators;
-    validators.push_back(NewFixedCodeValidator(test_codes));
-    validators.push_back(NewStoredCodeValidator(codes_.get(), kSecret));
-    validator_ = NewCodeValidatorChain(std::move(validators));
-
-    core_ = MakeCore(options_);
+    InMemoryCoreOptions memory_options;
+    memory_options.core = options_;
+    memory_options.clock = clock_;
+    memory_options.sms = sms_.get();
+    memory_options.code_secret = kSecret;
+    memory_options.test_codes = {{kTestPhoneE164, kTestCode}};
+    memory_ = std::make_unique<InMemoryCore>(std::move(memory_options));
   }
 
   void TearDown() override {
@@ -126,26 +112,13 @@ class PhoneChangeTest : public ::testing::Test {
     std::filesystem::remove_all(dir_, ignored);
   }
 
-  // A core over the fixture's stores; `tokens` replaces the token store
-  // (a second server instance keeps its own).
-  std::unique_ptr<PhoneChange> MakeCore(const PhoneChangeOptions& options,
-                                        TokenStore* tokens = nullptr) {
-    PhoneChangeDeps deps;
-    deps.clock = clock_;
-    deps.users = users_.get();
-    deps.tokens = tokens != nullptr ? tokens : tokens_.get();
-    deps.codes = codes_.get();
-    deps.validator = validator_.get();
-    deps.limiter = limiter_.get();
-    deps.sms = sms_.get();
-    deps.code_secret = kSecret;
-    deps.test_numbers = test_numbers_.get();
-    return std::make_unique<PhoneChange>(options, std::move(deps));
-  }
+  PhoneChange* core() const { return memory_->core(); }
+  UserStore* users() const { return memory_->users(); }
+  CodeStore* codes() const { return memory_->codes(); }
 
   void UseVerifyOldPhone() {
     options_.verify_old_phone = true;
-    core_ = MakeCore(options_);
+    memory_->ResetCore(options_);
   }
 
   std::vector<nlohmann::json> Outbox() const {
@@ -166,7 +139,7 @@ class PhoneChangeTest : public ::testing::Test {
                        Language language = Language::kEnglish) {
     const size_t before = Outbox().size();
     absl::StatusOr<SendCodeResult> sent =
-        core_->SendCode(Call(user, language), {"+86", number, purpose});
+        core()->SendCode(Call(user, language), {"+86", number, purpose});
     EXPECT_THAT(sent, IsOk()) << user << " " << number;
     std::vector<nlohmann::json> messages = Outbox();
     EXPECT_EQ(messages.size(), before + 1) << "no SMS for " << number;
@@ -183,7 +156,7 @@ class PhoneChangeTest : public ::testing::Test {
     input.new_phone_country_code = "+86";
     input.new_phone_number = number;
     input.new_phone_pass_code = code;
-    return core_->Verify(Call(user), input);
+    return core()->Verify(Call(user), input);
   }
 
   absl::StatusOr<VerifyResult> VerifyBoth(const std::string& user,
@@ -198,7 +171,7 @@ class PhoneChangeTest : public ::testing::Test {
     input.old_phone_country_code = "+86";
     input.old_phone_number = old_number;
     input.old_phone_pass_code = old_code;
-    return core_->Verify(Call(user), input);
+    return core()->Verify(Call(user), input);
   }
 
   // Sends a code to `number`, verifies it and returns the token.
@@ -211,13 +184,13 @@ class PhoneChangeTest : public ::testing::Test {
 
   // Binds `e164` to `user` directly in the store, as an earlier change did.
   void Bind(const std::string& user, const std::string& e164) {
-    absl::StatusOr<std::string> current = users_->GetPhone(user);
+    absl::StatusOr<std::string> current = users()->GetPhone(user);
     ASSERT_THAT(current, IsOk());
-    ASSERT_THAT(users_->ChangePhone(user, *current, e164), IsOk());
+    ASSERT_THAT(users()->ChangePhone(user, *current, e164), IsOk());
   }
 
   std::string PhoneOf(const std::string& user) {
-    absl::StatusOr<std::string> phone = users_->GetPhone(user);
+    absl::StatusOr<std::string> phone = users()->GetPhone(user);
     EXPECT_THAT(phone, IsOk());
     return phone.ok() ? *phone : "<error>";
   }
@@ -235,13 +208,7 @@ class PhoneChangeTest : public ::testing::Test {
   std::string outbox_path_;
   std::unique_ptr<SmsSender> outbox_;
   std::unique_ptr<FlakySmsSender> sms_;
-  std::unique_ptr<UserStore> users_;
-  std::unique_ptr<TokenStore> tokens_;
-  std::unique_ptr<CodeStore> codes_;
-  std::unique_ptr<SendLimiter> limiter_;
-  std::unique_ptr<CodeValidator> test_numbers_;
-  std::unique_ptr<CodeValidator> validator_;
-  std::unique_ptr<PhoneChange> core_;
+  std::unique_ptr<InMemoryCore> memory_;
 };
 
 auto IsMalformed(const std::string& field) {
@@ -291,7 +258,7 @@ auto IsTokenOtherUser() {
 
 TEST_F(PhoneChangeTest, NewUserBindsAPhone) {
   absl::StatusOr<SendCodeResult> sent =
-      core_->SendCode(Call("u1"), {"+86", kPhoneA, kNew});
+      core()->SendCode(Call("u1"), {"+86", kPhoneA, kNew});
   ASSERT_THAT(sent, IsOk());
   EXPECT_EQ(sent->expires_in, absl::Minutes(5));
   EXPECT_EQ(sent->resend_after, absl::Seconds(60));
@@ -313,9 +280,9 @@ TEST_F(PhoneChangeTest, NewUserBindsAPhone) {
   // Verification alone changes nothing.
   EXPECT_EQ(PhoneOf("u1"), "");
 
-  ASSERT_THAT(core_->Update(Call("u1"), verified->token), IsOk());
+  ASSERT_THAT(core()->Update(Call("u1"), verified->token), IsOk());
   EXPECT_EQ(PhoneOf("u1"), kPhoneAE164);
-  absl::StatusOr<ProfileView> profile = core_->GetProfile(Call("u1"));
+  absl::StatusOr<ProfileView> profile = core()->GetProfile(Call("u1"));
   ASSERT_THAT(profile, IsOk());
   EXPECT_EQ(profile->user_id, "u1");
   EXPECT_EQ(profile->phone_country_code, "+86");
@@ -323,21 +290,21 @@ TEST_F(PhoneChangeTest, NewUserBindsAPhone) {
   EXPECT_EQ(profile->phone_e164, kPhoneAE164);
 
   // The token and the code are spent.
-  EXPECT_THAT(core_->Update(Call("u1"), verified->token), IsTokenNotFound());
+  EXPECT_THAT(core()->Update(Call("u1"), verified->token), IsTokenNotFound());
   EXPECT_THAT(VerifyNew("u1", kPhoneA, code), IsSamePhone());
 }
 
 TEST_F(PhoneChangeTest, UserMovesToAnotherPhone) {
   Bind("u1", kPhoneAE164);
   const std::string token = TokenFor("u1", kPhoneB);
-  ASSERT_THAT(core_->Update(Call("u1"), token), IsOk());
+  ASSERT_THAT(core()->Update(Call("u1"), token), IsOk());
   EXPECT_EQ(PhoneOf("u1"), kPhoneBE164);
   // The old phone is free for someone else.
-  absl::StatusOr<std::string> owner = users_->FindOwner(kPhoneAE164);
+  absl::StatusOr<std::string> owner = users()->FindOwner(kPhoneAE164);
   ASSERT_THAT(owner, IsOk());
   EXPECT_EQ(*owner, "");
   const std::string token2 = TokenFor("u2", kPhoneA);
-  EXPECT_THAT(core_->Update(Call("u2"), token2), IsOk());
+  EXPECT_THAT(core()->Update(Call("u2"), token2), IsOk());
 }
 
 TEST_F(PhoneChangeTest, NumbersAreCanonicalizedAcrossCalls) {
@@ -346,23 +313,23 @@ TEST_F(PhoneChangeTest, NumbersAreCanonicalizedAcrossCalls) {
   absl::StatusOr<VerifyResult> verified =
       VerifyNew("u1", "+86 13800138000", code);
   ASSERT_THAT(verified, IsOk());
-  ASSERT_THAT(core_->Update(Call("u1"), verified->token), IsOk());
+  ASSERT_THAT(core()->Update(Call("u1"), verified->token), IsOk());
   EXPECT_EQ(PhoneOf("u1"), kPhoneAE164);
 }
 
 TEST_F(PhoneChangeTest, ForeignNumberProfile) {
   absl::StatusOr<SendCodeResult> sent =
-      core_->SendCode(Call("u1"), {"+1", "(415) 555-0100", kNew});
+      core()->SendCode(Call("u1"), {"+1", "(415) 555-0100", kNew});
   ASSERT_THAT(sent, IsOk());
   const std::string code = Outbox().back()["code"].get<std::string>();
   VerifyInput input;
   input.new_phone_country_code = "1";
   input.new_phone_number = "415.555.0100";
   input.new_phone_pass_code = code;
-  absl::StatusOr<VerifyResult> verified = core_->Verify(Call("u1"), input);
+  absl::StatusOr<VerifyResult> verified = core()->Verify(Call("u1"), input);
   ASSERT_THAT(verified, IsOk());
-  ASSERT_THAT(core_->Update(Call("u1"), verified->token), IsOk());
-  absl::StatusOr<ProfileView> profile = core_->GetProfile(Call("u1"));
+  ASSERT_THAT(core()->Update(Call("u1"), verified->token), IsOk());
+  absl::StatusOr<ProfileView> profile = core()->GetProfile(Call("u1"));
   ASSERT_THAT(profile, IsOk());
   EXPECT_EQ(profile->phone_country_code, "+1");
   EXPECT_EQ(profile->phone_number, "4155550100");
@@ -380,13 +347,13 @@ TEST_F(PhoneChangeTest, ChineseCallerGetsAChineseSms) {
 
 TEST_F(PhoneChangeTest, SmsTextRoundsTheTtlUpToMinutes) {
   options_.code_ttl = absl::Seconds(60);
-  core_ = MakeCore(options_);
+  memory_->ResetCore(options_);
   std::string code = SendCode("u1", kPhoneA);
   EXPECT_EQ(Outbox().back()["text"],
             absl::StrCat("Your verification code is ", code,
                          ". It expires in 1 minute. Do not share it."));
   options_.code_ttl = absl::Seconds(90);
-  core_ = MakeCore(options_);
+  memory_->ResetCore(options_);
   code = SendCode("u1", kPhoneB);
   EXPECT_EQ(Outbox().back()["text"],
             absl::StrCat("Your verification code is ", code,
@@ -395,7 +362,7 @@ TEST_F(PhoneChangeTest, SmsTextRoundsTheTtlUpToMinutes) {
 
 TEST_F(PhoneChangeTest, CodeLengthIsConfigurable) {
   options_.code_length = 8;
-  core_ = MakeCore(options_);
+  memory_->ResetCore(options_);
   EXPECT_THAT(SendCode("u1", kPhoneA), MatchesRegex("[0-9]{8}"));
 }
 
@@ -408,7 +375,7 @@ TEST_F(PhoneChangeTest, CodesDiffer) {
 }
 
 TEST_F(PhoneChangeTest, GetProfileOfANewUserIsEmpty) {
-  absl::StatusOr<ProfileView> profile = core_->GetProfile(Call("fresh"));
+  absl::StatusOr<ProfileView> profile = core()->GetProfile(Call("fresh"));
   ASSERT_THAT(profile, IsOk());
   EXPECT_EQ(profile->user_id, "fresh");
   EXPECT_EQ(profile->phone_country_code, "");
@@ -418,7 +385,7 @@ TEST_F(PhoneChangeTest, GetProfileOfANewUserIsEmpty) {
 
 TEST_F(PhoneChangeTest, GetProfileOfACorruptStoredPhoneIsInternal) {
   Bind("u1", "not-a-phone");
-  EXPECT_THAT(core_->GetProfile(Call("u1")),
+  EXPECT_THAT(core()->GetProfile(Call("u1")),
               StatusIs(absl::StatusCode::kInternal, ApiCode::kInternal));
 }
 
@@ -428,7 +395,7 @@ TEST_F(PhoneChangeTest, GetProfileOfACorruptStoredPhoneIsInternal) {
 TEST_F(PhoneChangeTest, SendCodeRefusesUnknownPurposes) {
   for (int purpose : {0, 3, 99, -1}) {
     absl::StatusOr<SendCodeResult> sent =
-        core_->SendCode(Call("u1"), {"+86", kPhoneA, purpose});
+        core()->SendCode(Call("u1"), {"+86", kPhoneA, purpose});
     ExpectMalformed(sent.status(), "purpose");
   }
   EXPECT_THAT(Outbox(), SizeIs(0));
@@ -436,42 +403,42 @@ TEST_F(PhoneChangeTest, SendCodeRefusesUnknownPurposes) {
 
 TEST_F(PhoneChangeTest, SendCodeRefusesMalformedPhones) {
   ExpectMalformed(
-      core_->SendCode(Call("u1"), {"+86", "12345", kNew}).status(),
+      core()->SendCode(Call("u1"), {"+86", "12345", kNew}).status(),
       "phone_number");
-  ExpectMalformed(core_->SendCode(Call("u1"), {"+86", "", kNew}).status(),
+  ExpectMalformed(core()->SendCode(Call("u1"), {"+86", "", kNew}).status(),
                   "phone_number");
   ExpectMalformed(
-      core_->SendCode(Call("u1"), {"+999", kPhoneA, kNew}).status(),
+      core()->SendCode(Call("u1"), {"+999", kPhoneA, kNew}).status(),
       "phone_country_code");
-  ExpectMalformed(core_->SendCode(Call("u1"), {"", kPhoneA, kNew}).status(),
+  ExpectMalformed(core()->SendCode(Call("u1"), {"", kPhoneA, kNew}).status(),
                   "phone_country_code");
   EXPECT_THAT(Outbox(), SizeIs(0));
 }
 
 TEST_F(PhoneChangeTest, SendCodeToTheCurrentPhoneAsNewIsSamePhone) {
   Bind("u1", kPhoneAE164);
-  EXPECT_THAT(core_->SendCode(Call("u1"), {"+86", kPhoneA, kNew}),
+  EXPECT_THAT(core()->SendCode(Call("u1"), {"+86", kPhoneA, kNew}),
               IsSamePhone());
   EXPECT_THAT(Outbox(), SizeIs(0));
 }
 
 TEST_F(PhoneChangeTest, SendCodeToAnotherAccountsPhoneIsPhoneTaken) {
   Bind("u2", kPhoneAE164);
-  EXPECT_THAT(core_->SendCode(Call("u1"), {"+86", kPhoneA, kNew}),
+  EXPECT_THAT(core()->SendCode(Call("u1"), {"+86", kPhoneA, kNew}),
               IsPhoneTaken());
   EXPECT_THAT(Outbox(), SizeIs(0));
 }
 
 TEST_F(PhoneChangeTest, OldPhoneCodeGoesOnlyToTheCurrentPhone) {
   // No phone yet: nothing to verify.
-  EXPECT_THAT(core_->SendCode(Call("u1"), {"+86", kPhoneA, kOld}),
+  EXPECT_THAT(core()->SendCode(Call("u1"), {"+86", kPhoneA, kOld}),
               IsNoCurrentPhone());
   Bind("u1", kPhoneAE164);
   // Not the account's phone (free, or another account's).
-  EXPECT_THAT(core_->SendCode(Call("u1"), {"+86", kPhoneB, kOld}),
+  EXPECT_THAT(core()->SendCode(Call("u1"), {"+86", kPhoneB, kOld}),
               IsOldPhoneMismatch());
   Bind("u2", kPhoneCE164);
-  EXPECT_THAT(core_->SendCode(Call("u1"), {"+86", kPhoneC, kOld}),
+  EXPECT_THAT(core()->SendCode(Call("u1"), {"+86", kPhoneC, kOld}),
               IsOldPhoneMismatch());
   EXPECT_THAT(Outbox(), SizeIs(0));
 
@@ -485,7 +452,7 @@ TEST_F(PhoneChangeTest, SendCodeCooldown) {
   ASSERT_FALSE(first.empty());
   clock_->Advance(absl::Seconds(20));
   absl::StatusOr<SendCodeResult> again =
-      core_->SendCode(Call("u1"), {"+86", kPhoneA, kNew});
+      core()->SendCode(Call("u1"), {"+86", kPhoneA, kNew});
   EXPECT_THAT(again, IsTooFrequent());
   EXPECT_EQ(RetryAfterOf(again.status()), 40);
   EXPECT_THAT(Outbox(), SizeIs(1));
@@ -511,7 +478,7 @@ TEST_F(PhoneChangeTest, FailedSmsIsUnavailableAndDoesNotStartACooldown) {
   sms_->set_fail(true);
   ::testing::internal::CaptureStderr();
   absl::StatusOr<SendCodeResult> sent =
-      core_->SendCode(Call("u1"), {"+86", kPhoneA, kNew});
+      core()->SendCode(Call("u1"), {"+86", kPhoneA, kNew});
   const std::string log = ::testing::internal::GetCapturedStderr();
   EXPECT_THAT(sent, StatusIs(absl::StatusCode::kUnavailable,
                              ApiCode::kSmsFailed));
@@ -528,14 +495,11 @@ TEST_F(PhoneChangeTest, FailedSmsIsUnavailableAndDoesNotStartACooldown) {
 
 TEST_F(PhoneChangeTest, HourlyCapPerUserApplies) {
   options_.send_limits.max_per_user_per_hour = 2;
-  InMemorySendLimiterOptions limiter_options;
-  limiter_options.limits = options_.send_limits;
-  limiter_options.sweep_interval = absl::ZeroDuration();
-  limiter_ = NewInMemorySendLimiter(clock_, limiter_options);
-  core_ = MakeCore(options_);
+  memory_->ResetCore(options_);
+  memory_->ResetLimiter();
   SendCode("u1", kPhoneA);
   SendCode("u1", kPhoneB);
-  EXPECT_THAT(core_->SendCode(Call("u1"), {"+86", kPhoneC, kNew}),
+  EXPECT_THAT(core()->SendCode(Call("u1"), {"+86", kPhoneC, kNew}),
               IsTooFrequent());
 }
 
@@ -545,7 +509,7 @@ TEST_F(PhoneChangeTest, HourlyCapPerUserApplies) {
 TEST_F(PhoneChangeTest, TestNumbersSendNoSmsAndHaveNoCooldown) {
   for (int i = 0; i < 5; ++i) {
     absl::StatusOr<SendCodeResult> sent =
-        core_->SendCode(Call("u1"), {"+86", kTestPhone, kNew});
+        core()->SendCode(Call("u1"), {"+86", kTestPhone, kNew});
     ASSERT_THAT(sent, IsOk()) << i;
     EXPECT_EQ(sent->expires_in, absl::Minutes(5));
     EXPECT_EQ(sent->resend_after, absl::ZeroDuration());
@@ -562,7 +526,7 @@ TEST_F(PhoneChangeTest, TestNumberVerifiesWithItsFixedCodeRepeatedly) {
         VerifyNew("u1", kTestPhone, kTestCode);
     ASSERT_THAT(verified, IsOk()) << i;
     if (i == 2) {
-      ASSERT_THAT(core_->Update(Call("u1"), verified->token), IsOk());
+      ASSERT_THAT(core()->Update(Call("u1"), verified->token), IsOk());
     }
   }
   EXPECT_EQ(PhoneOf("u1"), kTestPhoneE164);
@@ -574,8 +538,8 @@ TEST_F(PhoneChangeTest, TestNumberIgnoresAStoredCode) {
   // Even if a stored code existed for the test number, the fixed code
   // decides.
   const CodeKey key{kTestPhoneE164, CodePurpose::kNewPhone};
-  ASSERT_THAT(codes_->Put(key, CodeDigest(kSecret, key, "111111"),
-                          clock_->Now() + absl::Minutes(5), 5),
+  ASSERT_THAT(codes()->Put(key, CodeDigest(kSecret, key, "111111"),
+                           clock_->Now() + absl::Minutes(5), 5),
               IsOk());
   EXPECT_THAT(VerifyNew("u1", kTestPhone, "111111"), IsWrongCode());
   EXPECT_THAT(VerifyNew("u1", kTestPhone, kTestCode), IsOk());
@@ -594,7 +558,7 @@ TEST_F(PhoneChangeTest, VerifyRefusesMalformedInput) {
   input.new_phone_country_code = "+999";
   input.new_phone_number = kPhoneA;
   input.new_phone_pass_code = code;
-  ExpectMalformed(core_->Verify(Call("u1"), input).status(),
+  ExpectMalformed(core()->Verify(Call("u1"), input).status(),
                   "new_phone_country_code");
 
   ExpectMalformed(VerifyNew("u1", kPhoneA, "").status(),
@@ -688,34 +652,26 @@ TEST_F(PhoneChangeTest, VerifyOfATakenPhoneKeepsTheCode) {
 }
 
 TEST_F(PhoneChangeTest, TooManyTokensIsResourceExhausted) {
-  InMemoryTokenStoreOptions token_options;
-  token_options.max_live_tokens = 1;
-  token_options.sweep_interval = absl::ZeroDuration();
-  tokens_ = NewInMemoryTokenStore(clock_, token_options);
-  core_ = MakeCore(options_);
+  memory_->ResetTokens(1);
   const std::string token = TokenFor("u2", kPhoneB);
   const std::string code = SendCode("u1", kPhoneA);
   EXPECT_THAT(VerifyNew("u1", kPhoneA, code),
               StatusIs(absl::StatusCode::kResourceExhausted,
                        ApiCode::kTooManyTokens));
   // u2's own re-verification replaces its token even at capacity.
-  EXPECT_THAT(core_->Update(Call("u2"), token), IsOk());
+  EXPECT_THAT(core()->Update(Call("u2"), token), IsOk());
 }
 
 TEST_F(PhoneChangeTest, TooManyTokensKeepsTheCode) {
   // "A verification consumes its codes only once every other check has
   // passed": a refusal for lack of token room must not burn the code.
-  InMemoryTokenStoreOptions token_options;
-  token_options.max_live_tokens = 1;
-  token_options.sweep_interval = absl::ZeroDuration();
-  tokens_ = NewInMemoryTokenStore(clock_, token_options);
-  core_ = MakeCore(options_);
+  memory_->ResetTokens(1);
   const std::string token = TokenFor("u2", kPhoneB);
   const std::string code = SendCode("u1", kPhoneA);
   ASSERT_THAT(VerifyNew("u1", kPhoneA, code),
               StatusIs(absl::StatusCode::kResourceExhausted,
                        ApiCode::kTooManyTokens));
-  ASSERT_THAT(core_->Update(Call("u2"), token), IsOk());
+  ASSERT_THAT(core()->Update(Call("u2"), token), IsOk());
   EXPECT_THAT(VerifyNew("u1", kPhoneA, code), IsOk());
 }
 
@@ -730,7 +686,7 @@ TEST_F(PhoneChangeTest, VerifyOldPhoneHappyPath) {
   absl::StatusOr<VerifyResult> verified =
       VerifyBoth("u1", kPhoneB, new_code, kPhoneA, old_code);
   ASSERT_THAT(verified, IsOk());
-  ASSERT_THAT(core_->Update(Call("u1"), verified->token), IsOk());
+  ASSERT_THAT(core()->Update(Call("u1"), verified->token), IsOk());
   EXPECT_EQ(PhoneOf("u1"), kPhoneBE164);
 }
 
@@ -742,9 +698,9 @@ TEST_F(PhoneChangeTest, VerifyOldPhoneConsumesBothCodes) {
   ASSERT_THAT(VerifyBoth("u1", kPhoneB, new_code, kPhoneA, old_code), IsOk());
   const CodeKey old_key{kPhoneAE164, CodePurpose::kOldPhone};
   const CodeKey new_key{kPhoneBE164, CodePurpose::kNewPhone};
-  EXPECT_THAT(codes_->Check(old_key, CodeDigest(kSecret, old_key, old_code)),
+  EXPECT_THAT(codes()->Check(old_key, CodeDigest(kSecret, old_key, old_code)),
               IsNoLiveCode());
-  EXPECT_THAT(codes_->Check(new_key, CodeDigest(kSecret, new_key, new_code)),
+  EXPECT_THAT(codes()->Check(new_key, CodeDigest(kSecret, new_key, new_code)),
               IsNoLiveCode());
 }
 
@@ -762,7 +718,7 @@ TEST_F(PhoneChangeTest, VerifyOldPhoneNeedsTheOldFields) {
   input.new_phone_number = kPhoneB;
   input.new_phone_pass_code = new_code;
   input.old_phone_country_code = "+86";
-  ExpectMalformed(core_->Verify(Call("u1"), input).status(),
+  ExpectMalformed(core()->Verify(Call("u1"), input).status(),
                   "old_phone_number");
   ExpectMalformed(
       VerifyBoth("u1", kPhoneB, new_code, "12345", old_code).status(),
@@ -775,7 +731,7 @@ TEST_F(PhoneChangeTest, VerifyOldPhoneNeedsTheOldFields) {
   input.old_phone_country_code = "+999";
   input.old_phone_number = kPhoneA;
   input.old_phone_pass_code = old_code;
-  ExpectMalformed(core_->Verify(Call("u1"), input).status(),
+  ExpectMalformed(core()->Verify(Call("u1"), input).status(),
                   "old_phone_country_code");
 
   // None of that consumed either code.
@@ -832,7 +788,7 @@ TEST_F(PhoneChangeTest, VerifyOldPhoneNeedsNothingOldWithoutAPhone) {
   const std::string new_code = SendCode("u1", kPhoneA);
   absl::StatusOr<VerifyResult> verified = VerifyNew("u1", kPhoneA, new_code);
   ASSERT_THAT(verified, IsOk());
-  EXPECT_THAT(core_->Update(Call("u1"), verified->token), IsOk());
+  EXPECT_THAT(core()->Update(Call("u1"), verified->token), IsOk());
 }
 
 TEST_F(PhoneChangeTest, OldFieldsAreIgnoredWhenNotVerifyingOldPhone) {
@@ -846,27 +802,27 @@ TEST_F(PhoneChangeTest, OldFieldsAreIgnoredWhenNotVerifyingOldPhone) {
 // Update errors.
 
 TEST_F(PhoneChangeTest, UpdateRefusesMalformedTokens) {
-  ExpectMalformed(core_->Update(Call("u1"), ""), "update_phone_token");
-  ExpectMalformed(core_->Update(Call("u1"), std::string(129, 'a')),
+  ExpectMalformed(core()->Update(Call("u1"), ""), "update_phone_token");
+  ExpectMalformed(core()->Update(Call("u1"), std::string(129, 'a')),
                   "update_phone_token");
   for (const char* token : {"abc def", "abc+def/ghi=", "abc\n", "tok.en",
                             "\xE4\xB8\xAD"}) {
-    ExpectMalformed(core_->Update(Call("u1"), token), "update_phone_token");
+    ExpectMalformed(core()->Update(Call("u1"), token), "update_phone_token");
   }
 }
 
 TEST_F(PhoneChangeTest, UnknownTokenIsNotFound) {
-  EXPECT_THAT(core_->Update(Call("u1"), std::string(128, 'a')),
+  EXPECT_THAT(core()->Update(Call("u1"), std::string(128, 'a')),
               IsTokenNotFound());
-  EXPECT_THAT(core_->Update(Call("u1"), "AAAA-_zz"), IsTokenNotFound());
+  EXPECT_THAT(core()->Update(Call("u1"), "AAAA-_zz"), IsTokenNotFound());
 }
 
 TEST_F(PhoneChangeTest, TokenOfAnotherUserIsPermissionDenied) {
   const std::string token = TokenFor("u1", kPhoneA);
-  EXPECT_THAT(core_->Update(Call("u2"), token), IsTokenOtherUser());
+  EXPECT_THAT(core()->Update(Call("u2"), token), IsTokenOtherUser());
   EXPECT_EQ(PhoneOf("u2"), "");
   // Still good for its owner.
-  EXPECT_THAT(core_->Update(Call("u1"), token), IsOk());
+  EXPECT_THAT(core()->Update(Call("u1"), token), IsOk());
   EXPECT_EQ(PhoneOf("u1"), kPhoneAE164);
 }
 
@@ -879,17 +835,17 @@ TEST_F(PhoneChangeTest, TokenExpiresExactlyAtItsTtl) {
   ASSERT_THAT(a, IsOk());
   ASSERT_THAT(b, IsOk());
   clock_->Set(verified_at + options_.token_ttl - absl::Nanoseconds(1));
-  EXPECT_THAT(core_->Update(Call("u1"), a->token), IsOk());
+  EXPECT_THAT(core()->Update(Call("u1"), a->token), IsOk());
   clock_->Set(verified_at + options_.token_ttl);
-  EXPECT_THAT(core_->Update(Call("u2"), b->token), IsTokenNotFound());
+  EXPECT_THAT(core()->Update(Call("u2"), b->token), IsTokenNotFound());
   EXPECT_EQ(PhoneOf("u2"), "");
 }
 
 TEST_F(PhoneChangeTest, ANewVerificationRevokesTheUsersPreviousToken) {
   const std::string first = TokenFor("u1", kPhoneA);
   const std::string second = TokenFor("u1", kPhoneB);
-  EXPECT_THAT(core_->Update(Call("u1"), first), IsTokenNotFound());
-  EXPECT_THAT(core_->Update(Call("u1"), second), IsOk());
+  EXPECT_THAT(core()->Update(Call("u1"), first), IsTokenNotFound());
+  EXPECT_THAT(core()->Update(Call("u1"), second), IsOk());
   EXPECT_EQ(PhoneOf("u1"), kPhoneBE164);
 }
 
@@ -897,11 +853,9 @@ TEST_F(PhoneChangeTest, StaleTokenAfterAnotherTokenChangedThePhone) {
   // Two server instances share the user store but each keeps its own
   // tokens. u1 verifies on both; once one token moves the phone, the other
   // token's grant (made for the old phone) is stale.
-  InMemoryTokenStoreOptions token_options;
-  token_options.sweep_interval = absl::ZeroDuration();
-  std::unique_ptr<TokenStore> other_tokens =
-      NewInMemoryTokenStore(clock_, token_options);
-  std::unique_ptr<PhoneChange> other = MakeCore(options_, other_tokens.get());
+  std::unique_ptr<TokenStore> other_tokens = memory_->NewTokenStore();
+  std::unique_ptr<PhoneChange> other =
+      memory_->NewCore(options_, other_tokens.get());
 
   Bind("u1", kPhoneAE164);
   const std::string stale = TokenFor("u1", kPhoneB);
@@ -915,28 +869,28 @@ TEST_F(PhoneChangeTest, StaleTokenAfterAnotherTokenChangedThePhone) {
   ASSERT_THAT(other->Update(Call("u1"), fresh->token), IsOk());
   EXPECT_EQ(PhoneOf("u1"), kPhoneCE164);
 
-  EXPECT_THAT(core_->Update(Call("u1"), stale), IsOldPhoneMismatch());
+  EXPECT_THAT(core()->Update(Call("u1"), stale), IsOldPhoneMismatch());
   EXPECT_EQ(PhoneOf("u1"), kPhoneCE164);
 }
 
 TEST_F(PhoneChangeTest, StaleTokenAfterTheAccountsPhoneChangedElsewhere) {
   const std::string token = TokenFor("u1", kPhoneA);  // granted for "" -> A
   Bind("u1", kPhoneCE164);  // e.g. an admin tool, or another instance
-  EXPECT_THAT(core_->Update(Call("u1"), token), IsOldPhoneMismatch());
+  EXPECT_THAT(core()->Update(Call("u1"), token), IsOldPhoneMismatch());
   EXPECT_EQ(PhoneOf("u1"), kPhoneCE164);
 }
 
 TEST_F(PhoneChangeTest, PhoneTakenBetweenVerifyAndUpdate) {
   const std::string token = TokenFor("u1", kPhoneA);
   Bind("u2", kPhoneAE164);
-  EXPECT_THAT(core_->Update(Call("u1"), token), IsPhoneTaken());
+  EXPECT_THAT(core()->Update(Call("u1"), token), IsPhoneTaken());
   EXPECT_EQ(PhoneOf("u1"), "");
 }
 
 TEST_F(PhoneChangeTest, TwoUsersRacingForOnePhoneHaveOneWinner) {
   // Tokens outlive the phone's 60 s cooldown between the two sends.
   options_.token_ttl = absl::Minutes(10);
-  core_ = MakeCore(options_);
+  memory_->ResetCore(options_);
   for (int round = 0; round < 10; ++round) {
     const std::string alice = absl::StrCat("alice", round);
     const std::string bob = absl::StrCat("bob", round);
@@ -949,11 +903,11 @@ TEST_F(PhoneChangeTest, TwoUsersRacingForOnePhoneHaveOneWinner) {
     absl::Notification start;
     std::thread a([&] {
       start.WaitForNotification();
-      result_a = core_->Update(Call(alice), token_a);
+      result_a = core()->Update(Call(alice), token_a);
     });
     std::thread b([&] {
       start.WaitForNotification();
-      result_b = core_->Update(Call(bob), token_b);
+      result_b = core()->Update(Call(bob), token_b);
     });
     start.Notify();
     a.join();
@@ -973,7 +927,7 @@ TEST_F(PhoneChangeTest, ConcurrentUpdatesWithOneTokenHaveOneWinner) {
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&] {
       start.WaitForNotification();
-      absl::Status status = core_->Update(Call("u1"), token);
+      absl::Status status = core()->Update(Call("u1"), token);
       if (status.ok()) ++ok;
       if (ApiCodeOf(status) == ApiCode::kTokenNotFound) ++not_found;
     });
@@ -988,7 +942,7 @@ TEST_F(PhoneChangeTest, AuditLogMasksPhonesAndOmitsTheToken) {
   Bind("u1", kPhoneAE164);
   const std::string token = TokenFor("u1", kPhoneB);
   ::testing::internal::CaptureStderr();
-  absl::Status updated = core_->Update(Call("u1"), token);
+  absl::Status updated = core()->Update(Call("u1"), token);
   const std::string log = ::testing::internal::GetCapturedStderr();
   ASSERT_THAT(updated, IsOk());
   EXPECT_THAT(log, HasSubstr("phone_change"));
