@@ -78,7 +78,9 @@ class TokenStore {
 };
 
 struct InMemoryTokenStoreOptions {
-  // Issue() fails beyond this many held tokens.
+  // Issue() fails beyond this many held tokens. Exact below 4096; above,
+  // Issue() may refuse while concurrent Issue() calls hold a few slots
+  // they are about to fill.
   size_t max_live_tokens = 1000000;
   // How often a background thread sweeps expired tokens; zero for never
   // (tests then call SweepExpired()).
@@ -88,7 +90,9 @@ struct InMemoryTokenStoreOptions {
   std::function<void(size_t)> on_expired;
 };
 
-// Returns a store in this process's memory, sharded by token hash.
+// Returns a store in this process's memory, sharded by user: Issue() and a
+// successful Take() lock one shard; a Take() of a token that is not the
+// caller's looks through every shard.
 std::unique_ptr<TokenStore> NewInMemoryTokenStore(
     std::shared_ptr<Clock> clock, const InMemoryTokenStoreOptions& options);
 

@@ -1,6 +1,8 @@
 // Microbenchmarks of the in-memory TokenStore: one Issue() and one Take()
 // per iteration, as a verification followed by its UpdatePhone does, on one
-// and two threads. Hashes are computed up front: this measures the store.
+// and two threads; and the two miss paths of Take() (an unknown token,
+// another user's token). Hashes are computed up front: this measures the
+// store.
 //
 //   build/tests/bench/token_store_bench --benchmark_repetitions=5
 #include <memory>
@@ -104,6 +106,68 @@ void BM_IssueReplacing(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_IssueReplacing)
+    ->ArgName("live")
+    ->Arg(0)
+    ->Setup(SetUp)
+    ->Teardown(TearDown)
+    ->Threads(1)
+    ->Threads(2)
+    ->UseRealTime();
+
+// Take() of a token that was never issued, as a client replaying garbage
+// does: the miss path, which answers NOT_FOUND.
+void BM_TakeUnknown(benchmark::State& state) {
+  const Work work = MakeWork(state.thread_index(), kTokensPerThread);
+  size_t i = 0;
+  for (auto _ : state) {
+    const size_t n = i++ & (kTokensPerThread - 1);
+    absl::StatusOr<TokenGrant> taken =
+        store->Take(work.hashes[n], work.grants[n].user_id);
+    if (taken.ok()) {
+      state.SkipWithError("Take of an unknown token succeeded");
+      break;
+    }
+    benchmark::DoNotOptimize(taken);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_TakeUnknown)
+    ->ArgName("live")
+    ->Arg(0)
+    ->Arg(100000)
+    ->Setup(SetUp)
+    ->Teardown(TearDown)
+    ->Threads(1)
+    ->Threads(2)
+    ->UseRealTime();
+
+// Take() of another user's live token: the other miss path, which answers
+// PERMISSION_DENIED and leaves the token in place.
+void BM_TakeOtherUser(benchmark::State& state) {
+  constexpr int kOwned = 1024;
+  const Work work = MakeWork(state.thread_index(), kOwned);
+  const absl::Time expires_at = absl::Now() + absl::Hours(1);
+  for (int n = 0; n < kOwned; ++n) {
+    if (!store->Issue(work.hashes[n], work.grants[n], expires_at).ok()) {
+      state.SkipWithError("Issue failed");
+      return;
+    }
+  }
+  size_t i = 0;
+  for (auto _ : state) {
+    const size_t n = i++ & (kOwned - 1);
+    // The next user's id: never the owner's.
+    absl::StatusOr<TokenGrant> taken =
+        store->Take(work.hashes[n], work.grants[(n + 1) & (kOwned - 1)].user_id);
+    if (taken.ok()) {
+      state.SkipWithError("Take by another user succeeded");
+      break;
+    }
+    benchmark::DoNotOptimize(taken);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_TakeOtherUser)
     ->ArgName("live")
     ->Arg(0)
     ->Setup(SetUp)

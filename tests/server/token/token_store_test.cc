@@ -423,6 +423,214 @@ TEST_F(TokenStoreTest, ConcurrentReissuesForSharedUsersKeepOneTokenEach) {
   EXPECT_EQ(store->Size(), 0u);
 }
 
+TEST_F(TokenStoreTest, AnotherUsersTokenIsDeniedWhateverShardsTheyLandIn) {
+  // The store is sharded by user: with this many users, most pairs of
+  // owner and caller sit in different shards, some in the same one.
+  constexpr int kUsers = 500;
+  auto store = NewStore();
+  for (int i = 0; i < kUsers; ++i) {
+    ASSERT_THAT(store->Issue(Hash(absl::StrCat("t", i)),
+                             Grant(absl::StrCat("u", i)), expires_at()),
+                IsOk());
+  }
+  for (int i = 0; i < kUsers; ++i) {
+    for (int other : {1, 7, kUsers / 2}) {
+      EXPECT_THAT(store->Take(Hash(absl::StrCat("t", i)),
+                              absl::StrCat("u", (i + other) % kUsers)),
+                  StatusIs(absl::StatusCode::kPermissionDenied,
+                           ApiCode::kTokenOtherUser))
+          << i;
+    }
+    ExpectNotFound(*store, absl::StrCat("never-", i), absl::StrCat("u", i));
+  }
+  EXPECT_EQ(store->Size(), static_cast<size_t>(kUsers));
+  for (int i = 0; i < kUsers; i += 2) {
+    ASSERT_THAT(store->Take(Hash(absl::StrCat("t", i)), absl::StrCat("u", i)),
+                IsOk());
+  }
+  // A taken token is NOT_FOUND for everyone; the others are still denied.
+  for (int i = 0; i < kUsers; ++i) {
+    const std::string token = absl::StrCat("t", i);
+    const std::string other = absl::StrCat("u", (i + 1) % kUsers);
+    if (i % 2 == 0) {
+      ExpectNotFound(*store, token, other);
+    } else {
+      EXPECT_THAT(store->Take(Hash(token), other),
+                  StatusIs(absl::StatusCode::kPermissionDenied,
+                           ApiCode::kTokenOtherUser));
+    }
+  }
+  // Expired beats "another user" in every shard too.
+  clock_->Advance(kTtl);
+  for (int i = 1; i < kUsers; i += 2) {
+    ExpectNotFound(*store, absl::StrCat("t", i),
+                   absl::StrCat("u", (i + 1) % kUsers));
+  }
+  EXPECT_EQ(store->SweepExpired(), static_cast<size_t>(kUsers / 2));
+  EXPECT_EQ(store->Size(), 0u);
+}
+
+TEST_F(TokenStoreTest, OwnerWinsAgainstConcurrentTakesByOtherUsers) {
+  constexpr int kThreads = 16;
+  for (int round = 0; round < 5; ++round) {
+    auto store = NewStore();
+    const std::string hash = Hash(absl::StrCat("contended-", round));
+    ASSERT_THAT(store->Issue(hash, Grant("owner"), expires_at()), IsOk());
+    std::atomic<int> ok{0};
+    std::atomic<int> wrong{0};
+    absl::Notification start;
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        start.WaitForNotification();
+        // Threads 0 and 1 are the owner; the others, other users, answered
+        // PERMISSION_DENIED until the owner takes it, NOT_FOUND after.
+        const std::string user = t < 2 ? "owner" : absl::StrCat("other", t);
+        absl::StatusOr<TokenGrant> taken = store->Take(hash, user);
+        if (taken.ok()) {
+          ++ok;
+          if (t >= 2) ++wrong;
+        } else if (t < 2) {
+          if (ApiCodeOf(taken.status()) != ApiCode::kTokenNotFound) ++wrong;
+        } else if (ApiCodeOf(taken.status()) != ApiCode::kTokenOtherUser &&
+                   ApiCodeOf(taken.status()) != ApiCode::kTokenNotFound) {
+          ++wrong;
+        }
+      });
+    }
+    start.Notify();
+    for (auto& thread : threads) thread.join();
+    EXPECT_EQ(ok.load(), 1);
+    EXPECT_EQ(wrong.load(), 0);
+    EXPECT_EQ(store->Size(), 0u);
+  }
+}
+
+TEST_F(TokenStoreTest, FullStoreSweepsExpiredTokensBeforeRefusing) {
+  InMemoryTokenStoreOptions options;
+  options.max_live_tokens = 5;
+  options.sweep_interval = absl::ZeroDuration();
+  std::atomic<size_t> expired{0};
+  options.on_expired = [&](size_t n) { expired += n; };
+  auto store = NewInMemoryTokenStore(clock_, options);
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_THAT(store->Issue(Hash(absl::StrCat("t", i)),
+                             Grant(absl::StrCat("u", i)),
+                             clock_->Now() + absl::Seconds(1)),
+                IsOk());
+  }
+  EXPECT_THAT(store->Issue(Hash("t5"), Grant("u5"), expires_at()),
+              StatusIs(absl::StatusCode::kResourceExhausted,
+                       ApiCode::kTooManyTokens));
+  clock_->Advance(absl::Seconds(1));
+  // No SweepExpired(): the refused Issue() sweeps by itself.
+  ASSERT_THAT(store->Issue(Hash("t5"), Grant("u5"), expires_at()), IsOk());
+  EXPECT_EQ(expired.load(), 5u);
+  EXPECT_EQ(store->Size(), 1u);
+  EXPECT_THAT(store->Take(Hash("t5"), "u5"), IsOk());
+}
+
+TEST_F(TokenStoreTest, SmallCapIsExactUnderConcurrentIssues) {
+  // Below 4096 slots are reserved one at a time: exactly the cap succeeds.
+  constexpr size_t kCap = 50;
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 100;
+  auto store = NewStore(kCap);
+  std::atomic<int> ok{0};
+  std::atomic<int> refused{0};
+  std::atomic<int> other{0};
+  absl::Notification start;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      start.WaitForNotification();
+      for (int i = 0; i < kPerThread; ++i) {
+        absl::Status issued =
+            store->Issue(Hash(absl::StrCat(t, "-t", i)),
+                         Grant(absl::StrCat(t, "-u", i)), expires_at());
+        if (issued.ok()) {
+          ++ok;
+        } else if (ApiCodeOf(issued) == ApiCode::kTooManyTokens) {
+          ++refused;
+        } else {
+          ++other;
+        }
+      }
+    });
+  }
+  start.Notify();
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(ok.load(), static_cast<int>(kCap));
+  EXPECT_EQ(refused.load(), kThreads * kPerThread - static_cast<int>(kCap));
+  EXPECT_EQ(other.load(), 0);
+  EXPECT_EQ(store->Size(), kCap);
+}
+
+TEST_F(TokenStoreTest, LargeCapIsExactWithBatchedCredits) {
+  // At this cap shards reserve slots in batches; filled from two threads,
+  // the store still takes exactly the remaining room, then refuses, and a
+  // Take() or a sweep makes room again.
+  constexpr size_t kCap = 100000;
+  constexpr int kPerThread = 49000;
+  auto store = NewStore(kCap);
+  std::atomic<int> failures{0};
+  auto fill = [&](const std::string& prefix) {
+    for (int i = 0; i < kPerThread; ++i) {
+      if (!store->Issue(Hash(absl::StrCat(prefix, "-t", i)),
+                        Grant(absl::StrCat(prefix, "-u", i)), expires_at())
+               .ok()) {
+        ++failures;
+      }
+    }
+  };
+  std::thread a(fill, "a");
+  std::thread b(fill, "b");
+  a.join();
+  b.join();
+  ASSERT_EQ(failures.load(), 0);
+  ASSERT_EQ(store->Size(), 2u * kPerThread);
+
+  const size_t room = kCap - 2 * kPerThread;
+  for (size_t i = 0; i < room; ++i) {
+    ASSERT_THAT(store->Issue(Hash(absl::StrCat("c-t", i)),
+                             Grant(absl::StrCat("c-u", i)),
+                             clock_->Now() + absl::Seconds(1)),
+                IsOk())
+        << i;
+  }
+  EXPECT_EQ(store->Size(), kCap);
+  EXPECT_THAT(store->Issue(Hash("over"), Grant("over"), expires_at()),
+              StatusIs(absl::StatusCode::kResourceExhausted,
+                       ApiCode::kTooManyTokens));
+  // A user replacing their own token at the cap still succeeds.
+  ASSERT_THAT(store->Issue(Hash("a-t0-again"), Grant("a-u0"), expires_at()),
+              IsOk());
+  ExpectNotFound(*store, "a-t0", "a-u0");
+  EXPECT_EQ(store->Size(), kCap);
+
+  // A Take() makes room for exactly one more, whichever shard it lands in.
+  ASSERT_THAT(store->Take(Hash("b-t1"), "b-u1"), IsOk());
+  ASSERT_THAT(store->Issue(Hash("over"), Grant("over"), expires_at()), IsOk());
+  EXPECT_THAT(store->Issue(Hash("over2"), Grant("over2"), expires_at()),
+              StatusIs(absl::StatusCode::kResourceExhausted,
+                       ApiCode::kTooManyTokens));
+  EXPECT_EQ(store->Size(), kCap);
+
+  // The sweep of the `room` short-lived tokens makes room for as many.
+  clock_->Advance(absl::Seconds(1));
+  EXPECT_EQ(store->SweepExpired(), room);
+  for (size_t i = 0; i < room; ++i) {
+    ASSERT_THAT(store->Issue(Hash(absl::StrCat("d-t", i)),
+                             Grant(absl::StrCat("d-u", i)), expires_at()),
+                IsOk())
+        << i;
+  }
+  EXPECT_THAT(store->Issue(Hash("over2"), Grant("over2"), expires_at()),
+              StatusIs(absl::StatusCode::kResourceExhausted,
+                       ApiCode::kTooManyTokens));
+  EXPECT_EQ(store->Size(), kCap);
+}
+
 TEST_F(TokenStoreTest, BackgroundSweepRemovesExpiredTokens) {
   InMemoryTokenStoreOptions options;
   options.sweep_interval = absl::Milliseconds(10);
