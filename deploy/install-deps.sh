@@ -9,6 +9,9 @@ build_packages=(
   libabsl-dev libphonenumber-dev libssl-dev nlohmann-json3-dev
   libhiredis-dev libpq-dev
   prometheus-cpp-dev
+  # ICU's static archives: profile_server links libphonenumber's ICU
+  # statically (PROFILE_STATIC_DEPS in server/CMakeLists.txt).
+  libicu-dev
 )
 test_packages=(
   googletest libgtest-dev libgmock-dev libbenchmark-dev
