@@ -89,15 +89,15 @@ absl::StatusOr<SendCodeResult> PhoneChange::SendCode(
   absl::StatusOr<PhoneBindings> bindings =
       deps_.users->Lookup(caller.user_id, phone->e164);
   if (!bindings.ok()) return bindings.status();
-  const std::string* current = &bindings->user_phone;
+  const std::string& current = bindings->user_phone;
 
   if (purpose == CodePurpose::kNewPhone) {
     absl::Status free = CheckNewPhoneIsFree(caller, *bindings, phone->e164);
     if (!free.ok()) return free;
-  } else if (current->empty()) {
+  } else if (current.empty()) {
     return ApiError(ApiCode::kNoCurrentPhone,
                     "the account has no phone to send an old-phone code to");
-  } else if (phone->e164 != *current) {
+  } else if (phone->e164 != current) {
     return ApiError(ApiCode::kOldPhoneMismatch,
                     "the phone is not the account's current phone");
   }
@@ -159,9 +159,9 @@ absl::StatusOr<VerifyResult> PhoneChange::DoVerify(const Caller& caller,
   if (!bindings.ok()) return bindings.status();
   absl::Status free = CheckNewPhoneIsFree(caller, *bindings, new_phone->e164);
   if (!free.ok()) return free;
-  const std::string* current = &bindings->user_phone;
+  const std::string& current = bindings->user_phone;
 
-  const bool verify_old = options_.verify_old_phone && !current->empty();
+  const bool verify_old = options_.verify_old_phone && !current.empty();
   if (verify_old) {
     if (input.old_phone_country_code.empty()) {
       return InvalidFieldError("old_phone_country_code",
@@ -178,7 +178,7 @@ absl::StatusOr<VerifyResult> PhoneChange::DoVerify(const Caller& caller,
     format =
         CheckPassCodeFormat(input.old_phone_pass_code, "old_phone_pass_code");
     if (!format.ok()) return format;
-    if (old_phone->e164 != *current) {
+    if (old_phone->e164 != current) {
       return ApiError(ApiCode::kOldPhoneMismatch,
                       "the old phone is not the account's current phone");
     }
@@ -187,7 +187,7 @@ absl::StatusOr<VerifyResult> PhoneChange::DoVerify(const Caller& caller,
   // Check every code before using any up: a wrong old code must not cost
   // the user the new one.
   const CodeKey new_key{new_phone->e164, CodePurpose::kNewPhone};
-  const CodeKey old_key{*current, CodePurpose::kOldPhone};
+  const CodeKey old_key{current, CodePurpose::kOldPhone};
   absl::Status checked =
       deps_.validator->Check(new_key, input.new_phone_pass_code);
   if (!checked.ok()) return checked;
@@ -201,7 +201,7 @@ absl::StatusOr<VerifyResult> PhoneChange::DoVerify(const Caller& caller,
                       options_.token_ttl};
   const std::string token_hash = Sha256(result.token);
   absl::Status issued = deps_.tokens->Issue(
-      token_hash, {caller.user_id, *current, new_phone->e164},
+      token_hash, {caller.user_id, current, new_phone->e164},
       deps_.clock->Now() + options_.token_ttl);
   if (!issued.ok()) return issued;
   absl::Status consumed =
