@@ -59,6 +59,18 @@ void SetUp(const benchmark::State& state) {
 
 void TearDown(const benchmark::State&) { store.reset(); }
 
+// What every benchmark here runs with: a fresh store per run, on one and
+// two threads, timed by the wall clock (CPU time of two threads would hide
+// contention). The "live" arguments are added per benchmark.
+void OnOneAndTwoThreads(benchmark::internal::Benchmark* b) {
+  b->ArgName("live")
+      ->Setup(SetUp)
+      ->Teardown(TearDown)
+      ->Threads(1)
+      ->Threads(2)
+      ->UseRealTime();
+}
+
 void BM_IssueTake(benchmark::State& state) {
   const Work work = MakeWork(state.thread_index(), kTokensPerThread);
   const absl::Time expires_at = absl::Now() + absl::Hours(1);
@@ -79,15 +91,7 @@ void BM_IssueTake(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK(BM_IssueTake)
-    ->ArgName("live")
-    ->Arg(0)
-    ->Arg(100000)
-    ->Setup(SetUp)
-    ->Teardown(TearDown)
-    ->Threads(1)
-    ->Threads(2)
-    ->UseRealTime();
+BENCHMARK(BM_IssueTake)->Apply(OnOneAndTwoThreads)->Arg(0)->Arg(100000);
 
 // A verification that replaces the user's previous token (Issue() revokes
 // it), without a Take(): the verify scenario.
@@ -105,14 +109,7 @@ void BM_IssueReplacing(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK(BM_IssueReplacing)
-    ->ArgName("live")
-    ->Arg(0)
-    ->Setup(SetUp)
-    ->Teardown(TearDown)
-    ->Threads(1)
-    ->Threads(2)
-    ->UseRealTime();
+BENCHMARK(BM_IssueReplacing)->Apply(OnOneAndTwoThreads)->Arg(0);
 
 // Take() of a token that was never issued, as a client replaying garbage
 // does: the miss path, which answers NOT_FOUND.
@@ -131,15 +128,7 @@ void BM_TakeUnknown(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK(BM_TakeUnknown)
-    ->ArgName("live")
-    ->Arg(0)
-    ->Arg(100000)
-    ->Setup(SetUp)
-    ->Teardown(TearDown)
-    ->Threads(1)
-    ->Threads(2)
-    ->UseRealTime();
+BENCHMARK(BM_TakeUnknown)->Apply(OnOneAndTwoThreads)->Arg(0)->Arg(100000);
 
 // Take() of another user's live token: the other miss path, which answers
 // PERMISSION_DENIED and leaves the token in place.
@@ -167,14 +156,7 @@ void BM_TakeOtherUser(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK(BM_TakeOtherUser)
-    ->ArgName("live")
-    ->Arg(0)
-    ->Setup(SetUp)
-    ->Teardown(TearDown)
-    ->Threads(1)
-    ->Threads(2)
-    ->UseRealTime();
+BENCHMARK(BM_TakeOtherUser)->Apply(OnOneAndTwoThreads)->Arg(0);
 
 }  // namespace
 }  // namespace profile
