@@ -55,21 +55,27 @@ struct CallResult {
 class E2eClient {
  public:
   explicit E2eClient(int port)
-      : channel_(grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
-                                     grpc::InsecureChannelCredentials())),
+      : E2eClient(grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
+                                      grpc::InsecureChannelCredentials())) {}
+  explicit E2eClient(std::shared_ptr<grpc::Channel> channel)
+      : channel_(std::move(channel)),
         stub_(v1::ProfileService::NewStub(channel_)) {}
 
   // Calls `method` as `user_id` ("" sends no x-user-id) with extra metadata.
+  // With `wait_for_ready`, a call made while the channel reconnects waits
+  // for the connection instead of failing UNAVAILABLE.
   template <typename Request, typename Response>
   CallResult Call(grpc::Status (Stub::*method)(grpc::ClientContext*,
                                                const Request&, Response*),
                   const std::string& user_id, const Request& request,
                   Response* response,
                   const std::vector<std::pair<std::string, std::string>>&
-                      metadata = {}) {
+                      metadata = {},
+                  bool wait_for_ready = false) {
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() +
                          std::chrono::seconds(10));
+    context.set_wait_for_ready(wait_for_ready);
     if (!user_id.empty()) context.AddMetadata("x-user-id", user_id);
     for (const auto& [key, value] : metadata) context.AddMetadata(key, value);
     CallResult result;
