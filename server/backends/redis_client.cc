@@ -5,6 +5,9 @@
 
 #include <sys/time.h>
 
+#include <cstring>
+#include <string>
+
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -73,12 +76,17 @@ absl::StatusOr<RedisReply> Send(redisContext* context,
 
 }  // namespace
 
-RedisScript::RedisScript(std::string text) : source(std::move(text)) {
-  unsigned char digest[SHA_DIGEST_LENGTH];
-  SHA1(reinterpret_cast<const unsigned char*>(source.data()), source.size(),
-       digest);
-  sha1 = absl::BytesToHexString(absl::string_view(
-      reinterpret_cast<const char*>(digest), sizeof(digest)));
+absl::string_view RedisScript::sha1() const {
+  absl::call_once(sha1_once_, [this] {
+    unsigned char digest[SHA_DIGEST_LENGTH];
+    SHA1(reinterpret_cast<const unsigned char*>(source_), std::strlen(source_),
+         digest);
+    static_assert(sizeof(sha1_) == 2 * SHA_DIGEST_LENGTH);
+    const std::string hex = absl::BytesToHexString(absl::string_view(
+        reinterpret_cast<const char*>(digest), sizeof(digest)));
+    std::memcpy(sha1_, hex.data(), sizeof(sha1_));
+  });
+  return absl::string_view(sha1_, sizeof(sha1_));
 }
 
 std::unique_ptr<RedisClient> RedisClient::Create(
@@ -181,7 +189,7 @@ absl::StatusOr<RedisReply> RedisClient::Command(
 absl::StatusOr<RedisReply> RedisClient::Eval(
     const RedisScript& script, const std::vector<std::string>& keys,
     const std::vector<std::string>& args) {
-  std::vector<std::string> command = {"EVALSHA", script.sha1,
+  std::vector<std::string> command = {"EVALSHA", std::string(script.sha1()),
                                       absl::StrCat(keys.size())};
   command.insert(command.end(), keys.begin(), keys.end());
   command.insert(command.end(), args.begin(), args.end());
@@ -189,7 +197,7 @@ absl::StatusOr<RedisReply> RedisClient::Eval(
   if (reply.ok() && reply->type == RedisReply::Type::kError &&
       absl::StartsWith(reply->str, "NOSCRIPT")) {
     command[0] = "EVAL";
-    command[1] = script.source;
+    command[1] = std::string(script.source());
     reply = Command(command);
   }
   if (reply.ok() && reply->type == RedisReply::Type::kError) {

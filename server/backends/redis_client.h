@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/call_once.h"
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -45,11 +46,27 @@ struct RedisReply {
   bool is_nil() const { return type == Type::kNil; }
 };
 
-// A Lua script, run by its SHA-1 (EVALSHA) after the first use.
-struct RedisScript {
-  explicit RedisScript(std::string source);
-  std::string source;
-  std::string sha1;  // hex
+// A Lua script, run by its SHA-1 (EVALSHA) after the first use. Made for
+// namespace-scope constants: it is constant-initialized and computes its
+// SHA-1 on first use, so a server without Redis spends nothing on it at
+// start. Thread-safe.
+//
+//   ABSL_CONST_INIT const RedisScript kIncr("return redis.call('INCR', KEYS[1])");
+class RedisScript {
+ public:
+  // REQUIRES: `source` outlives the script (a string literal does).
+  constexpr explicit RedisScript(const char* source) : source_(source) {}
+  RedisScript(const RedisScript&) = delete;
+  RedisScript& operator=(const RedisScript&) = delete;
+
+  absl::string_view source() const { return source_; }
+  // The SHA-1 of source(), 40 hex digits.
+  absl::string_view sha1() const;
+
+ private:
+  const char* source_;
+  mutable absl::once_flag sha1_once_;
+  mutable char sha1_[40] = {};
 };
 
 struct RedisClientOptions {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/base/attributes.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -31,7 +32,7 @@ absl::Status Unexpected(absl::string_view what, const RedisReply& reply) {
 
 // KEYS: token key, user key, live set. ARGV: value, ttl ms, max live,
 // token key prefix, token id.
-const RedisScript kIssueToken(R"lua(
+ABSL_CONST_INIT const RedisScript kIssueToken(R"lua(
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local prev = redis.call('GET', KEYS[2])
@@ -54,7 +55,7 @@ return 1
 // KEYS: token key, caller's user key, live set. ARGV: caller, token id.
 // The value is "old\nnew\nuser" (phones hold no newline; the user id goes
 // last so that it may hold anything).
-const RedisScript kTakeToken(R"lua(
+ABSL_CONST_INIT const RedisScript kTakeToken(R"lua(
 local v = redis.call('GET', KEYS[1])
 if not v then return {0} end
 local first = string.find(v, '\n', 1, true)
@@ -156,7 +157,7 @@ class RedisTokenStore final : public TokenStore {
 // ---- Codes ----
 
 // KEYS: code key. ARGV: digest, attempts, ttl ms.
-const RedisScript kPutCode(R"lua(
+ABSL_CONST_INIT const RedisScript kPutCode(R"lua(
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'd', ARGV[1], 'a', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
@@ -164,7 +165,7 @@ return 1
 )lua");
 
 // KEYS: code key. ARGV: digest. 0 no code, 1 match, 2 wrong (counted).
-const RedisScript kCheckCode(R"lua(
+ABSL_CONST_INIT const RedisScript kCheckCode(R"lua(
 local d = redis.call('HGET', KEYS[1], 'd')
 if not d then return 0 end
 if d == ARGV[1] then return 1 end
@@ -175,7 +176,7 @@ return 2
 )lua");
 
 // KEYS: code key. ARGV: digest. 1 used up, 0 gone.
-const RedisScript kConsumeCode(R"lua(
+ABSL_CONST_INIT const RedisScript kConsumeCode(R"lua(
 if redis.call('HGET', KEYS[1], 'd') == ARGV[1] then
   redis.call('DEL', KEYS[1])
   return 1
@@ -240,7 +241,7 @@ class RedisCodeStore final : public CodeStore {
 
 // KEYS: cooldown, phone window, user window. ARGV: resend ms, max per
 // phone, max per user. Returns {0} or {which limit, ms until it lifts}.
-const RedisScript kAcquireSend(R"lua(
+ABSL_CONST_INIT const RedisScript kAcquireSend(R"lua(
 local t = redis.call('PTTL', KEYS[1])
 if t > 0 then return {1, t} end
 local p = tonumber(redis.call('GET', KEYS[2]) or '0')
@@ -260,7 +261,7 @@ return {0, 0}
 )lua");
 
 // KEYS: cooldown, phone window, user window.
-const RedisScript kReleaseSend(R"lua(
+ABSL_CONST_INIT const RedisScript kReleaseSend(R"lua(
 redis.call('DEL', KEYS[1])
 for i = 2, 3 do
   if tonumber(redis.call('GET', KEYS[i]) or '0') > 0 then
