@@ -8,11 +8,10 @@
 #include <utility>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
+#include "server/backends/connection_pool.h"
 #include "server/common/api_error.h"
 
 namespace profile {
@@ -229,12 +228,9 @@ absl::StatusOr<int> CurrentVersion(PGconn* conn) {
 class PostgresUserStoreImpl final : public PostgresUserStore {
  public:
   explicit PostgresUserStoreImpl(const PostgresOptions& options)
-      : options_(options) {}
-
-  ~PostgresUserStoreImpl() override {
-    absl::MutexLock lock(&mu_);
-    for (PGconn* conn : idle_) PQfinish(conn);
-  }
+      : options_(options),
+        pool_(PoolOptions(options), [this] { return Open(options_); },
+              PQfinish) {}
 
   absl::StatusOr<std::string> GetPhone(absl::string_view user_id) override {
     absl::StatusOr<Row> row = QueryRow(kGetPhone, {std::string(user_id)});
@@ -325,24 +321,9 @@ class PostgresUserStoreImpl final : public PostgresUserStore {
     return status;
   }
 
-  absl::StatusOr<PGconn*> Acquire() {
-    {
-      absl::MutexLock lock(&mu_);
-      const auto available = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return !idle_.empty() || in_use_ < options_.pool_size;
-      };
-      if (!mu_.AwaitWithTimeout(absl::Condition(&available),
-                                options_.timeout)) {
-        return Unavailable("every connection is busy");
-      }
-      ++in_use_;
-      if (!idle_.empty()) {
-        PGconn* conn = idle_.back();
-        idle_.pop_back();
-        return conn;
-      }
-    }
-    absl::StatusOr<PGconn*> conn = Connect(options_);
+  // Opens a connection with every statement prepared on it.
+  static absl::StatusOr<PGconn*> Open(const PostgresOptions& options) {
+    absl::StatusOr<PGconn*> conn = Connect(options);
     for (const Statement& statement : kStatements) {
       if (!conn.ok()) break;
       Result prepared(PQprepare(*conn, statement.name, statement.sql, 0,
@@ -353,27 +334,28 @@ class PostgresUserStoreImpl final : public PostgresUserStore {
         conn = status;
       }
     }
-    if (!conn.ok()) {
-      absl::MutexLock lock(&mu_);
-      --in_use_;
-    }
     return conn;
   }
 
+  static ConnectionPool<PGconn>::Options PoolOptions(
+      const PostgresOptions& options) {
+    ConnectionPool<PGconn>::Options pool;
+    pool.name = "postgres";
+    pool.max_size = options.pool_size;
+    pool.wait = options.timeout;
+    return pool;
+  }
+
+  absl::StatusOr<PGconn*> Acquire() { return pool_.Acquire(); }
+
   // Returns a connection to the pool, or closes it if it broke.
   void Release(PGconn* conn) {
-    const bool healthy = PQstatus(conn) == CONNECTION_OK &&
-                         PQtransactionStatus(conn) == PQTRANS_IDLE;
-    if (!healthy) PQfinish(conn);
-    absl::MutexLock lock(&mu_);
-    --in_use_;
-    if (healthy) idle_.push_back(conn);
+    pool_.Release(conn, PQstatus(conn) == CONNECTION_OK &&
+                            PQtransactionStatus(conn) == PQTRANS_IDLE);
   }
 
   const PostgresOptions options_;
-  absl::Mutex mu_;
-  std::vector<PGconn*> idle_ ABSL_GUARDED_BY(mu_);
-  int in_use_ ABSL_GUARDED_BY(mu_) = 0;
+  ConnectionPool<PGconn> pool_;
 };
 
 }  // namespace

@@ -95,11 +95,18 @@ std::unique_ptr<RedisClient> RedisClient::Create(
 }
 
 RedisClient::RedisClient(const RedisClientOptions& options)
-    : options_(options) {}
+    : options_(options),
+      pool_(PoolOptions(options), [this] { return Connect(); }, redisFree) {}
 
-RedisClient::~RedisClient() {
-  absl::MutexLock lock(&mu_);
-  for (redisContext* context : idle_) redisFree(context);
+RedisClient::~RedisClient() = default;
+
+ConnectionPool<redisContext>::Options RedisClient::PoolOptions(
+    const RedisClientOptions& options) {
+  ConnectionPool<redisContext>::Options pool;
+  pool.name = "redis";
+  pool.max_size = options.pool_size;
+  pool.wait = options.timeout;
+  return pool;
 }
 
 absl::StatusOr<redisContext*> RedisClient::Connect() {
@@ -142,47 +149,14 @@ absl::StatusOr<redisContext*> RedisClient::Connect() {
   return context;
 }
 
-absl::StatusOr<redisContext*> RedisClient::Acquire() {
-  {
-    absl::MutexLock lock(&mu_);
-    const auto available = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      return !idle_.empty() || in_use_ < options_.pool_size;
-    };
-    if (!mu_.AwaitWithTimeout(absl::Condition(&available), options_.timeout)) {
-      return Unavailable("every connection is busy");
-    }
-    ++in_use_;
-    if (!idle_.empty()) {
-      redisContext* context = idle_.back();
-      idle_.pop_back();
-      return context;
-    }
-  }
-  absl::StatusOr<redisContext*> context = Connect();
-  if (!context.ok()) Release(nullptr);
-  return context;
-}
-
-void RedisClient::Release(redisContext* context) {
-  absl::MutexLock lock(&mu_);
-  --in_use_;
-  if (context == nullptr) return;
-  if (context->err != 0) {
-    redisFree(context);
-    return;
-  }
-  idle_.push_back(context);
-}
-
 absl::StatusOr<RedisReply> RedisClient::Command(
     const std::vector<std::string>& args) {
-  absl::StatusOr<redisContext*> context = Acquire();
+  absl::StatusOr<redisContext*> context = pool_.Acquire();
   if (!context.ok()) return context.status();
   absl::StatusOr<RedisReply> reply = Send(*context, args);
-  if (!reply.ok() && (*context)->err == 0) {
-    (*context)->err = REDIS_ERR_OTHER;  // drop it all the same
-  }
-  Release(*context);
+  // A connection that failed a command is dropped even when hiredis saw no
+  // error: what it holds unread is unknown.
+  pool_.Release(*context, reply.ok() && (*context)->err == 0);
   return reply;
 }
 

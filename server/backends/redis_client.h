@@ -23,13 +23,12 @@
 #include <vector>
 
 #include "absl/base/call_once.h"
-#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "server/backends/backend_url.h"
+#include "server/backends/connection_pool.h"
 
 struct redisContext;
 
@@ -97,16 +96,13 @@ class RedisClient {
  private:
   explicit RedisClient(const RedisClientOptions& options);
 
-  // Takes a connection from the pool, connecting if needed.
-  absl::StatusOr<redisContext*> Acquire();
-  // Returns a connection; a broken one (nullptr or with an error) is freed.
-  void Release(redisContext* context);
+  static ConnectionPool<redisContext>::Options PoolOptions(
+      const RedisClientOptions& options);
+  // Opens and sets up (AUTH, SELECT) one connection.
   absl::StatusOr<redisContext*> Connect();
 
   const RedisClientOptions options_;
-  absl::Mutex mu_;
-  std::vector<redisContext*> idle_ ABSL_GUARDED_BY(mu_);
-  int in_use_ ABSL_GUARDED_BY(mu_) = 0;
+  ConnectionPool<redisContext> pool_;
 };
 
 }  // namespace profile
