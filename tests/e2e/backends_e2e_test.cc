@@ -27,6 +27,7 @@
 #include "tests/testing/backend_servers.h"
 #include "tests/testing/health_probe.h"
 #include "tests/testing/server_process.h"
+#include "tests/testing/test_dir.h"
 
 namespace profile {
 namespace {
@@ -61,14 +62,6 @@ class BackendsE2eTest : public ::testing::Test {
     database_url_ = postgres_->NewDatabase();
     ASSERT_FALSE(database_url_.empty()) << postgres_->error();
     prefix_ = absl::StrCat("replicas", ++tests_, ":");
-    char dir_template[] = "/tmp/profile_replicas_XXXXXX";
-    ASSERT_NE(mkdtemp(dir_template), nullptr);
-    dir_ = dir_template;
-  }
-
-  void TearDown() override {
-    std::remove((dir_ + "/outbox.jsonl").c_str());
-    rmdir(dir_.c_str());
   }
 
   // The flags of one replica; all replicas of a test share the backends,
@@ -78,7 +71,7 @@ class BackendsE2eTest : public ::testing::Test {
         absl::StrCat("--redis_url=", redis_->url()),
         absl::StrCat("--redis_key_prefix=", prefix_),
         absl::StrCat("--postgres_url=", database_url_),
-        absl::StrCat("--sms_sender=outbox:", dir_, "/outbox.jsonl"),
+        absl::StrCat("--sms_sender=outbox:", outbox_),
         "--backend_timeout=1s",
     };
     flags.insert(flags.end(), extra.begin(), extra.end());
@@ -86,7 +79,7 @@ class BackendsE2eTest : public ::testing::Test {
   }
 
   std::string CodeFromOutbox(const std::string& e164) {
-    std::ifstream in(dir_ + "/outbox.jsonl");
+    std::ifstream in(outbox_);
     std::string line, code;
     while (std::getline(in, line)) {
       nlohmann::json message = nlohmann::json::parse(line);
@@ -153,7 +146,8 @@ class BackendsE2eTest : public ::testing::Test {
   static int tests_;
   std::string database_url_;
   std::string prefix_;
-  std::string dir_;
+  ::profile::testing::TestDir dir_{"profile_replicas"};
+  const std::string outbox_ = dir_.File("outbox.jsonl");
 };
 
 RedisServer* BackendsE2eTest::redis_ = nullptr;

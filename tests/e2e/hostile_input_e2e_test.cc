@@ -44,6 +44,7 @@
 #include "tests/e2e/e2e_client.h"
 #include "tests/testing/in_memory_core.h"
 #include "tests/testing/server_process.h"
+#include "tests/testing/test_dir.h"
 
 namespace profile {
 namespace {
@@ -54,6 +55,7 @@ using ::profile::testing::InMemoryCore;
 using ::profile::testing::InMemoryCoreOptions;
 using ::profile::testing::ServerProcess;
 using ::profile::testing::Stub;
+using ::profile::testing::TestDir;
 using ::testing::HasSubstr;
 
 constexpr char kBinary[] = PROFILE_SERVER_BINARY;
@@ -152,18 +154,7 @@ class HostileInputE2eTest : public ::testing::Test {
     return options;
   }
 
-  void SetUp() override {
-    char dir_template[] = "/tmp/profile_hostile_XXXXXX";
-    ASSERT_NE(mkdtemp(dir_template), nullptr);
-    dir_ = dir_template;
-    outbox_ = dir_ + "/outbox.jsonl";
-  }
-
-  void TearDown() override {
-    server_.reset();
-    std::remove(outbox_.c_str());
-    rmdir(dir_.c_str());
-  }
+  void TearDown() override { server_.reset(); }
 
   void StartServer(const ServerOptions& options) {
     absl::StatusOr<std::unique_ptr<ProfileServer>> server =
@@ -209,8 +200,8 @@ class HostileInputE2eTest : public ::testing::Test {
         client_->Call(&Stub::UpdatePhone, user, update, &updated).status.ok());
   }
 
-  std::string dir_;
-  std::string outbox_;
+  TestDir dir_{"profile_hostile"};
+  const std::string outbox_ = dir_.File("outbox.jsonl");
   std::unique_ptr<ProfileServer> server_;
   std::unique_ptr<E2eClient> client_;
   std::unique_ptr<grpc::GenericStub> generic_;

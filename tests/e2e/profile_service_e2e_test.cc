@@ -22,6 +22,7 @@
 #include "server/server.h"
 #include "tests/e2e/e2e_client.h"
 #include "tests/testing/backend_servers.h"
+#include "tests/testing/test_dir.h"
 
 namespace profile {
 namespace {
@@ -95,18 +96,7 @@ v1::UpdatePhoneRequest UpdateRequest(const std::string& token) {
 
 class ProfileServiceE2eTest : public ::testing::TestWithParam<Backend> {
  protected:
-  void SetUp() override {
-    char dir_template[] = "/tmp/profile_e2e_XXXXXX";
-    ASSERT_NE(mkdtemp(dir_template), nullptr);
-    dir_ = dir_template;
-    outbox_ = dir_ + "/outbox.jsonl";
-  }
-
-  void TearDown() override {
-    server_.reset();
-    std::remove(outbox_.c_str());
-    rmdir(dir_.c_str());
-  }
+  void TearDown() override { server_.reset(); }
 
   // Options every test starts from: outbox SMS, one test number, and the
   // backend under test.
@@ -211,8 +201,8 @@ class ProfileServiceE2eTest : public ::testing::TestWithParam<Backend> {
     return response.data();
   }
 
-  std::string dir_;
-  std::string outbox_;
+  ::profile::testing::TestDir dir_{"profile_e2e"};
+  const std::string outbox_ = dir_.File("outbox.jsonl");
   std::unique_ptr<ProfileServer> server_;
   std::unique_ptr<E2eClient> client_;
 };

@@ -27,25 +27,6 @@ namespace {
 
 }  // namespace
 
-TestDir::TestDir() {
-  char dir_template[] = "/tmp/profile_test_XXXXXX";
-  if (mkdtemp(dir_template) == nullptr) Die("mkdtemp failed");
-  path_ = dir_template;
-}
-
-TestDir::~TestDir() {
-  std::system(absl::StrCat("rm -rf '", path_, "'").c_str());
-}
-
-std::string TestDir::Write(absl::string_view name,
-                           absl::string_view contents) const {
-  const std::string file = absl::StrCat(path_, "/", name);
-  std::ofstream out(file, std::ios::binary);
-  out << contents;
-  if (!out.good()) Die("cannot write " + file);
-  return file;
-}
-
 std::string Run(const std::string& command) {
   FILE* pipe = popen((command + " 2>&1").c_str(), "r");
   if (pipe == nullptr) Die("popen failed: " + command);

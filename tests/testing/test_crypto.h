@@ -1,7 +1,7 @@
 // Keys, certificates and JWTs made at test time with the real openssl CLI
 // and OpenSSL's signing API, for tests of TLS, mutual TLS and JWT identity.
 //
-//   TestDir dir;                                  // a fresh temp directory
+//   TestDir dir;                                  // test_dir.h
 //   TestPki pki = MakeTestPki(dir.path());        // CAs, server, clients
 //   std::string pem = MakeKeyPair(dir.path(), "es", "EC").public_pem;
 //   std::string jwt = SignJwt("ES256", private_pem, {{"sub","u1"},...});
@@ -17,24 +17,9 @@
 
 #include "absl/strings/string_view.h"
 #include "nlohmann/json.hpp"
+#include "tests/testing/test_dir.h"
 
 namespace profile::testing {
-
-// A temporary directory, removed with everything in it on destruction.
-class TestDir {
- public:
-  TestDir();
-  ~TestDir();
-  TestDir(const TestDir&) = delete;
-  TestDir& operator=(const TestDir&) = delete;
-
-  const std::string& path() const { return path_; }
-  // Writes `contents` to path()/name and returns the full path.
-  std::string Write(absl::string_view name, absl::string_view contents) const;
-
- private:
-  std::string path_;
-};
 
 // Runs `command` with /bin/sh; returns its stdout and stderr. Aborts if it
 // exits non-zero.
