@@ -9,10 +9,8 @@
 // 2-core machine ran past the connect timeout and failed their calls
 // UNAVAILABLE. (MongoDB drivers bound this the same way, maxConnecting = 2.)
 //
-//   ConnectionPool<PGconn>::Options options;
-//   options.name = "postgres";
-//   options.max_size = 16;
-//   ConnectionPool<PGconn> pool(options, [] { return Connect(); }, PQfinish);
+//   ConnectionPool<PGconn> pool({"postgres", /*max_size=*/16, absl::Seconds(2)},
+//                               [] { return Connect(); }, PQfinish);
 //   absl::StatusOr<PGconn*> conn = pool.Acquire();
 //   if (!conn.ok()) return conn.status();
 //   ...
@@ -41,14 +39,17 @@ template <typename Connection>
 class ConnectionPool {
  public:
   struct Options {
+    Options(std::string name, int max_size, absl::Duration wait)
+        : name(std::move(name)), max_size(max_size), wait(wait) {}
+
     // Names the backend in error messages ("postgres").
     std::string name;
     // Connections open, being opened or in use, at most.
-    int max_size = 8;
+    int max_size;
+    // The longest Acquire() waits for a connection.
+    absl::Duration wait;
     // Connections being opened at once, at most.
     int max_connecting = 2;
-    // The longest Acquire() waits for a connection.
-    absl::Duration wait = absl::Seconds(2);
   };
   // Opens a connection, or returns why it could not.
   using Opener = std::function<absl::StatusOr<Connection*>()>;

@@ -229,8 +229,8 @@ class PostgresUserStoreImpl final : public PostgresUserStore {
  public:
   explicit PostgresUserStoreImpl(const PostgresOptions& options)
       : options_(options),
-        pool_(PoolOptions(options), [this] { return Open(options_); },
-              PQfinish) {}
+        pool_({"postgres", options.pool_size, options.timeout},
+              [this] { return Open(options_); }, PQfinish) {}
 
   absl::StatusOr<std::string> GetPhone(absl::string_view user_id) override {
     absl::StatusOr<Row> row = QueryRow(kGetPhone, {std::string(user_id)});
@@ -335,15 +335,6 @@ class PostgresUserStoreImpl final : public PostgresUserStore {
       }
     }
     return conn;
-  }
-
-  static ConnectionPool<PGconn>::Options PoolOptions(
-      const PostgresOptions& options) {
-    ConnectionPool<PGconn>::Options pool;
-    pool.name = "postgres";
-    pool.max_size = options.pool_size;
-    pool.wait = options.timeout;
-    return pool;
   }
 
   absl::StatusOr<PGconn*> Acquire() { return pool_.Acquire(); }

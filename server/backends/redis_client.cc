@@ -96,18 +96,10 @@ std::unique_ptr<RedisClient> RedisClient::Create(
 
 RedisClient::RedisClient(const RedisClientOptions& options)
     : options_(options),
-      pool_(PoolOptions(options), [this] { return Connect(); }, redisFree) {}
+      pool_({"redis", options.pool_size, options.timeout},
+            [this] { return Connect(); }, redisFree) {}
 
 RedisClient::~RedisClient() = default;
-
-ConnectionPool<redisContext>::Options RedisClient::PoolOptions(
-    const RedisClientOptions& options) {
-  ConnectionPool<redisContext>::Options pool;
-  pool.name = "redis";
-  pool.max_size = options.pool_size;
-  pool.wait = options.timeout;
-  return pool;
-}
 
 absl::StatusOr<redisContext*> RedisClient::Connect() {
   const timeval timeout = absl::ToTimeval(options_.timeout);

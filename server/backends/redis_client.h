@@ -96,8 +96,6 @@ class RedisClient {
  private:
   explicit RedisClient(const RedisClientOptions& options);
 
-  static ConnectionPool<redisContext>::Options PoolOptions(
-      const RedisClientOptions& options);
   // Opens and sets up (AUTH, SELECT) one connection.
   absl::StatusOr<redisContext*> Connect();
 

@@ -86,11 +86,8 @@ using Pool = ConnectionPool<FakeConnection>;
 std::unique_ptr<Pool> NewPool(FakeBackend& backend, int max_size,
                               int max_connecting,
                               absl::Duration wait = absl::Seconds(30)) {
-  Pool::Options options;
-  options.name = "fake";
-  options.max_size = max_size;
+  Pool::Options options("fake", max_size, wait);
   options.max_connecting = max_connecting;
-  options.wait = wait;
   return std::make_unique<Pool>(
       options, [&backend] { return backend.Open(); },
       [&backend](FakeConnection* c) { backend.Close(c); });
