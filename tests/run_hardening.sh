@@ -2,7 +2,8 @@
 # The hardening runs of issue 6, after the normal build and tests:
 #   1. the whole test suite under AddressSanitizer + UndefinedBehaviorSanitizer
 #      (build-asan);
-#   2. the store and validator tests under ThreadSanitizer (build-tsan);
+#   2. the store, validator and connection pool tests under ThreadSanitizer
+#      (build-tsan);
 #   3. each libFuzzer target for FUZZ_SECONDS on its seed corpus (build-fuzz).
 # Debian's gRPC, protobuf and absl are not instrumented; what that means and
 # the few suppressions it needs: tests/sanitizers/.
@@ -31,7 +32,7 @@ begin() { echo "=== hardening: $1"; stage_start=$SECONDS; }
 end() { echo "=== hardening: $1 passed in $((SECONDS - stage_start)) s"; }
 
 tsan_tests=(token_store_test code_store_test code_validator_test
-  send_limiter_test user_store_test)
+  send_limiter_test user_store_test connection_pool_test)
 fuzzers=(phone_number_fuzzer token_fuzzer phone_change_fuzzer)
 
 for stage in "${stages[@]}"; do

@@ -42,6 +42,22 @@ Fn Original(const char* rest) {
   return reinterpret_cast<Fn>(fn);
 }
 
+// absl::Mutex evaluates a Condition inside the library, holding the mutex
+// it took there, and sometimes in the thread that unlocks on a waiter's
+// behalf. Every Condition handed to the library is wrapped so that TSan sees
+// its evaluation as a critical section of that mutex.
+struct AnnotatedCondition {
+  const absl::Condition* cond;
+  absl::Mutex* mu;
+};
+
+bool EvalAnnotated(AnnotatedCondition* c) {
+  __tsan_acquire(c->mu);
+  const bool met = c->cond->Eval();
+  __tsan_release(c->mu);
+  return met;
+}
+
 }  // namespace
 
 namespace absl {
@@ -82,20 +98,23 @@ bool Mutex::ReaderTryLock() {
 void Mutex::LockWhen(const Condition& cond) {
   static auto original = Original<void (*)(Mutex*, const Condition&)>(
       "5Mutex8LockWhenERKNS0_9ConditionE");
-  original(this, cond);
+  AnnotatedCondition annotated{&cond, this};
+  original(this, Condition(&EvalAnnotated, &annotated));
   __tsan_acquire(this);
 }
 void Mutex::ReaderLockWhen(const Condition& cond) {
   static auto original = Original<void (*)(Mutex*, const Condition&)>(
       "5Mutex14ReaderLockWhenERKNS0_9ConditionE");
-  original(this, cond);
+  AnnotatedCondition annotated{&cond, this};
+  original(this, Condition(&EvalAnnotated, &annotated));
   __tsan_acquire(this);
 }
 void Mutex::Await(const Condition& cond) {
   static auto original = Original<void (*)(Mutex*, const Condition&)>(
       "5Mutex5AwaitERKNS0_9ConditionE");
   __tsan_release(this);
-  original(this, cond);
+  AnnotatedCondition annotated{&cond, this};
+  original(this, Condition(&EvalAnnotated, &annotated));
   __tsan_acquire(this);
 }
 bool Mutex::AwaitWithTimeout(const Condition& cond, Duration timeout) {
@@ -103,7 +122,9 @@ bool Mutex::AwaitWithTimeout(const Condition& cond, Duration timeout) {
       Original<bool (*)(Mutex*, const Condition&, Duration)>(
           "5Mutex16AwaitWithTimeoutERKNS0_9ConditionENS0_8DurationE");
   __tsan_release(this);
-  const bool met = original(this, cond, timeout);
+  AnnotatedCondition annotated{&cond, this};
+  const bool met =
+      original(this, Condition(&EvalAnnotated, &annotated), timeout);
   __tsan_acquire(this);
   return met;
 }
@@ -111,14 +132,18 @@ bool Mutex::LockWhenWithTimeout(const Condition& cond, Duration timeout) {
   static auto original =
       Original<bool (*)(Mutex*, const Condition&, Duration)>(
           "5Mutex19LockWhenWithTimeoutERKNS0_9ConditionENS0_8DurationE");
-  const bool met = original(this, cond, timeout);
+  AnnotatedCondition annotated{&cond, this};
+  const bool met =
+      original(this, Condition(&EvalAnnotated, &annotated), timeout);
   __tsan_acquire(this);
   return met;
 }
 bool Mutex::LockWhenWithDeadline(const Condition& cond, Time deadline) {
   static auto original = Original<bool (*)(Mutex*, const Condition&, Time)>(
       "5Mutex20LockWhenWithDeadlineERKNS0_9ConditionENS0_4TimeE");
-  const bool met = original(this, cond, deadline);
+  AnnotatedCondition annotated{&cond, this};
+  const bool met =
+      original(this, Condition(&EvalAnnotated, &annotated), deadline);
   __tsan_acquire(this);
   return met;
 }
