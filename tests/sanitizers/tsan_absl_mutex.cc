@@ -45,17 +45,28 @@ Fn Original(const char* rest) {
 // absl::Mutex evaluates a Condition inside the library, holding the mutex
 // it took there, and sometimes in the thread that unlocks on a waiter's
 // behalf. Every Condition handed to the library is wrapped so that TSan sees
-// its evaluation as a critical section of that mutex.
+// (1) the waiter hand the condition to whichever thread evaluates it: the
+// waiter releases on the wrapper before passing it on, the evaluator
+// acquires it; and (2) the evaluation as a critical section of the mutex.
+// The wrapping Condition is built with the library's own (uninstrumented)
+// void* constructor, so its fields are written and read out of TSan's view.
 struct AnnotatedCondition {
   const absl::Condition* cond;
   absl::Mutex* mu;
 };
 
-bool EvalAnnotated(AnnotatedCondition* c) {
+bool EvalAnnotated(void* arg) {
+  __tsan_acquire(arg);
+  const auto* c = static_cast<const AnnotatedCondition*>(arg);
   __tsan_acquire(c->mu);
   const bool met = c->cond->Eval();
   __tsan_release(c->mu);
   return met;
+}
+
+absl::Condition Annotate(AnnotatedCondition& annotated) {
+  __tsan_release(&annotated);
+  return absl::Condition(&EvalAnnotated, static_cast<void*>(&annotated));
 }
 
 }  // namespace
@@ -99,14 +110,14 @@ void Mutex::LockWhen(const Condition& cond) {
   static auto original = Original<void (*)(Mutex*, const Condition&)>(
       "5Mutex8LockWhenERKNS0_9ConditionE");
   AnnotatedCondition annotated{&cond, this};
-  original(this, Condition(&EvalAnnotated, &annotated));
+  original(this, Annotate(annotated));
   __tsan_acquire(this);
 }
 void Mutex::ReaderLockWhen(const Condition& cond) {
   static auto original = Original<void (*)(Mutex*, const Condition&)>(
       "5Mutex14ReaderLockWhenERKNS0_9ConditionE");
   AnnotatedCondition annotated{&cond, this};
-  original(this, Condition(&EvalAnnotated, &annotated));
+  original(this, Annotate(annotated));
   __tsan_acquire(this);
 }
 void Mutex::Await(const Condition& cond) {
@@ -114,7 +125,7 @@ void Mutex::Await(const Condition& cond) {
       "5Mutex5AwaitERKNS0_9ConditionE");
   __tsan_release(this);
   AnnotatedCondition annotated{&cond, this};
-  original(this, Condition(&EvalAnnotated, &annotated));
+  original(this, Annotate(annotated));
   __tsan_acquire(this);
 }
 bool Mutex::AwaitWithTimeout(const Condition& cond, Duration timeout) {
@@ -124,7 +135,7 @@ bool Mutex::AwaitWithTimeout(const Condition& cond, Duration timeout) {
   __tsan_release(this);
   AnnotatedCondition annotated{&cond, this};
   const bool met =
-      original(this, Condition(&EvalAnnotated, &annotated), timeout);
+      original(this, Annotate(annotated), timeout);
   __tsan_acquire(this);
   return met;
 }
@@ -134,7 +145,7 @@ bool Mutex::LockWhenWithTimeout(const Condition& cond, Duration timeout) {
           "5Mutex19LockWhenWithTimeoutERKNS0_9ConditionENS0_8DurationE");
   AnnotatedCondition annotated{&cond, this};
   const bool met =
-      original(this, Condition(&EvalAnnotated, &annotated), timeout);
+      original(this, Annotate(annotated), timeout);
   __tsan_acquire(this);
   return met;
 }
@@ -143,7 +154,7 @@ bool Mutex::LockWhenWithDeadline(const Condition& cond, Time deadline) {
       "5Mutex20LockWhenWithDeadlineERKNS0_9ConditionENS0_4TimeE");
   AnnotatedCondition annotated{&cond, this};
   const bool met =
-      original(this, Condition(&EvalAnnotated, &annotated), deadline);
+      original(this, Annotate(annotated), deadline);
   __tsan_acquire(this);
   return met;
 }
