@@ -6,7 +6,6 @@
 // the schema migrates forward.
 #include <signal.h>
 
-#include <atomic>
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -38,8 +37,10 @@ using ::profile::testing::E2eClient;
 using ::profile::testing::HealthBecomes;
 using ::profile::testing::HealthOf;
 using ::profile::testing::PostgresServer;
+using ::profile::testing::RaceSpends;
 using ::profile::testing::RedisServer;
 using ::profile::testing::ServerProcess;
+using ::profile::testing::SpendRace;
 using ::profile::testing::Stub;
 using ::testing::HasSubstr;
 
@@ -192,25 +193,11 @@ TEST_F(BackendsE2eTest, SixtyFourSpendsOfOneTokenAcrossReplicasOneWins) {
   E2eClient client_a(a.port()), client_b(b.port());
   const std::string token = TokenFor(client_b, client_a, "u1", "13800138001");
 
-  std::atomic<int> ok{0}, not_found{0}, other{0};
-  std::vector<std::thread> threads;
-  for (int i = 0; i < 64; ++i) {
-    threads.emplace_back([&, i] {
-      CallResult result = Update(i % 2 ? client_a : client_b, "u1", token);
-      if (result.code() == grpc::StatusCode::OK) {
-        ++ok;
-      } else if (result.code() == grpc::StatusCode::NOT_FOUND &&
-                 result.api_code() == 2310) {
-        ++not_found;
-      } else {
-        ++other;
-      }
-    });
-  }
-  for (std::thread& thread : threads) thread.join();
-  EXPECT_EQ(ok.load(), 1);
-  EXPECT_EQ(not_found.load(), 63);
-  EXPECT_EQ(other.load(), 0);
+  const SpendRace race = RaceSpends(
+      64, [&](int i) { return Update(i % 2 ? client_a : client_b, "u1", token); });
+  EXPECT_EQ(race.ok, 1);
+  EXPECT_EQ(race.not_found, 63);
+  EXPECT_EQ(race.other, 0);
 }
 
 TEST_F(BackendsE2eTest, TwoUsersRacingAcrossReplicasOneWins) {

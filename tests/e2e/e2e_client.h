@@ -10,9 +10,12 @@
 #ifndef PROFILE_TESTS_E2E_E2E_CLIENT_H_
 #define PROFILE_TESTS_E2E_E2E_CLIENT_H_
 
+#include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -94,6 +97,35 @@ class E2eClient {
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<Stub> stub_;
 };
+
+// How many concurrent spends of one token ended OK, NOT_FOUND 2310 (already
+// spent), or otherwise.
+struct SpendRace {
+  int ok = 0;
+  int not_found = 0;
+  int other = 0;
+};
+
+// Runs spend(0) ... spend(n - 1) on n threads at once and counts outcomes.
+inline SpendRace RaceSpends(int n, const std::function<CallResult(int)>& spend) {
+  std::atomic<int> ok{0}, not_found{0}, other{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < n; ++i) {
+    threads.emplace_back([&, i] {
+      const CallResult result = spend(i);
+      if (result.code() == grpc::StatusCode::OK) {
+        ++ok;
+      } else if (result.code() == grpc::StatusCode::NOT_FOUND &&
+                 result.api_code() == 2310) {
+        ++not_found;
+      } else {
+        ++other;
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  return SpendRace{ok.load(), not_found.load(), other.load()};
+}
 
 }  // namespace profile::testing
 

@@ -670,6 +670,36 @@ class QueuedCallTest : public ::testing::Test {
     return request;
   }
 
+  // A SendPhoneCode from u1, made asynchronously.
+  struct AsyncSend {
+    grpc::ClientContext context;
+    v1::SendPhoneCodeRequest request = SendRequest();
+    v1::SendPhoneCodeResponse response;
+    absl::Notification done;
+    grpc::Status status;
+
+    // Returns the call's status once it has ended.
+    grpc::Status Wait() {
+      done.WaitForNotification();
+      return status;
+    }
+  };
+
+  // Starts `send` with `deadline` and returns once the server has queued it
+  // on the held executor.
+  void StartQueued(AsyncSend& send,
+                   std::chrono::system_clock::time_point deadline) {
+    send.context.AddMetadata("x-user-id", "u1");
+    send.context.set_deadline(deadline);
+    client_->stub().async()->SendPhoneCode(
+        &send.context, &send.request, &send.response,
+        [&send](grpc::Status status) {
+          send.status = std::move(status);
+          send.done.Notify();
+        });
+    ASSERT_TRUE(executor_.WaitQueued(absl::Seconds(30)));
+  }
+
   // A round trip on the same connection: the server has read everything the
   // client sent before it (frames on one connection are read in order).
   void RoundTrip() {
@@ -702,23 +732,11 @@ class QueuedCallTest : public ::testing::Test {
 };
 
 TEST_F(QueuedCallTest, CallCancelledWhileQueuedSendsNoSms) {
-  grpc::ClientContext context;
-  context.AddMetadata("x-user-id", "u1");
-  context.set_deadline(std::chrono::system_clock::now() +
-                       std::chrono::seconds(60));
-  v1::SendPhoneCodeRequest request = SendRequest();
-  v1::SendPhoneCodeResponse response;
-  absl::Notification done;
-  grpc::Status status;
-  client_->stub().async()->SendPhoneCode(&context, &request, &response,
-                                         [&](grpc::Status s) {
-                                           status = std::move(s);
-                                           done.Notify();
-                                         });
-  ASSERT_TRUE(executor_.WaitQueued(absl::Seconds(30)));
-  context.TryCancel();
-  done.WaitForNotification();
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::CANCELLED);
+  AsyncSend send;
+  ASSERT_NO_FATAL_FAILURE(StartQueued(
+      send, std::chrono::system_clock::now() + std::chrono::seconds(60)));
+  send.context.TryCancel();
+  EXPECT_EQ(send.Wait().error_code(), grpc::StatusCode::CANCELLED);
   RoundTrip();
   // The cancellation travels from the transport to the call asynchronously;
   // give it a moment beyond the round trip before the held call runs.
@@ -730,21 +748,9 @@ TEST_F(QueuedCallTest, CallCancelledWhileQueuedSendsNoSms) {
 TEST_F(QueuedCallTest, CallExpiredWhileQueuedSendsNoSms) {
   const auto deadline =
       std::chrono::system_clock::now() + std::chrono::seconds(3);
-  grpc::ClientContext context;
-  context.AddMetadata("x-user-id", "u1");
-  context.set_deadline(deadline);
-  v1::SendPhoneCodeRequest request = SendRequest();
-  v1::SendPhoneCodeResponse response;
-  absl::Notification done;
-  grpc::Status status;
-  client_->stub().async()->SendPhoneCode(&context, &request, &response,
-                                         [&](grpc::Status s) {
-                                           status = std::move(s);
-                                           done.Notify();
-                                         });
-  ASSERT_TRUE(executor_.WaitQueued(absl::Seconds(30)));
-  done.WaitForNotification();
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  AsyncSend send;
+  ASSERT_NO_FATAL_FAILURE(StartQueued(send, deadline));
+  EXPECT_EQ(send.Wait().error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
   // The server's deadline is the client's, give or take the encoding of
   // grpc-timeout; a second later it has certainly passed.
   while (std::chrono::system_clock::now() <

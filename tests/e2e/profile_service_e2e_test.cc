@@ -5,7 +5,6 @@
 // every storage engine the server supports.
 #include <unistd.h>
 
-#include <atomic>
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -29,8 +28,10 @@ namespace {
 
 using ::profile::testing::CallResult;
 using ::profile::testing::PostgresServer;
+using ::profile::testing::RaceSpends;
 using ::profile::testing::RedisServer;
 using ::profile::testing::E2eClient;
+using ::profile::testing::SpendRace;
 using ::profile::testing::Stub;
 using ::testing::HasSubstr;
 
@@ -655,25 +656,10 @@ TEST_P(ProfileServiceE2eTest, OldPhoneModeRequiresTheOldCode) {
 TEST_P(ProfileServiceE2eTest, SixtyFourConcurrentSpendsOfOneTokenOneWins) {
   StartServer();
   const std::string token = TokenFor("u1", "13800138001");
-  std::atomic<int> ok{0}, not_found{0}, other{0};
-  std::vector<std::thread> threads;
-  for (int i = 0; i < 64; ++i) {
-    threads.emplace_back([&] {
-      CallResult result = Update("u1", token);
-      if (result.code() == grpc::StatusCode::OK) {
-        ++ok;
-      } else if (result.code() == grpc::StatusCode::NOT_FOUND &&
-                 result.api_code() == 2310) {
-        ++not_found;
-      } else {
-        ++other;
-      }
-    });
-  }
-  for (std::thread& thread : threads) thread.join();
-  EXPECT_EQ(ok.load(), 1);
-  EXPECT_EQ(not_found.load(), 63);
-  EXPECT_EQ(other.load(), 0);
+  const SpendRace race = RaceSpends(64, [&](int) { return Update("u1", token); });
+  EXPECT_EQ(race.ok, 1);
+  EXPECT_EQ(race.not_found, 63);
+  EXPECT_EQ(race.other, 0);
 }
 
 TEST_P(ProfileServiceE2eTest, TwoUsersRacingForOnePhoneOneWins) {
