@@ -131,8 +131,7 @@ absl::Status ErrorOf(PGconn* conn, const PGresult* result) {
   while (!message.empty() && message.back() == '\n') message.pop_back();
   if (state != nullptr && std::strcmp(state, "23505") == 0) {
     // The only unique index a write can trip is the phone's.
-    return ApiError(ApiCode::kPhoneTaken,
-                    "the new phone is bound to another account");
+    return ApiError(ApiCode::kPhoneTaken);
   }
   if (state != nullptr && std::strcmp(state, "57014") == 0) {
     return ApiError(ApiCode::kDeadlineExceeded,

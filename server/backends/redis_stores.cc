@@ -211,7 +211,7 @@ class RedisCodeStore final : public CodeStore {
       case 1:
         return absl::OkStatus();
       case 2:
-        return ApiError(ApiCode::kWrongCode, "the verification code is wrong");
+        return ApiError(ApiCode::kWrongCode);
       default:
         return NoLiveCodeError();
     }

@@ -26,6 +26,7 @@ struct StoredCode {
 
 class InMemoryCodeStore final : public CodeStore {
  public:
+  bool MayBlock() const override { return false; }
   InMemoryCodeStore(std::shared_ptr<Clock> clock,
                     const InMemoryCodeStoreOptions& options)
       : clock_(std::move(clock)), max_codes_(options.max_codes) {
@@ -69,7 +70,7 @@ class InMemoryCodeStore final : public CodeStore {
     }
     if (ConstantTimeEquals(it->second.digest, digest)) return absl::OkStatus();
     if (--it->second.attempts_left <= 0) Erase(shard, it);
-    return ApiError(ApiCode::kWrongCode, "the verification code is wrong");
+    return ApiError(ApiCode::kWrongCode);
   }
 
   absl::Status Consume(const CodeKey& key, absl::string_view digest) override {
@@ -132,13 +133,19 @@ class InMemoryCodeStore final : public CodeStore {
 }  // namespace
 
 absl::Status NoLiveCodeError() {
-  return ApiError(ApiCode::kCodeExpired,
-                  "the verification code expired, was used, or was never "
-                  "sent; request a new one");
+  return ApiError(ApiCode::kCodeExpired);
 }
 
 absl::string_view CodePurposeName(CodePurpose purpose) {
-  return purpose == CodePurpose::kOldPhone ? "old_phone" : "new_phone";
+  switch (purpose) {
+    case CodePurpose::kNewPhone:
+      return "new_phone";
+    case CodePurpose::kOldPhone:
+      return "old_phone";
+    case CodePurpose::kUnspecified:
+      break;
+  }
+  return "unspecified";
 }
 
 std::string CodeDigest(absl::string_view secret, const CodeKey& key,

@@ -21,42 +21,84 @@ int IntPayload(const absl::Status& status, absl::string_view url) {
   return value;
 }
 
+// The catalogue: every api code with its canonical code and messages. The
+// English message is the default text of ApiError(code); callers that know
+// more (which flag, which field) pass their own English text, while callers
+// reading Chinese always get the catalogue's.
+struct ApiCodeInfo {
+  ApiCode code;
+  absl::StatusCode canonical;
+  absl::string_view english;
+  absl::string_view chinese;
+};
+
+constexpr ApiCodeInfo kCatalogue[] = {
+    {ApiCode::kOk, absl::StatusCode::kOk, "success", "操作成功"},
+    {ApiCode::kUnauthenticated, absl::StatusCode::kUnauthenticated,
+     "the caller is not signed in", "未登录或身份无效"},
+    {ApiCode::kInvalidArgument, absl::StatusCode::kInvalidArgument,
+     "the request is invalid", "请求参数无效"},
+    {ApiCode::kWrongCode, absl::StatusCode::kInvalidArgument,
+     "the verification code is wrong", "验证码错误"},
+    {ApiCode::kPhoneTaken, absl::StatusCode::kAlreadyExists,
+     "the new phone is bound to another account", "该手机号已被其他账号绑定"},
+    {ApiCode::kNoCurrentPhone, absl::StatusCode::kFailedPrecondition,
+     "the account has no phone", "当前账号未绑定手机号"},
+    {ApiCode::kOldPhoneMismatch, absl::StatusCode::kFailedPrecondition,
+     "the old phone is not the account's current phone",
+     "旧手机号与账号绑定的手机号不一致"},
+    {ApiCode::kTooFrequent, absl::StatusCode::kResourceExhausted,
+     "too many requests; retry later", "请求过于频繁，请稍后再试"},
+    {ApiCode::kSmsFailed, absl::StatusCode::kUnavailable,
+     "the verification code could not be sent; retry later",
+     "短信发送失败，请稍后再试"},
+    {ApiCode::kSamePhone, absl::StatusCode::kFailedPrecondition,
+     "the new phone is the account's current phone", "新手机号与当前手机号相同"},
+    {ApiCode::kCodeExpired, absl::StatusCode::kInvalidArgument,
+     "the verification code expired, was used, or was never sent; request a "
+     "new one",
+     "验证码已失效，请重新获取"},
+    {ApiCode::kTokenNotFound, absl::StatusCode::kNotFound,
+     "the update-phone token is unknown, expired or used",
+     "修改手机号的凭证无效、已过期或已使用"},
+    {ApiCode::kTokenOtherUser, absl::StatusCode::kPermissionDenied,
+     "the update-phone token was issued to another user",
+     "修改手机号的凭证不属于当前用户"},
+    {ApiCode::kTooManyTokens, absl::StatusCode::kResourceExhausted,
+     "too many phone changes are in progress; retry later",
+     "服务繁忙，请稍后再试"},
+    {ApiCode::kInternal, absl::StatusCode::kInternal, "internal error",
+     "服务内部错误"},
+    {ApiCode::kCancelled, absl::StatusCode::kCancelled,
+     "the call was cancelled", "请求已取消"},
+    {ApiCode::kUnavailable, absl::StatusCode::kUnavailable,
+     "a backend is unavailable; retry later", "服务暂不可用，请稍后再试"},
+    {ApiCode::kDeadlineExceeded, absl::StatusCode::kDeadlineExceeded,
+     "the call ran out of time", "请求超时"},
+};
+
+// Returns the catalogue entry of `api_code`, or that of kInternal for a
+// number the catalogue does not know.
+const ApiCodeInfo& InfoOf(ApiCode api_code) {
+  for (const ApiCodeInfo& info : kCatalogue) {
+    if (info.code == api_code) return info;
+  }
+  return InfoOf(ApiCode::kInternal);
+}
+
 }  // namespace
 
 absl::StatusCode CanonicalCodeOf(ApiCode api_code) {
-  switch (api_code) {
-    case ApiCode::kOk:
-      return absl::StatusCode::kOk;
-    case ApiCode::kUnauthenticated:
-      return absl::StatusCode::kUnauthenticated;
-    case ApiCode::kInvalidArgument:
-    case ApiCode::kWrongCode:
-    case ApiCode::kCodeExpired:
-      return absl::StatusCode::kInvalidArgument;
-    case ApiCode::kPhoneTaken:
-      return absl::StatusCode::kAlreadyExists;
-    case ApiCode::kNoCurrentPhone:
-    case ApiCode::kOldPhoneMismatch:
-    case ApiCode::kSamePhone:
-      return absl::StatusCode::kFailedPrecondition;
-    case ApiCode::kTooFrequent:
-    case ApiCode::kTooManyTokens:
-      return absl::StatusCode::kResourceExhausted;
-    case ApiCode::kSmsFailed:
-    case ApiCode::kUnavailable:
-      return absl::StatusCode::kUnavailable;
-    case ApiCode::kTokenNotFound:
-      return absl::StatusCode::kNotFound;
-    case ApiCode::kTokenOtherUser:
-      return absl::StatusCode::kPermissionDenied;
-    case ApiCode::kDeadlineExceeded:
-      return absl::StatusCode::kDeadlineExceeded;
-    case ApiCode::kInternal:
-      return absl::StatusCode::kInternal;
-    case ApiCode::kCancelled:
-      return absl::StatusCode::kCancelled;
-  }
-  return absl::StatusCode::kInternal;
+  return InfoOf(api_code).canonical;
+}
+
+absl::string_view ApiCodeMessage(ApiCode api_code, Language language) {
+  const ApiCodeInfo& info = InfoOf(api_code);
+  return language == Language::kChinese ? info.chinese : info.english;
+}
+
+absl::Status ApiError(ApiCode api_code) {
+  return ApiError(api_code, InfoOf(api_code).english);
 }
 
 absl::Status ApiError(ApiCode api_code, absl::string_view message,
@@ -111,6 +153,20 @@ std::string FieldOf(const absl::Status& status) {
 
 int RetryAfterOf(const absl::Status& status) {
   return IntPayload(status, kRetryAfterUrl);
+}
+
+std::string LocalizedMessage(const absl::Status& status, Language language) {
+  if (language == Language::kEnglish) return std::string(status.message());
+  const ApiCode code = ApiCodeOf(status);
+  const std::string field = FieldOf(status);
+  if (code == ApiCode::kInvalidArgument && !field.empty()) {
+    return absl::StrCat(ApiCodeMessage(code, language), "：", field);
+  }
+  return std::string(ApiCodeMessage(code, language));
+}
+
+absl::string_view SuccessMessage(Language language) {
+  return ApiCodeMessage(ApiCode::kOk, language);
 }
 
 }  // namespace profile

@@ -5,9 +5,14 @@
 // ApiError() builds a Status carrying both, and the RPC layer turns it into a
 // gRPC status plus trailing metadata `x-api-code`.
 //
-//   return ApiError(ApiCode::kWrongCode, "the verification code is wrong");
+// This file is also the one catalogue of the api codes: each code's
+// canonical code and its English and Chinese messages live in one table in
+// api_error.cc, which the core, the stores and the service all use.
+//
+//   return ApiError(ApiCode::kWrongCode);  // "the verification code is wrong"
 //   ...
 //   ApiCode code = ApiCodeOf(status);  // kWrongCode
+//   std::string text = LocalizedMessage(status, Language::kChinese);
 //
 // The numbers are pinned: clients outside this repository depend on them.
 #ifndef PROFILE_SERVER_COMMON_API_ERROR_H_
@@ -17,6 +22,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "server/common/language.h"
 
 namespace profile {
 
@@ -59,7 +65,12 @@ enum class ApiCode : int {
 };
 
 // Returns a non-OK status with the canonical code that belongs to `api_code`
-// and `message`. For kInvalidArgument, `field` names the offending request
+// and the catalogue's English message for it.
+// REQUIRES: api_code != ApiCode::kOk.
+absl::Status ApiError(ApiCode api_code);
+
+// Returns a non-OK status with the canonical code that belongs to `api_code`
+// and `message`, for an error that says more than the catalogue's text. For kInvalidArgument, `field` names the offending request
 // field. For kTooFrequent, `retry_after_seconds` says when to come back.
 // REQUIRES: api_code != ApiCode::kOk.
 absl::Status ApiError(ApiCode api_code, absl::string_view message,
@@ -83,6 +94,17 @@ int RetryAfterOf(const absl::Status& status);
 
 // Returns the canonical code that belongs to `api_code`.
 absl::StatusCode CanonicalCodeOf(ApiCode api_code);
+
+// Returns the catalogue's message for `api_code` in `language`.
+absl::string_view ApiCodeMessage(ApiCode api_code, Language language);
+
+// Returns the message a caller reading `language` gets for `status`: in
+// English the status's own message, in Chinese the catalogue's message for
+// its api code (with the field name for kInvalidArgument).
+std::string LocalizedMessage(const absl::Status& status, Language language);
+
+// Returns the success message: "success" or 操作成功.
+absl::string_view SuccessMessage(Language language);
 
 }  // namespace profile
 

@@ -10,10 +10,9 @@
 
 #include <string>
 
-#include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "server/auth/authenticator.h"
-#include "server/core/phone_change.h"
+#include "server/common/language.h"
 
 namespace profile {
 
@@ -30,13 +29,6 @@ std::string NewRequestId();
 // Returns Chinese if `x-authing-lang` or, failing that, `accept-language`
 // asks for zh (zh-CN, zh-Hans, zh;q=0.9...), else English.
 Language LanguageFrom(const CallMetadata& metadata);
-
-// Returns the message for `status` in `language`: the core's English text,
-// or its Chinese equivalent.
-std::string LocalizedMessage(const absl::Status& status, Language language);
-
-// Returns the success message: "success" or 操作成功.
-absl::string_view SuccessMessage(Language language);
 
 }  // namespace profile
 

@@ -4,7 +4,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/common/api_error.h"
-#include "server/service/call_context.h"
 
 namespace profile {
 
@@ -19,21 +18,15 @@ grpc::Status ToGrpcStatus(const absl::Status& status, Language language,
     context->AddTrailingMetadata("retry-after", absl::StrCat(retry_after));
   }
   // Internal errors and backend failures keep their details (addresses,
-  // SQL states) in the server log, not on the wire.
-  std::string message;
-  if (api_code == ApiCode::kInternal) {
-    message = language == Language::kChinese ? "服务内部错误" : "internal error";
-  } else if (api_code == ApiCode::kUnavailable) {
-    message = language == Language::kChinese
-                  ? "服务暂不可用，请稍后再试"
-                  : "a backend is unavailable; retry later";
-  } else if (api_code == ApiCode::kDeadlineExceeded &&
-             status.code() == absl::StatusCode::kDeadlineExceeded) {
-    message = language == Language::kChinese ? "请求超时"
-                                             : "the call ran out of time";
-  } else {
-    message = LocalizedMessage(status, language);
-  }
+  // SQL states) in the server log, not on the wire: the caller gets the
+  // catalogue's text.
+  const bool keep_details =
+      api_code != ApiCode::kInternal && api_code != ApiCode::kUnavailable &&
+      !(api_code == ApiCode::kDeadlineExceeded &&
+        status.code() == absl::StatusCode::kDeadlineExceeded);
+  std::string message = keep_details
+                            ? LocalizedMessage(status, language)
+                            : std::string(ApiCodeMessage(api_code, language));
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
                       std::move(message));
 }

@@ -13,7 +13,7 @@
 #include "absl/status/status.h"
 #include "grpcpp/server_context.h"
 #include "grpcpp/support/status.h"
-#include "server/core/phone_change.h"
+#include "server/common/language.h"
 
 namespace profile {
 

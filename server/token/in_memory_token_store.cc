@@ -139,6 +139,7 @@ struct alignas(64) Shard {
 
 class InMemoryTokenStore final : public TokenStore {
  public:
+  bool MayBlock() const override { return false; }
   InMemoryTokenStore(std::shared_ptr<Clock> clock,
                      const InMemoryTokenStoreOptions& options)
       : clock_(std::move(clock)),
@@ -364,18 +365,15 @@ class InMemoryTokenStore final : public TokenStore {
 }  // namespace
 
 absl::Status TokenNotFoundError() {
-  return ApiError(ApiCode::kTokenNotFound,
-                  "the update-phone token is unknown, expired or used");
+  return ApiError(ApiCode::kTokenNotFound);
 }
 
 absl::Status TokenOtherUserError() {
-  return ApiError(ApiCode::kTokenOtherUser,
-                  "the update-phone token was issued to another user");
+  return ApiError(ApiCode::kTokenOtherUser);
 }
 
 absl::Status TooManyTokensError() {
-  return ApiError(ApiCode::kTooManyTokens,
-                  "too many phone changes are in progress; retry later");
+  return ApiError(ApiCode::kTooManyTokens);
 }
 
 std::unique_ptr<TokenStore> NewInMemoryTokenStore(

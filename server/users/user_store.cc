@@ -13,6 +13,7 @@ namespace {
 
 class InMemoryUserStore final : public UserStore {
  public:
+  bool MayBlock() const override { return false; }
   absl::StatusOr<std::string> GetPhone(absl::string_view user_id) override {
     absl::ReaderMutexLock lock(&mu_);
     auto it = phone_of_.find(user_id);
@@ -52,8 +53,7 @@ class InMemoryUserStore final : public UserStore {
     }
     auto owner = owner_of_.find(new_phone_e164);
     if (owner != owner_of_.end() && owner->second != user_id) {
-      return ApiError(ApiCode::kPhoneTaken,
-                      "the new phone is bound to another account");
+      return ApiError(ApiCode::kPhoneTaken);
     }
     if (!old_e164.empty()) owner_of_.erase(old_e164);
     owner_of_[new_phone_e164] = std::string(user_id);
