@@ -29,9 +29,10 @@
 
 namespace profile {
 
-enum class CodePurpose { kNewPhone = 1, kOldPhone = 2 };
+// What a code proves. The numbers are those of the API's PhoneCodePurpose.
+enum class CodePurpose { kUnspecified = 0, kNewPhone = 1, kOldPhone = 2 };
 
-// Returns "new_phone" or "old_phone".
+// Returns "new_phone", "old_phone" or "unspecified".
 absl::string_view CodePurposeName(CodePurpose purpose);
 
 // Which code: the phone it was sent to and what it proves.
@@ -51,6 +52,12 @@ std::string CodeDigest(absl::string_view secret, const CodeKey& key,
 class CodeStore {
  public:
   virtual ~CodeStore() = default;
+
+  // Returns true if a call may wait on a network or a disk. The service then
+  // runs the RPCs that use this off gRPC's callback threads, on its bounded
+  // executor. True unless an implementation knows better: only what is
+  // certain to return at once (memory under a mutex) may answer false.
+  virtual bool MayBlock() const { return true; }
 
   // Stores `digest` as the code for `key` until `expires_at`, replacing any
   // earlier code for `key`; `max_attempts` wrong tries burn it.

@@ -1,43 +1,76 @@
-// CodeValidator: decides whether a typed code proves ownership of a phone.
+// CodeVerifier: issues the codes that prove a caller holds a phone, and
+// decides whether a typed code is right.
 //
-// Validators are pluggable and tried as a chain: the first validator that
-// covers a phone decides. The stored-code validator covers every phone and
-// checks the codes that SendPhoneCode texted; the fixed-code validator covers
-// only the configured test numbers, so QA and app-store reviewers can log in
-// without an SMS.
+// A pluggable piece: a verifier owns send, check and consume for the phones
+// it covers, and verifiers are tried as a chain, the first that covers a
+// phone deciding. Each verifier is a file pair in this folder:
+//   - test numbers (test_number_verifier.h): fixed, reusable codes for the
+//     configured numbers, so QA and app-store reviewers sign in without an
+//     SMS; nothing is sent and no send limit applies.
+//   - local (local_code_verifier.h): random codes generated here, kept in a
+//     CodeStore as keyed digests, texted through an SmsSender. Covers every
+//     phone.
+// A provider that sends and checks codes itself (Twilio Verify-style) is one
+// more verifier.
 //
-//   std::vector<std::unique_ptr<CodeValidator>> validators;
-//   validators.push_back(NewFixedCodeValidator(test_codes));
-//   validators.push_back(NewStoredCodeValidator(code_store, secret));
-//   auto chain = NewCodeValidatorChain(std::move(validators));
+//   std::vector<std::unique_ptr<CodeVerifier>> verifiers;
+//   verifiers.push_back(NewTestNumberVerifier(test_codes));
+//   verifiers.push_back(NewLocalCodeVerifier(options, clock, store, sms));
+//   auto chain = NewCodeVerifierChain(std::move(verifiers));
+//   absl::Status sent = chain->Send({key, Language::kEnglish, request_id});
 //   absl::Status ok = chain->Check(key, "246810");
 //   if (ok.ok()) chain->Consume(key, "246810");
 //
 // Check() and Consume() are split so that a verification consumes its codes
-// only once every other check has passed.
+// only once every other check has passed (a wrong old-phone code must not
+// cost the new one).
 //
 // Thread-safety: implementations are safe to call concurrently.
-#ifndef PROFILE_SERVER_CODES_CODE_VALIDATOR_H_
-#define PROFILE_SERVER_CODES_CODE_VALIDATOR_H_
+#ifndef PROFILE_SERVER_CODES_CODE_VERIFIER_H_
+#define PROFILE_SERVER_CODES_CODE_VERIFIER_H_
 
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
-#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "server/codes/code_store.h"
+#include "server/common/language.h"
 
 namespace profile {
 
-class CodeValidator {
- public:
-  virtual ~CodeValidator() = default;
+// A code to issue: for which phone and purpose, in which language, and the
+// request that asked for it (for the logs).
+struct CodeRequest {
+  CodeKey key;
+  Language language = Language::kEnglish;
+  std::string request_id;
+};
 
-  // Returns true if this validator decides the codes of `phone_e164`.
+class CodeVerifier {
+ public:
+  virtual ~CodeVerifier() = default;
+
+  // Returns true if this verifier decides the codes of `phone_e164`.
   virtual bool Covers(absl::string_view phone_e164) const = 0;
+
+  // Returns true if issuing a code for `phone_e164` sends a real message,
+  // which costs money and reaches a person: the send limits apply. False
+  // for fixed test codes.
+  virtual bool Texts(absl::string_view phone_e164) const = 0;
+
+  // Returns true if Send() may wait on a network or a disk (see
+  // UserStore::MayBlock()).
+  virtual bool SendMayBlock() const = 0;
+
+  // Returns true if Check() or Consume() may wait on a network or a disk.
+  virtual bool CheckMayBlock() const = 0;
+
+  // Issues a code for `request.key` and has it delivered, replacing any
+  // earlier code for the key. Returns UNAVAILABLE with api code 2110 if it
+  // could not be delivered, or the error of a store it keeps codes in.
+  virtual absl::Status Send(const CodeRequest& request) = 0;
 
   // Returns OK if `code` is the valid code for `key`; INVALID_ARGUMENT with
   // api code 2001 if it is wrong (counted against the code's attempts), or
@@ -49,28 +82,12 @@ class CodeValidator {
   virtual absl::Status Consume(const CodeKey& key, absl::string_view code) = 0;
 };
 
-// Returns the validator of codes texted by SendPhoneCode and kept in `store`
-// as CodeDigest(secret, ...): single use, bound to phone and purpose, burned
-// after the store's attempt limit. Covers every phone.
-// REQUIRES: `store` outlives the validator.
-std::unique_ptr<CodeValidator> NewStoredCodeValidator(CodeStore* store,
-                                                      std::string secret);
-
-// Returns the validator of fixed codes for test numbers (E.164 -> code):
-// reusable, for both purposes, and covering only those numbers.
-std::unique_ptr<CodeValidator> NewFixedCodeValidator(
-    absl::flat_hash_map<std::string, std::string> codes);
-
-// Returns a validator that hands each phone to the first of `validators`
-// that covers it. A phone no validator covers has no valid code (2300).
-std::unique_ptr<CodeValidator> NewCodeValidatorChain(
-    std::vector<std::unique_ptr<CodeValidator>> validators);
-
-// Parses --test_phone_codes: "+8613800138000:246810,+14155550100:135790".
-// Each number must be valid E.164 and each code 4 to 10 digits.
-absl::StatusOr<absl::flat_hash_map<std::string, std::string>>
-ParseTestPhoneCodes(absl::string_view text);
+// Returns a verifier that hands each phone to the first of `verifiers` that
+// covers it. A phone no verifier covers has no valid code (2300), and no
+// code can be sent to it (INTERNAL: the chain is misconfigured).
+std::unique_ptr<CodeVerifier> NewCodeVerifierChain(
+    std::vector<std::unique_ptr<CodeVerifier>> verifiers);
 
 }  // namespace profile
 
-#endif  // PROFILE_SERVER_CODES_CODE_VALIDATOR_H_
+#endif  // PROFILE_SERVER_CODES_CODE_VERIFIER_H_

@@ -56,4 +56,24 @@ absl::StatusOr<std::string> ReadFlagFile(absl::string_view flag,
   return contents;
 }
 
+absl::StatusOr<std::string> ReadSecretFile(absl::string_view flag,
+                                           const std::string& path,
+                                           size_t min_bytes) {
+  absl::StatusOr<std::string> secret = ReadFlagFile(flag, path);
+  if (!secret.ok()) return secret.status();
+  while (!secret->empty() &&
+         (secret->back() == '\n' || secret->back() == '\r')) {
+    secret->pop_back();
+  }
+  if (secret->empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", flag, ": ", path, " holds only a newline"));
+  }
+  if (secret->size() < min_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--", flag, " must hold at least ", min_bytes, " bytes of secret"));
+  }
+  return secret;
+}
+
 }  // namespace profile

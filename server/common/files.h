@@ -23,6 +23,13 @@ inline constexpr size_t kMaxFlagFileBytes = 1 << 20;
 absl::StatusOr<std::string> ReadFlagFile(absl::string_view flag,
                                          const std::string& path);
 
+// Returns the secret in the file at `path` without its trailing line breaks
+// (`echo secret > file` leaves one), or INVALID_ARGUMENT naming `--flag`: as
+// ReadFlagFile(), or when fewer than `min_bytes` remain.
+absl::StatusOr<std::string> ReadSecretFile(absl::string_view flag,
+                                           const std::string& path,
+                                           size_t min_bytes = 1);
+
 }  // namespace profile
 
 #endif  // PROFILE_SERVER_COMMON_FILES_H_

@@ -10,9 +10,26 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "server/common/api_error.h"
+#include "server/common/flag_error.h"
 #include "server/common/periodic.h"
 
 namespace profile {
+
+absl::Status SendLimits::Validate() const {
+  if (resend_interval < absl::ZeroDuration() ||
+      resend_interval > absl::Hours(1)) {
+    return InvalidFlagError("code_resend_interval", "must be from 0s to 1h");
+  }
+  if (max_per_phone_per_hour < 1) {
+    return InvalidFlagError("max_codes_per_phone_per_hour",
+                            "must be at least 1");
+  }
+  if (max_per_user_per_hour < 1) {
+    return InvalidFlagError("max_codes_per_user_per_hour",
+                            "must be at least 1");
+  }
+  return absl::OkStatus();
+}
 namespace {
 
 // Whole seconds from `now` until `until`, at least 1.
@@ -29,6 +46,7 @@ struct Window {
 
 class InMemorySendLimiter final : public SendLimiter {
  public:
+  bool MayBlock() const override { return false; }
   InMemorySendLimiter(std::shared_ptr<Clock> clock,
                       const InMemorySendLimiterOptions& options)
       : clock_(std::move(clock)),

@@ -30,6 +30,10 @@ struct SendLimits {
   int max_per_phone_per_hour = 10;
   // Codes one user may request per hour.
   int max_per_user_per_hour = 20;
+
+  // Returns OK if every limit is in range, else INVALID_ARGUMENT naming the
+  // flag.
+  absl::Status Validate() const;
 };
 
 // The errors every SendLimiter answers with: RESOURCE_EXHAUSTED, api code
@@ -41,6 +45,12 @@ absl::Status UserHourlyCapError(int seconds);
 class SendLimiter {
  public:
   virtual ~SendLimiter() = default;
+
+  // Returns true if a call may wait on a network or a disk. The service then
+  // runs the RPCs that use this off gRPC's callback threads, on its bounded
+  // executor. True unless an implementation knows better: only what is
+  // certain to return at once (memory under a mutex) may answer false.
+  virtual bool MayBlock() const { return true; }
 
   // Records a send of `key` by `user_id` if every limit allows it; otherwise
   // returns RESOURCE_EXHAUSTED, api code 2100, with the seconds until it

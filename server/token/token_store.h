@@ -56,6 +56,12 @@ class TokenStore {
  public:
   virtual ~TokenStore() = default;
 
+  // Returns true if a call may wait on a network or a disk. The service then
+  // runs the RPCs that use this off gRPC's callback threads, on its bounded
+  // executor. True unless an implementation knows better: only what is
+  // certain to return at once (memory under a mutex) may answer false.
+  virtual bool MayBlock() const { return true; }
+
   // Stores `grant` under `token_hash` (a SHA-256 digest, 32 bytes) until
   // `expires_at`, and revokes the previous token of `grant.user_id`.
   // Returns RESOURCE_EXHAUSTED (api code 2312) when the store is full.

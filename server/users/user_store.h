@@ -34,6 +34,12 @@ class UserStore {
  public:
   virtual ~UserStore() = default;
 
+  // Returns true if a call may wait on a network or a disk. The service then
+  // runs the RPCs that use this off gRPC's callback threads, on its bounded
+  // executor. True unless an implementation knows better: only what is
+  // certain to return at once (memory under a mutex) may answer false.
+  virtual bool MayBlock() const { return true; }
+
   // Returns the E.164 phone bound to `user_id`, or "" if it has none.
   virtual absl::StatusOr<std::string> GetPhone(absl::string_view user_id) = 0;
 

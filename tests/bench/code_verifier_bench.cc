@@ -12,12 +12,25 @@
 #include "benchmark/benchmark.h"
 #include "tests/bench/bench_main.h"
 #include "server/codes/code_store.h"
-#include "server/codes/code_validator.h"
+#include "server/codes/code_verifier.h"
+#include "server/codes/local_code_verifier.h"
+#include "server/codes/test_number_verifier.h"
 #include "server/common/clock.h"
 #include "server/common/crypto.h"
+#include "server/sms/log_sms_sender.h"
 
 namespace profile {
 namespace {
+
+// The local verifier over `store`. The benchmarks only check and consume
+// codes, so its sender (the log) never runs.
+std::unique_ptr<CodeVerifier> LocalVerifier(CodeStore* store,
+                                            std::string secret) {
+  static SmsSender* const sms = NewLogSmsSender().release();
+  LocalCodeVerifierOptions options;
+  options.secret = std::move(secret);
+  return NewLocalCodeVerifier(options, SystemClock(), store, sms);
+}
 
 constexpr int kPhones = 1 << 12;
 
@@ -33,7 +46,7 @@ std::vector<CodeKey> Keys() {
 void BM_StoredCheck(benchmark::State& state) {
   auto store = NewInMemoryCodeStore(SystemClock(), {1000000, absl::ZeroDuration()});
   const std::string secret = RandomBytes(32);
-  auto validator = NewStoredCodeValidator(store.get(), secret);
+  auto validator = LocalVerifier(store.get(), secret);
   const std::vector<CodeKey> keys = Keys();
   const absl::Time expires_at = absl::Now() + absl::Hours(1);
   for (const CodeKey& key : keys) {
@@ -57,7 +70,7 @@ BENCHMARK(BM_StoredCheck);
 void BM_StoredPutCheckConsume(benchmark::State& state) {
   auto store = NewInMemoryCodeStore(SystemClock(), {1000000, absl::ZeroDuration()});
   const std::string secret = RandomBytes(32);
-  auto validator = NewStoredCodeValidator(store.get(), secret);
+  auto validator = LocalVerifier(store.get(), secret);
   const std::vector<CodeKey> keys = Keys();
   const absl::Time expires_at = absl::Now() + absl::Hours(1);
   size_t i = 0;
@@ -84,10 +97,10 @@ void BM_ChainTestNumber(benchmark::State& state) {
   for (int i = 0; i < 2049; ++i) {
     test_codes.emplace(absl::StrFormat("+86139%08d", i), "246810");
   }
-  std::vector<std::unique_ptr<CodeValidator>> chain;
-  chain.push_back(NewFixedCodeValidator(std::move(test_codes)));
-  chain.push_back(NewStoredCodeValidator(store.get(), RandomBytes(32)));
-  auto validator = NewCodeValidatorChain(std::move(chain));
+  std::vector<std::unique_ptr<CodeVerifier>> chain;
+  chain.push_back(NewTestNumberVerifier(std::move(test_codes)));
+  chain.push_back(LocalVerifier(store.get(), RandomBytes(32)));
+  auto validator = NewCodeVerifierChain(std::move(chain));
   const CodeKey key{"+8613900000007", CodePurpose::kNewPhone};
   for (auto _ : state) {
     absl::Status status = validator->Check(key, "246810");

@@ -19,14 +19,14 @@ channels="${CHANNELS:-4}"
 
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$build" -j"${JOBS:-1}" --target profile_server profile_bench \
-  token_store_bench code_validator_bench phone_number_bench crypto_bench \
+  token_store_bench code_verifier_bench phone_number_bench crypto_bench \
   token_memory server_startup >/dev/null
 
 echo "# machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(uname -r)"
 echo "# date: $(date -u +%FT%TZ)  commit: $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo none)"
 
 echo "## microbenchmarks"
-for b in token_store_bench code_validator_bench phone_number_bench crypto_bench; do
+for b in token_store_bench code_verifier_bench phone_number_bench crypto_bench; do
   "$build/tests/bench/$b" --benchmark_min_time=0.5 --benchmark_repetitions=3 \
     --benchmark_report_aggregates_only=true 2>/dev/null | grep -E '_median'
 done

@@ -1,4 +1,4 @@
-#include "server/codes/code_validator.h"
+#include "server/codes/code_verifier.h"
 
 #include <memory>
 #include <string>
@@ -12,13 +12,17 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/codes/code_store.h"
+#include "server/codes/local_code_verifier.h"
+#include "server/codes/test_number_verifier.h"
 #include "server/common/api_error.h"
+#include "tests/testing/capturing_sms_sender.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/status_matchers.h"
 
 namespace profile {
 namespace {
 
+using ::profile::testing::CapturingSmsSender;
 using ::profile::testing::FakeClock;
 using ::profile::testing::IsOk;
 using ::profile::testing::StatusIs;
@@ -44,9 +48,9 @@ absl::flat_hash_map<std::string, std::string> TestCodes() {
   return {{kTestPhone, kTestCode}, {kOtherTestPhone, kOtherTestCode}};
 }
 
-class CodeValidatorTest : public ::testing::Test {
+class CodeVerifierTest : public ::testing::Test {
  protected:
-  CodeValidatorTest() {
+  CodeVerifierTest() {
     InMemoryCodeStoreOptions options;
     options.sweep_interval = absl::ZeroDuration();
     store_ = NewInMemoryCodeStore(clock_, options);
@@ -59,28 +63,83 @@ class CodeValidatorTest : public ::testing::Test {
                 IsOk());
   }
 
-  std::unique_ptr<CodeValidator> Chain() {
-    std::vector<std::unique_ptr<CodeValidator>> validators;
-    validators.push_back(NewFixedCodeValidator(TestCodes()));
-    validators.push_back(NewStoredCodeValidator(store_.get(), kSecret));
-    return NewCodeValidatorChain(std::move(validators));
+  std::unique_ptr<CodeVerifier> Chain() {
+    std::vector<std::unique_ptr<CodeVerifier>> validators;
+    validators.push_back(NewTestNumberVerifier(TestCodes()));
+    validators.push_back(LocalVerifier(kSecret));
+    return NewCodeVerifierChain(std::move(validators));
+  }
+
+  // The local verifier over store_, keying digests with `secret`.
+  std::unique_ptr<CodeVerifier> LocalVerifier(std::string secret) {
+    LocalCodeVerifierOptions options;
+    options.secret = std::move(secret);
+    return NewLocalCodeVerifier(options, clock_, store_.get(), &sms_);
   }
 
   std::shared_ptr<FakeClock> clock_ = std::make_shared<FakeClock>();
   std::unique_ptr<CodeStore> store_;
+  CapturingSmsSender sms_;
 };
 
-// --- Stored-code validator ---
+// --- Local verifier ---
 
-TEST_F(CodeValidatorTest, StoredCoversEveryPhone) {
-  auto validator = NewStoredCodeValidator(store_.get(), kSecret);
+TEST_F(CodeVerifierTest, LocalSendTextsACodeThatChecksOnce) {
+  auto verifier = LocalVerifier(kSecret);
+  const CodeKey key{kRealPhone, CodePurpose::kOldPhone};
+  EXPECT_TRUE(verifier->Texts(kRealPhone));
+  EXPECT_FALSE(verifier->SendMayBlock());
+  EXPECT_FALSE(verifier->CheckMayBlock());
+  ASSERT_THAT(verifier->Send({key, Language::kChinese, "request-1"}), IsOk());
+  ASSERT_EQ(sms_.count(), 1u);
+  const SmsMessage text = sms_.sent()[0];
+  EXPECT_EQ(text.phone_e164, kRealPhone);
+  EXPECT_EQ(text.purpose, CodePurpose::kOldPhone);
+  EXPECT_EQ(text.code.size(), 6u);
+  EXPECT_EQ(text.language, Language::kChinese);
+  EXPECT_EQ(text.request_id, "request-1");
+  EXPECT_THAT(text.text, HasSubstr(text.code));
+  // Bound to its purpose, then single use.
+  EXPECT_THAT(verifier->Check({kRealPhone, CodePurpose::kNewPhone}, text.code),
+              IsNoLiveCode());
+  EXPECT_THAT(verifier->Check(key, text.code), IsOk());
+  EXPECT_THAT(verifier->Consume(key, text.code), IsOk());
+  EXPECT_THAT(verifier->Check(key, text.code), IsNoLiveCode());
+}
+
+TEST_F(CodeVerifierTest, LocalSendThatCannotBeDeliveredIsSmsFailed) {
+  auto verifier = LocalVerifier(kSecret);
+  sms_.set_failing(true);
+  EXPECT_THAT(
+      verifier->Send({{kRealPhone, CodePurpose::kNewPhone}, Language::kEnglish,
+                      "request-1"}),
+      StatusIs(absl::StatusCode::kUnavailable, ApiCode::kSmsFailed));
+  EXPECT_EQ(sms_.count(), 0u);
+}
+
+TEST_F(CodeVerifierTest, TestNumbersTextNothing) {
+  auto chain = Chain();
+  EXPECT_FALSE(chain->Texts(kTestPhone));
+  EXPECT_TRUE(chain->Texts(kRealPhone));
+  EXPECT_THAT(chain->Send({{kTestPhone, CodePurpose::kNewPhone},
+                           Language::kEnglish, "request-1"}),
+              IsOk());
+  EXPECT_EQ(sms_.count(), 0u);
+  EXPECT_THAT(chain->Check({kTestPhone, CodePurpose::kNewPhone}, kTestCode),
+              IsOk());
+}
+
+// --- Stored codes ---
+
+TEST_F(CodeVerifierTest, StoredCoversEveryPhone) {
+  auto validator = LocalVerifier(kSecret);
   EXPECT_TRUE(validator->Covers(kRealPhone));
   EXPECT_TRUE(validator->Covers(kTestPhone));
   EXPECT_TRUE(validator->Covers(""));
 }
 
-TEST_F(CodeValidatorTest, StoredChecksWithoutConsumingAndConsumesOnce) {
-  auto validator = NewStoredCodeValidator(store_.get(), kSecret);
+TEST_F(CodeVerifierTest, StoredChecksWithoutConsumingAndConsumesOnce) {
+  auto validator = LocalVerifier(kSecret);
   const CodeKey key{kRealPhone, CodePurpose::kNewPhone};
   Send(key, "123456");
   EXPECT_THAT(validator->Check(key, "123456"), IsOk());
@@ -90,8 +149,8 @@ TEST_F(CodeValidatorTest, StoredChecksWithoutConsumingAndConsumesOnce) {
   EXPECT_THAT(validator->Check(key, "123456"), IsNoLiveCode());
 }
 
-TEST_F(CodeValidatorTest, StoredWrongCodeIsCountedAndBurns) {
-  auto validator = NewStoredCodeValidator(store_.get(), kSecret);
+TEST_F(CodeVerifierTest, StoredWrongCodeIsCountedAndBurns) {
+  auto validator = LocalVerifier(kSecret);
   const CodeKey key{kRealPhone, CodePurpose::kNewPhone};
   Send(key, "123456", /*max_attempts=*/2);
   EXPECT_THAT(validator->Check(key, "000000"), IsWrongCode());
@@ -99,17 +158,17 @@ TEST_F(CodeValidatorTest, StoredWrongCodeIsCountedAndBurns) {
   EXPECT_THAT(validator->Check(key, "123456"), IsNoLiveCode());
 }
 
-TEST_F(CodeValidatorTest, StoredUsesItsSecret) {
+TEST_F(CodeVerifierTest, StoredUsesItsSecret) {
   const CodeKey key{kRealPhone, CodePurpose::kNewPhone};
   Send(key, "123456");
-  auto wrong_secret = NewStoredCodeValidator(store_.get(), "another-secret");
+  auto wrong_secret = LocalVerifier("another-secret");
   EXPECT_THAT(wrong_secret->Check(key, "123456"), IsWrongCode());
-  auto right_secret = NewStoredCodeValidator(store_.get(), kSecret);
+  auto right_secret = LocalVerifier(kSecret);
   EXPECT_THAT(right_secret->Check(key, "123456"), IsOk());
 }
 
-TEST_F(CodeValidatorTest, StoredCodeIsBoundToPurpose) {
-  auto validator = NewStoredCodeValidator(store_.get(), kSecret);
+TEST_F(CodeVerifierTest, StoredCodeIsBoundToPurpose) {
+  auto validator = LocalVerifier(kSecret);
   const CodeKey new_key{kRealPhone, CodePurpose::kNewPhone};
   const CodeKey old_key{kRealPhone, CodePurpose::kOldPhone};
   Send(new_key, "123456");
@@ -118,8 +177,8 @@ TEST_F(CodeValidatorTest, StoredCodeIsBoundToPurpose) {
   EXPECT_THAT(validator->Check(new_key, "123456"), IsOk());
 }
 
-TEST_F(CodeValidatorTest, StoredCodeIsBoundToPhone) {
-  auto validator = NewStoredCodeValidator(store_.get(), kSecret);
+TEST_F(CodeVerifierTest, StoredCodeIsBoundToPhone) {
+  auto validator = LocalVerifier(kSecret);
   Send({kRealPhone, CodePurpose::kNewPhone}, "123456");
   EXPECT_THAT(validator->Check({"+8613912345679", CodePurpose::kNewPhone},
                                "123456"),
@@ -128,8 +187,8 @@ TEST_F(CodeValidatorTest, StoredCodeIsBoundToPhone) {
 
 // --- Fixed-code validator ---
 
-TEST_F(CodeValidatorTest, FixedCoversOnlyListedNumbers) {
-  auto validator = NewFixedCodeValidator(TestCodes());
+TEST_F(CodeVerifierTest, FixedCoversOnlyListedNumbers) {
+  auto validator = NewTestNumberVerifier(TestCodes());
   EXPECT_TRUE(validator->Covers(kTestPhone));
   EXPECT_TRUE(validator->Covers(kOtherTestPhone));
   EXPECT_FALSE(validator->Covers(kRealPhone));
@@ -138,8 +197,8 @@ TEST_F(CodeValidatorTest, FixedCoversOnlyListedNumbers) {
   EXPECT_FALSE(validator->Covers("+861380013800"));
 }
 
-TEST_F(CodeValidatorTest, FixedCodeIsReusableForBothPurposes) {
-  auto validator = NewFixedCodeValidator(TestCodes());
+TEST_F(CodeVerifierTest, FixedCodeIsReusableForBothPurposes) {
+  auto validator = NewTestNumberVerifier(TestCodes());
   for (CodePurpose purpose : {CodePurpose::kNewPhone, CodePurpose::kOldPhone}) {
     const CodeKey key{kTestPhone, purpose};
     for (int i = 0; i < 3; ++i) {
@@ -152,8 +211,8 @@ TEST_F(CodeValidatorTest, FixedCodeIsReusableForBothPurposes) {
               IsOk());
 }
 
-TEST_F(CodeValidatorTest, FixedWrongCodeIsWrongAndNeverBurns) {
-  auto validator = NewFixedCodeValidator(TestCodes());
+TEST_F(CodeVerifierTest, FixedWrongCodeIsWrongAndNeverBurns) {
+  auto validator = NewTestNumberVerifier(TestCodes());
   const CodeKey key{kTestPhone, CodePurpose::kNewPhone};
   for (int i = 0; i < 50; ++i) {
     EXPECT_THAT(validator->Check(key, "000000"), IsWrongCode());
@@ -167,23 +226,23 @@ TEST_F(CodeValidatorTest, FixedWrongCodeIsWrongAndNeverBurns) {
   EXPECT_THAT(validator->Check(key, kTestCode), IsOk());
 }
 
-TEST_F(CodeValidatorTest, FixedConsumeDoesNotBurn) {
-  auto validator = NewFixedCodeValidator(TestCodes());
+TEST_F(CodeVerifierTest, FixedConsumeDoesNotBurn) {
+  auto validator = NewTestNumberVerifier(TestCodes());
   const CodeKey key{kTestPhone, CodePurpose::kNewPhone};
   ASSERT_THAT(validator->Consume(key, kTestCode), IsOk());
   EXPECT_THAT(validator->Consume(key, kTestCode), IsOk());
   EXPECT_THAT(validator->Check(key, kTestCode), IsOk());
 }
 
-TEST_F(CodeValidatorTest, FixedUnlistedNumberHasNoLiveCode) {
-  auto validator = NewFixedCodeValidator(TestCodes());
+TEST_F(CodeVerifierTest, FixedUnlistedNumberHasNoLiveCode) {
+  auto validator = NewTestNumberVerifier(TestCodes());
   const CodeKey key{kRealPhone, CodePurpose::kNewPhone};
   EXPECT_THAT(validator->Check(key, kTestCode), IsNoLiveCode());
   EXPECT_THAT(validator->Consume(key, kTestCode), IsNoLiveCode());
 }
 
-TEST_F(CodeValidatorTest, EmptyFixedValidatorCoversNothing) {
-  auto validator = NewFixedCodeValidator({});
+TEST_F(CodeVerifierTest, EmptyFixedValidatorCoversNothing) {
+  auto validator = NewTestNumberVerifier({});
   EXPECT_FALSE(validator->Covers(kTestPhone));
   EXPECT_THAT(validator->Check({kTestPhone, CodePurpose::kNewPhone}, ""),
               IsNoLiveCode());
@@ -191,7 +250,7 @@ TEST_F(CodeValidatorTest, EmptyFixedValidatorCoversNothing) {
 
 // --- Chain ---
 
-TEST_F(CodeValidatorTest, ChainHandsTestNumbersToTheFixedValidator) {
+TEST_F(CodeVerifierTest, ChainHandsTestNumbersToTheFixedValidator) {
   auto chain = Chain();
   const CodeKey key{kTestPhone, CodePurpose::kNewPhone};
   // A stored code exists for the test number too; the fixed validator,
@@ -208,7 +267,7 @@ TEST_F(CodeValidatorTest, ChainHandsTestNumbersToTheFixedValidator) {
               IsOk());
 }
 
-TEST_F(CodeValidatorTest, ChainHandsOtherNumbersToTheStoredValidator) {
+TEST_F(CodeVerifierTest, ChainHandsOtherNumbersToTheStoredValidator) {
   auto chain = Chain();
   const CodeKey key{kRealPhone, CodePurpose::kNewPhone};
   EXPECT_TRUE(chain->Covers(kRealPhone));
@@ -221,20 +280,20 @@ TEST_F(CodeValidatorTest, ChainHandsOtherNumbersToTheStoredValidator) {
   EXPECT_THAT(chain->Consume(key, "123456"), IsNoLiveCode());
 }
 
-TEST_F(CodeValidatorTest, ChainOrderDecides) {
+TEST_F(CodeVerifierTest, ChainOrderDecides) {
   // Stored first: it covers every phone, so the fixed codes never apply.
-  std::vector<std::unique_ptr<CodeValidator>> validators;
-  validators.push_back(NewStoredCodeValidator(store_.get(), kSecret));
-  validators.push_back(NewFixedCodeValidator(TestCodes()));
-  auto chain = NewCodeValidatorChain(std::move(validators));
+  std::vector<std::unique_ptr<CodeVerifier>> validators;
+  validators.push_back(LocalVerifier(kSecret));
+  validators.push_back(NewTestNumberVerifier(TestCodes()));
+  auto chain = NewCodeVerifierChain(std::move(validators));
   EXPECT_THAT(chain->Check({kTestPhone, CodePurpose::kNewPhone}, kTestCode),
               IsNoLiveCode());
 }
 
-TEST_F(CodeValidatorTest, NumberNoValidatorCoversHasNoLiveCode) {
-  std::vector<std::unique_ptr<CodeValidator>> validators;
-  validators.push_back(NewFixedCodeValidator(TestCodes()));
-  auto chain = NewCodeValidatorChain(std::move(validators));
+TEST_F(CodeVerifierTest, NumberNoValidatorCoversHasNoLiveCode) {
+  std::vector<std::unique_ptr<CodeVerifier>> validators;
+  validators.push_back(NewTestNumberVerifier(TestCodes()));
+  auto chain = NewCodeVerifierChain(std::move(validators));
   const CodeKey key{kRealPhone, CodePurpose::kNewPhone};
   EXPECT_FALSE(chain->Covers(kRealPhone));
   EXPECT_THAT(chain->Check(key, kTestCode), IsNoLiveCode());
@@ -243,8 +302,8 @@ TEST_F(CodeValidatorTest, NumberNoValidatorCoversHasNoLiveCode) {
               IsOk());
 }
 
-TEST_F(CodeValidatorTest, EmptyChainCoversNothing) {
-  auto chain = NewCodeValidatorChain({});
+TEST_F(CodeVerifierTest, EmptyChainCoversNothing) {
+  auto chain = NewCodeVerifierChain({});
   EXPECT_FALSE(chain->Covers(kTestPhone));
   EXPECT_THAT(chain->Check({kTestPhone, CodePurpose::kNewPhone}, kTestCode),
               IsNoLiveCode());
@@ -332,7 +391,7 @@ TEST(ParseTestPhoneCodesTest, ParsedCodesDriveTheFixedValidator) {
   absl::StatusOr<absl::flat_hash_map<std::string, std::string>> codes =
       ParseTestPhoneCodes("+8613800138000:246810");
   ASSERT_THAT(codes, IsOk());
-  auto validator = NewFixedCodeValidator(*std::move(codes));
+  auto validator = NewTestNumberVerifier(*std::move(codes));
   EXPECT_THAT(validator->Check({"+8613800138000", CodePurpose::kNewPhone},
                                "246810"),
               IsOk());

@@ -20,13 +20,17 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "server/sms/log_sms_sender.h"
+#include "server/sms/outbox_sms_sender.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/test_dir.h"
 
 namespace profile {
 namespace {
 
 using ::profile::testing::IsOk;
 using ::profile::testing::StatusIs;
+using ::profile::testing::TestDir;
 using ::testing::HasSubstr;
 using ::testing::MatchesRegex;
 using ::testing::SizeIs;
@@ -34,19 +38,7 @@ using ::testing::SizeIs;
 // A fresh directory per test, removed afterwards.
 class SmsSenderTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string pattern = ::testing::TempDir() + "sms_sender_test.XXXXXX";
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-  }
-  void TearDown() override {
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
-  }
-
-  std::string Path(absl::string_view name) const {
-    return absl::StrCat(dir_, "/", name);
-  }
+  std::string Path(absl::string_view name) const { return dir_.File(name); }
 
   static std::vector<std::string> ReadLines(const std::string& path) {
     std::ifstream in(path);
@@ -60,7 +52,7 @@ class SmsSenderTest : public ::testing::Test {
     return lines;
   }
 
-  std::string dir_;
+  TestDir dir_{"sms_sender_test"};
 };
 
 TEST_F(SmsSenderTest, OutboxWritesOneJsonObjectPerLine) {
@@ -182,10 +174,10 @@ TEST_F(SmsSenderTest, ConcurrentSendsWriteWholeLines) {
 }
 
 TEST_F(SmsSenderTest, OutboxOnADirectoryFails) {
-  absl::StatusOr<std::unique_ptr<SmsSender>> sender = NewOutboxSmsSender(dir_);
+  absl::StatusOr<std::unique_ptr<SmsSender>> sender = NewOutboxSmsSender(dir_.path());
   EXPECT_FALSE(sender.ok());
   EXPECT_THAT(sender, StatusIs(absl::StatusCode::kInvalidArgument,
-                               HasSubstr(dir_)));
+                               HasSubstr(dir_.path())));
 }
 
 TEST_F(SmsSenderTest, OutboxInAMissingDirectoryFails) {
@@ -253,7 +245,7 @@ TEST_F(SmsSenderTest, BadSpecsAreInvalidArgument) {
 }
 
 TEST_F(SmsSenderTest, SpecOutboxOnADirectoryFails) {
-  EXPECT_FALSE(NewSmsSenderFromSpec(absl::StrCat("outbox:", dir_)).ok());
+  EXPECT_FALSE(NewSmsSenderFromSpec(absl::StrCat("outbox:", dir_.path())).ok());
 }
 
 }  // namespace

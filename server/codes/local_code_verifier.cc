@@ -1,0 +1,82 @@
+#include "server/codes/local_code_verifier.h"
+
+#include <utility>
+
+#include "server/common/api_error.h"
+#include "server/common/crypto.h"
+#include "server/common/log.h"
+#include "server/sms/sms_text.h"
+
+namespace profile {
+namespace {
+
+class LocalCodeVerifier final : public CodeVerifier {
+ public:
+  LocalCodeVerifier(LocalCodeVerifierOptions options,
+                    std::shared_ptr<Clock> clock, CodeStore* store,
+                    SmsSender* sms)
+      : options_(std::move(options)),
+        clock_(std::move(clock)),
+        store_(store),
+        sms_(sms) {}
+
+  bool Covers(absl::string_view) const override { return true; }
+
+  bool Texts(absl::string_view) const override { return true; }
+
+  bool SendMayBlock() const override {
+    return store_->MayBlock() || sms_->MayBlock();
+  }
+
+  bool CheckMayBlock() const override { return store_->MayBlock(); }
+
+  absl::Status Send(const CodeRequest& request) override {
+    const CodeKey& key = request.key;
+    const std::string code = RandomDigits(options_.code_length);
+    absl::Status stored = store_->Put(
+        key, CodeDigest(options_.secret, key, code),
+        clock_->Now() + options_.code_ttl, options_.max_attempts);
+    if (!stored.ok()) return stored;
+    SmsMessage message;
+    message.phone_e164 = key.phone_e164;
+    message.code = code;
+    message.purpose = key.purpose;
+    message.text = CodeText(request.language, code, options_.code_ttl);
+    message.language = request.language;
+    message.request_id = request.request_id;
+    absl::Status sent = sms_->Send(message);
+    if (!sent.ok()) {
+      Log(LogLevel::kError, "sms delivery failed",
+          {{"request_id", request.request_id},
+           {"phone", MaskPhone(key.phone_e164)},
+           {"error", sent.message()}});
+      return ApiError(ApiCode::kSmsFailed);
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Check(const CodeKey& key, absl::string_view code) override {
+    return store_->Check(key, CodeDigest(options_.secret, key, code));
+  }
+
+  absl::Status Consume(const CodeKey& key, absl::string_view code) override {
+    return store_->Consume(key, CodeDigest(options_.secret, key, code));
+  }
+
+ private:
+  const LocalCodeVerifierOptions options_;
+  const std::shared_ptr<Clock> clock_;
+  CodeStore* const store_;
+  SmsSender* const sms_;
+};
+
+}  // namespace
+
+std::unique_ptr<CodeVerifier> NewLocalCodeVerifier(
+    LocalCodeVerifierOptions options, std::shared_ptr<Clock> clock,
+    CodeStore* store, SmsSender* sms) {
+  return std::make_unique<LocalCodeVerifier>(std::move(options),
+                                             std::move(clock), store, sms);
+}
+
+}  // namespace profile
