@@ -1,7 +1,5 @@
 #include "server/server.h"
 
-#include <fstream>
-#include <iterator>
 #include <utility>
 #include <vector>
 
@@ -12,9 +10,7 @@
 #include "grpcpp/resource_quota.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
-#include "server/backends/backend_url.h"
-#include "server/backends/redis_stores.h"
-#include "server/common/crypto.h"
+#include "server/common/flag_error.h"
 #include "server/common/log.h"
 #include "server/service/wire.h"
 
@@ -24,64 +20,14 @@ namespace {
 constexpr char kServiceName[] = "profile.v1.ProfileService";
 constexpr char kLivenessService[] = "liveness";
 
-absl::Status BadFlag(absl::string_view flag, absl::string_view why) {
-  return absl::InvalidArgumentError(absl::StrCat("--", flag, " ", why));
-}
-
-absl::StatusOr<std::string> ReadSecretFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::string secret((std::istreambuf_iterator<char>(in)),
-                     std::istreambuf_iterator<char>());
-  if (!in.good() && !in.eof()) {
-    return BadFlag("code_secret_file", absl::StrCat("cannot read ", path));
-  }
-  while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) {
-    secret.pop_back();
-  }
-  if (secret.size() < 32) {
-    return BadFlag("code_secret_file",
-                   absl::StrCat(path, " must hold at least 32 bytes"));
-  }
-  return secret;
-}
-
-absl::StatusOr<PostgresOptions> PostgresOptionsFrom(
-    const ServerOptions& options) {
-  absl::string_view url = options.postgres_url;
-  // Both spellings libpq accepts.
-  const bool short_scheme = absl::StartsWith(url, "postgres://");
-  absl::StatusOr<BackendUrl> parsed = ParseBackendUrl(
-      url, short_scheme ? "postgres" : "postgresql", "POSTGRES_PASSWORD");
-  if (!parsed.ok()) return BadFlag("postgres_url", parsed.status().message());
-  if (parsed->database.empty()) {
-    return BadFlag("postgres_url", "must name a database: .../dbname");
-  }
-  return PostgresOptions{*parsed, options.backend_timeout,
-                         options.backend_pool_size};
-}
-
 // The flags of transport security, identity and operations (issue 4).
 absl::Status ValidateSecurityOptions(const ServerOptions& options) {
-  if (options.auth != "trusted_header" && options.auth != "jwt") {
-    return BadFlag("auth", "must be trusted_header or jwt");
-  }
-  const bool jwt_flags =
-      !options.jwt.secret_file.empty() || !options.jwt.public_key_file.empty();
-  if (options.auth != "jwt" && jwt_flags) {
-    return BadFlag("jwt_secret_file",
-                   "and --jwt_public_key_file need --auth=jwt");
-  }
-  if (options.auth == "jwt" &&
-      options.jwt.secret_file.empty() == options.jwt.public_key_file.empty()) {
-    return absl::InvalidArgumentError(
-        "--auth=jwt needs exactly one of --jwt_secret_file (HS256) and "
-        "--jwt_public_key_file (RS256 or ES256)");
-  }
-  absl::Status tls = ValidateTlsOptions(options.tls);
-  if (!tls.ok()) return tls;
+  absl::Status valid = options.auth.Validate();
+  if (valid.ok()) valid = options.tls.Validate();
+  if (!valid.ok()) return valid;
   // A listen address without a port fails to bind, with its own message.
   const bool has_port = options.listen.find(':') != std::string::npos;
-  if (options.auth == "trusted_header" && has_port && !options.tls.mutual() &&
+  if (options.auth.mode == "trusted_header" && has_port && !options.tls.mutual() &&
       !IsLoopbackListen(options.listen) &&
       !options.allow_trusted_header_without_mtls) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -96,7 +42,7 @@ absl::Status ValidateSecurityOptions(const ServerOptions& options) {
   if (options.max_connection_age < absl::ZeroDuration() ||
       (options.max_connection_age > absl::ZeroDuration() &&
        options.max_connection_age < absl::Seconds(1))) {
-    return BadFlag("max_connection_age", "must be 0 (never) or at least 1s");
+    return InvalidFlagError("max_connection_age", "must be 0 (never) or at least 1s");
   }
   return absl::OkStatus();
 }
@@ -105,36 +51,36 @@ absl::Status ValidateSecurityOptions(const ServerOptions& options) {
 absl::Status ValidateResourceLimits(const ServerOptions& options) {
   if (options.max_request_bytes < 256 ||
       options.max_request_bytes > (size_t{4} << 20)) {
-    return BadFlag("max_request_bytes", "must be from 256 to 4194304");
+    return InvalidFlagError("max_request_bytes", "must be from 256 to 4194304");
   }
   if (options.max_metadata_bytes < 1024 ||
       options.max_metadata_bytes > (size_t{64} << 10)) {
-    return BadFlag("max_metadata_bytes", "must be from 1024 to 65536");
+    return InvalidFlagError("max_metadata_bytes", "must be from 1024 to 65536");
   }
   if (options.max_concurrent_streams < 1 ||
       options.max_concurrent_streams > 10000) {
-    return BadFlag("max_concurrent_streams", "must be from 1 to 10000");
+    return InvalidFlagError("max_concurrent_streams", "must be from 1 to 10000");
   }
   if (options.memory_quota_bytes < (size_t{16} << 20)) {
-    return BadFlag("memory_quota_bytes", "must be at least 16 MiB (16777216)");
+    return InvalidFlagError("memory_quota_bytes", "must be at least 16 MiB (16777216)");
   }
   if (options.max_connection_idle < absl::ZeroDuration() ||
       (options.max_connection_idle > absl::ZeroDuration() &&
        options.max_connection_idle < absl::Seconds(1)) ||
       options.max_connection_idle > absl::Hours(24)) {
-    return BadFlag("max_connection_idle", "must be 0 (never) or 1s to 24h");
+    return InvalidFlagError("max_connection_idle", "must be 0 (never) or 1s to 24h");
   }
   if (options.keepalive_time < absl::Seconds(10) ||
       options.keepalive_time > absl::Hours(2)) {
-    return BadFlag("keepalive_time", "must be from 10s to 2h");
+    return InvalidFlagError("keepalive_time", "must be from 10s to 2h");
   }
   if (options.keepalive_timeout < absl::Seconds(1) ||
       options.keepalive_timeout > absl::Minutes(10)) {
-    return BadFlag("keepalive_timeout", "must be from 1s to 10m");
+    return InvalidFlagError("keepalive_timeout", "must be from 1s to 10m");
   }
   if (options.handshake_timeout < absl::Milliseconds(100) ||
       options.handshake_timeout > absl::Minutes(2)) {
-    return BadFlag("handshake_timeout", "must be from 100ms to 2m");
+    return InvalidFlagError("handshake_timeout", "must be from 100ms to 2m");
   }
   return absl::OkStatus();
 }
@@ -179,125 +125,50 @@ void SetResourceLimits(const ServerOptions& options,
 
 }  // namespace
 
-absl::Status ValidateServerOptions(const ServerOptions& options) {
-  const PhoneChangeOptions& pc = options.phone_change;
-  if (options.listen.empty()) return BadFlag("listen", "must be host:port");
-  absl::Status security = ValidateSecurityOptions(options);
-  if (!security.ok()) return security;
-  if (pc.code_length < 4 || pc.code_length > 10) {
-    return BadFlag("code_length", "must be from 4 to 10");
+absl::Status ServerOptions::Validate() const {
+  if (listen.empty()) return InvalidFlagError("listen", "must be host:port");
+  absl::Status valid = ValidateSecurityOptions(*this);
+  if (valid.ok()) valid = core.Validate();
+  if (!valid.ok()) return valid;
+  if (backend_threads < 1 || backend_threads > 1000) {
+    return InvalidFlagError("backend_threads", "must be from 1 to 1000");
   }
-  if (pc.code_ttl <= absl::ZeroDuration() || pc.code_ttl > absl::Hours(24)) {
-    return BadFlag("code_ttl", "must be over 0 and at most 24h");
-  }
-  if (pc.max_code_attempts < 1 || pc.max_code_attempts > 100) {
-    return BadFlag("max_code_attempts", "must be from 1 to 100");
-  }
-  if (pc.token_ttl < absl::Seconds(1) || pc.token_ttl > absl::Hours(1)) {
-    return BadFlag("token_ttl", "must be from 1s to 1h");
-  }
-  if (pc.send_limits.resend_interval < absl::ZeroDuration() ||
-      pc.send_limits.resend_interval > absl::Hours(1)) {
-    return BadFlag("code_resend_interval", "must be from 0s to 1h");
-  }
-  if (pc.send_limits.max_per_phone_per_hour < 1) {
-    return BadFlag("max_codes_per_phone_per_hour", "must be at least 1");
-  }
-  if (pc.send_limits.max_per_user_per_hour < 1) {
-    return BadFlag("max_codes_per_user_per_hour", "must be at least 1");
-  }
-  if (options.max_live_tokens < 1) {
-    return BadFlag("max_live_tokens", "must be at least 1");
-  }
-  if (options.sweep_interval <= absl::ZeroDuration()) {
-    return BadFlag("sweep_interval", "must be over 0");
-  }
-  if (options.backend_timeout < absl::Milliseconds(10) ||
-      options.backend_timeout > absl::Minutes(1)) {
-    return BadFlag("backend_timeout", "must be from 10ms to 1m");
-  }
-  if (options.backend_pool_size < 1 || options.backend_pool_size > 1000) {
-    return BadFlag("backend_pool_size", "must be from 1 to 1000");
-  }
-  if (options.backend_threads < 1 || options.backend_threads > 1000) {
-    return BadFlag("backend_threads", "must be from 1 to 1000");
-  }
-  if (options.redis_key_prefix.size() > 64) {
-    return BadFlag("redis_key_prefix", "must be at most 64 bytes");
-  }
-  return ValidateResourceLimits(options);
-}
-
-absl::Status MigrateOnly(const ServerOptions& options) {
-  if (options.postgres_url.empty()) {
-    return BadFlag("migrate_only", "needs --postgres_url");
-  }
-  absl::StatusOr<PostgresOptions> postgres = PostgresOptionsFrom(options);
-  if (!postgres.ok()) return postgres.status();
-  return MigratePostgres(*postgres);
+  return ValidateResourceLimits(*this);
 }
 
 absl::StatusOr<std::unique_ptr<ProfileServer>> ProfileServer::Start(
-    const ServerOptions& options, std::shared_ptr<Clock> clock) {
-  absl::Status valid = ValidateServerOptions(options);
+    const ServerOptions& options, ServerOverrides overrides) {
+  absl::Status valid = options.Validate();
   if (!valid.ok()) return valid;
-  absl::StatusOr<absl::flat_hash_map<std::string, std::string>> test_codes =
-      ParseTestPhoneCodes(options.test_phone_codes);
-  if (!test_codes.ok()) return test_codes.status();
-  absl::StatusOr<std::unique_ptr<SmsSender>> sms =
-      NewSmsSenderFromSpec(options.sms_sender);
-  if (!sms.ok()) return sms.status();
-
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
       NewServerCredentials(options.tls);
   if (!credentials.ok()) return credentials.status();
+  if (overrides.core.clock == nullptr) overrides.core.clock = SystemClock();
 
   std::unique_ptr<ProfileServer> s(new ProfileServer());
-  s->clock_ = std::move(clock);
-  s->sms_ = *std::move(sms);
-  if (options.auth == "jwt") {
-    absl::StatusOr<std::unique_ptr<Authenticator>> jwt =
-        NewJwtAuthenticatorFromFlags(options.jwt, s->clock_);
-    if (!jwt.ok()) return jwt.status();
-    s->authenticator_ = *std::move(jwt);
-  } else {
-    s->authenticator_ = NewTrustedHeaderAuthenticator();
-  }
+  absl::StatusOr<std::unique_ptr<Authenticator>> authenticator =
+      NewAuthenticator(options.auth, overrides.core.clock);
+  if (!authenticator.ok()) return authenticator.status();
+  s->authenticator_ = *std::move(authenticator);
   if (!options.metrics_listen.empty()) {
     absl::StatusOr<std::unique_ptr<Metrics>> metrics =
         Metrics::Start(options.metrics_listen);
     if (!metrics.ok()) return metrics.status();
     s->metrics_ = *std::move(metrics);
+    overrides.core.metrics = s->metrics_.get();
   }
-  absl::StatusOr<std::string> code_secret = s->BuildStores(options);
-  if (!code_secret.ok()) return code_secret.status();
-
-  s->test_numbers_ = NewFixedCodeValidator(*test_codes);
-  std::vector<std::unique_ptr<CodeValidator>> chain;
-  chain.push_back(NewFixedCodeValidator(*std::move(test_codes)));
-  chain.push_back(NewStoredCodeValidator(s->codes_.get(), *code_secret));
-  s->validator_ = NewCodeValidatorChain(std::move(chain));
-
-  PhoneChangeDeps deps;
-  deps.clock = s->clock_;
-  deps.users = s->users_.get();
-  deps.tokens = s->tokens_.get();
-  deps.codes = s->codes_.get();
-  deps.validator = s->validator_.get();
-  deps.limiter = s->limiter_.get();
-  deps.sms = s->sms_.get();
-  deps.code_secret = *code_secret;
-  deps.test_numbers = s->test_numbers_.get();
-  deps.metrics = s->metrics_.get();
-  s->core_ = std::make_unique<PhoneChange>(options.phone_change, deps);
-  // Network backends block: their calls run on a pool, never on gRPC's
-  // callback threads.
-  s->executor_ = s->redis_ != nullptr || s->postgres_ != nullptr
-                     ? NewThreadPoolExecutor(options.backend_threads,
-                                             options.backend_queue)
-                     : NewInlineExecutor();
+  absl::StatusOr<std::unique_ptr<Core>> core =
+      NewCore(options.core, std::move(overrides.core));
+  if (!core.ok()) return core.status();
+  s->core_ = *std::move(core);
+  // Calls that may wait (a backend, a network SMS provider) run on this
+  // bounded pool, never on gRPC's callback threads; the others run inline.
+  s->executor_ = overrides.executor != nullptr
+                     ? std::move(overrides.executor)
+                     : std::shared_ptr<Executor>(NewThreadPoolExecutor(
+                           options.backend_threads, options.backend_queue));
   s->service_ = std::make_unique<ProfileServiceImpl>(
-      s->authenticator_.get(), s->core_.get(), s->executor_.get());
+      s->authenticator_.get(), &s->core_->phone_change(), s->executor_.get());
 
   RouteProtobufLogs();
   grpc::EnableDefaultHealthCheckService(true);
@@ -333,7 +204,7 @@ absl::StatusOr<std::unique_ptr<ProfileServer>> ProfileServer::Start(
   }
   s->SetServing(true);
   if (s->metrics_ != nullptr) {
-    TokenStore* tokens = s->tokens_.get();
+    TokenStore* tokens = s->core_->components().tokens.get();
     s->metrics_->SetLiveTokens([tokens] { return tokens->Size(); });
   }
   if (!options.health_listen.empty()) {
@@ -342,7 +213,7 @@ absl::StatusOr<std::unique_ptr<ProfileServer>> ProfileServer::Start(
     if (!health.ok()) return health.status();
     s->health_port_ = *std::move(health);
   }
-  if (s->redis_ != nullptr || s->postgres_ != nullptr) {
+  if (s->core_->has_backends()) {
     s->CheckBackends();
     ProfileServer* server = s.get();
     s->backend_checker_ = std::make_unique<PeriodicTask>(
@@ -351,96 +222,13 @@ absl::StatusOr<std::unique_ptr<ProfileServer>> ProfileServer::Start(
   return s;
 }
 
-absl::StatusOr<std::string> ProfileServer::BuildStores(
-    const ServerOptions& options) {
-  std::string code_secret;
-  if (!options.code_secret_file.empty()) {
-    absl::StatusOr<std::string> secret =
-        ReadSecretFile(options.code_secret_file);
-    if (!secret.ok()) return secret.status();
-    code_secret = *std::move(secret);
-  }
-
-  if (options.redis_url.empty()) {
-    InMemoryTokenStoreOptions token_options;
-    token_options.max_live_tokens = options.max_live_tokens;
-    token_options.sweep_interval = options.sweep_interval;
-    if (metrics_ != nullptr) {
-      Metrics* metrics = metrics_.get();
-      token_options.on_expired = [metrics](size_t n) {
-        metrics->TokensExpired(n);
-      };
-    }
-    tokens_ = NewInMemoryTokenStore(clock_, token_options);
-    codes_ = NewInMemoryCodeStore(clock_, {1000000, options.sweep_interval});
-    limiter_ = NewInMemorySendLimiter(
-        clock_,
-        {options.phone_change.send_limits, 1000000, options.sweep_interval});
-  } else {
-    absl::StatusOr<BackendUrl> url =
-        ParseBackendUrl(options.redis_url, "redis", "REDIS_PASSWORD");
-    if (!url.ok()) return BadFlag("redis_url", url.status().message());
-    redis_ = RedisClient::Create(
-        {*url, options.backend_timeout, options.backend_pool_size});
-    tokens_ = NewRedisTokenStore(redis_.get(), options.redis_key_prefix,
-                                 clock_, options.max_live_tokens);
-    codes_ = NewRedisCodeStore(redis_.get(), options.redis_key_prefix, clock_);
-    limiter_ = NewRedisSendLimiter(redis_.get(), options.redis_key_prefix,
-                                   options.phone_change.send_limits);
-    if (code_secret.empty()) {
-      // Every replica must key codes alike; without a file, they agree
-      // through Redis.
-      absl::StatusOr<std::string> shared =
-          SharedCodeSecret(redis_.get(), options.redis_key_prefix);
-      if (!shared.ok()) {
-        return absl::UnavailableError(absl::StrCat(
-            "cannot read the shared code secret from Redis at ",
-            url->Redacted(), " (give --code_secret_file to start without "
-            "Redis): ", shared.status().message()));
-      }
-      code_secret = *std::move(shared);
-    }
-  }
-  // The secret that keys code digests lives only in this process unless
-  // replicas must share it: a code store dump alone cannot be brute-forced.
-  if (code_secret.empty()) code_secret = RandomBytes(32);
-
-  if (options.postgres_url.empty()) {
-    users_ = NewInMemoryUserStore();
-  } else {
-    absl::StatusOr<PostgresOptions> postgres = PostgresOptionsFrom(options);
-    if (!postgres.ok()) return postgres.status();
-    absl::Status migrated = MigratePostgres(*postgres);
-    if (!migrated.ok()) {
-      return absl::UnavailableError(
-          absl::StrCat("cannot migrate the PostgreSQL schema at ",
-                       postgres->url.Redacted(), ": ", migrated.message()));
-    }
-    std::unique_ptr<PostgresUserStore> users = NewPostgresUserStore(*postgres);
-    postgres_ = users.get();
-    users_ = std::move(users);
-  }
-  return code_secret;
-}
-
 void ProfileServer::CheckBackends() {
-  bool healthy = true;
-  if (redis_ != nullptr) {
-    absl::Status pinged = redis_->Ping();
-    if (!pinged.ok()) {
-      healthy = false;
-      Log(LogLevel::kWarning, "redis is unreachable",
-          {{"error", pinged.message()}});
-    }
+  absl::Status checked = core_->CheckBackends();
+  if (!checked.ok()) {
+    Log(LogLevel::kWarning, "a backend is unreachable",
+        {{"error", checked.message()}});
   }
-  if (postgres_ != nullptr) {
-    absl::Status pinged = postgres_->Ping();
-    if (!pinged.ok()) {
-      healthy = false;
-      Log(LogLevel::kWarning, "postgres is unreachable",
-          {{"error", pinged.message()}});
-    }
-  }
+  const bool healthy = checked.ok();
   if (healthy != backends_healthy_.exchange(healthy)) {
     Log(healthy ? LogLevel::kInfo : LogLevel::kWarning,
         healthy ? "backends are reachable: serving"

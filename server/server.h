@@ -1,7 +1,7 @@
 // ProfileServer: the whole service, assembled from ServerOptions and serving
 // on a socket.
 //
-//   ServerOptions options;              // filled from flags by main.cc
+//   ServerOptions options;              // server/flags/ fills it from flags
 //   options.listen = "127.0.0.1:0";     // port 0: any free port
 //   auto server = ProfileServer::Start(options);
 //   if (!server.ok()) ...;              // a bad option or a busy port
@@ -10,7 +10,9 @@
 //   (*server)->Shutdown(absl::Seconds(10));
 //
 // The server runs the gRPC callback API, the grpc.health.v1 service (overall
-// "" and "profile.v1.ProfileService") and server reflection.
+// "" and "profile.v1.ProfileService") and server reflection. The core is
+// assembled by NewCore() (server/core/core_factory.h); tests replace any of
+// its components, or the executor, through ServerOverrides.
 //
 // Thread-safety: Start() returns a running server; SetServing() and
 // Shutdown() may be called from any thread, Shutdown() once.
@@ -25,34 +27,24 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "grpcpp/server.h"
+#include "server/auth/auth_factory.h"
 #include "server/auth/authenticator.h"
-#include "server/auth/jwt_authenticator.h"
-#include "server/backends/postgres_user_store.h"
-#include "server/backends/redis_client.h"
-#include "server/codes/code_store.h"
-#include "server/codes/code_validator.h"
-#include "server/common/clock.h"
 #include "server/common/executor.h"
 #include "server/common/periodic.h"
-#include "server/core/phone_change.h"
+#include "server/core/core_factory.h"
 #include "server/health/health_port.h"
-#include "server/limits/send_limiter.h"
 #include "server/metrics/metrics.h"
 #include "server/service/profile_service.h"
-#include "server/sms/sms_sender.h"
 #include "server/tls/tls_credentials.h"
 #include "server/token/token_store.h"
-#include "server/users/user_store.h"
 
 namespace profile {
 
 struct ServerOptions {
   // host:port to listen on; port 0 picks a free one.
   std::string listen = "127.0.0.1:50051";
-  // "trusted_header" (metadata x-user-id) or "jwt" (see `jwt`).
-  std::string auth = "trusted_header";
-  // --auth=jwt: the key file and the expected claims.
-  JwtFlags jwt;
+  // How callers are identified.
+  AuthOptions auth;
   // TLS or mutual TLS on `listen`; plaintext when empty.
   TlsOptions tls;
   // --auth=trusted_header on a non-loopback `listen` without mutual TLS is
@@ -85,35 +77,28 @@ struct ServerOptions {
   absl::Duration keepalive_timeout = absl::Seconds(20);
   // A connection must finish its HTTP/2 (and TLS) handshake within this.
   absl::Duration handshake_timeout = absl::Seconds(10);
-  PhoneChangeOptions phone_change;
-  // "log" or "outbox:PATH".
-  std::string sms_sender = "log";
-  // "+8613800138000:246810,..." (E.164:code pairs); empty for none.
-  std::string test_phone_codes;
-  size_t max_live_tokens = 1000000;
-  // How often expired tokens, codes and limit windows are swept.
-  absl::Duration sweep_interval = absl::Seconds(1);
-
-  // Backends. Empty URLs keep that state in this process's memory.
-  // redis://[user][:password@]host:port[/db]: codes, tokens and limits.
-  std::string redis_url;
-  std::string redis_key_prefix = "profile:";
-  // postgresql://user[:password]@host:port/db: profiles.
-  std::string postgres_url;
-  // The longest any backend call may take.
-  absl::Duration backend_timeout = absl::Seconds(2);
-  // Connections per backend.
-  int backend_pool_size = 16;
-  // Threads that run calls which wait on a backend, and how many calls may
-  // wait for one.
+  // The core: the rules of the flow, where state lives, SMS and codes.
+  CoreOptions core;
+  // Threads that run calls which may wait (on a backend, a network SMS
+  // provider, a file), and how many calls may wait for one.
   int backend_threads = 16;
   size_t backend_queue = 4096;
-  // A file holding the secret that keys code digests (32+ bytes), the same
-  // on every replica. Empty: a random one per process, or with Redis one
-  // shared through Redis.
-  std::string code_secret_file;
   // How often backends are pinged for the health status.
   absl::Duration backend_check_interval = absl::Seconds(1);
+
+  // Returns OK if every option is in range, else INVALID_ARGUMENT naming the
+  // flag.
+  absl::Status Validate() const;
+};
+
+// What a test or a tool puts in place of what ServerOptions would build.
+struct ServerOverrides {
+  // The clock, stores and providers of the core; null members are built
+  // from ServerOptions::core.
+  CoreComponents core;
+  // Runs the calls that may block; null: a pool of
+  // ServerOptions::backend_threads threads.
+  std::shared_ptr<Executor> executor;
 };
 
 // What a connection past --max_connection_age gets to finish its calls.
@@ -124,20 +109,12 @@ inline constexpr absl::Duration kMaxConnectionAgeGrace = absl::Seconds(30);
 inline constexpr absl::Duration kMinClientPingInterval = absl::Seconds(10);
 inline constexpr int kMaxPingStrikes = 2;
 
-// Returns OK if every option is in range, else INVALID_ARGUMENT naming the
-// flag.
-absl::Status ValidateServerOptions(const ServerOptions& options);
-
-// Brings the PostgreSQL schema of --postgres_url up to date and returns:
-// what `profile_server --migrate_only` does in an init container.
-absl::Status MigrateOnly(const ServerOptions& options);
-
 class ProfileServer {
  public:
-  // Validates `options`, builds every component and starts serving.
+  // Validates `options`, builds every component `overrides` does not
+  // supply, and starts serving.
   static absl::StatusOr<std::unique_ptr<ProfileServer>> Start(
-      const ServerOptions& options,
-      std::shared_ptr<Clock> clock = SystemClock());
+      const ServerOptions& options, ServerOverrides overrides = {});
 
   ~ProfileServer();
 
@@ -165,33 +142,20 @@ class ProfileServer {
   void Shutdown(absl::Duration grace);
 
   // The token store, for tests and metrics.
-  TokenStore& tokens() { return *tokens_; }
+  TokenStore& tokens() { return *core_->components().tokens; }
 
  private:
   ProfileServer() = default;
 
-  // Builds the stores the options name; returns the code secret.
-  absl::StatusOr<std::string> BuildStores(const ServerOptions& options);
-
   // Pings the backends and sets the health from the answers.
   void CheckBackends();
 
-  std::shared_ptr<Clock> clock_;
-  // Before every store and the server: the token store and the gRPC
+  // Before the core and the server: the token store and the gRPC
   // interceptors report to it until they are gone.
   std::unique_ptr<Metrics> metrics_;
-  std::unique_ptr<RedisClient> redis_;
-  PostgresUserStore* postgres_ = nullptr;  // users_, when it is PostgreSQL
-  std::unique_ptr<UserStore> users_;
-  std::unique_ptr<TokenStore> tokens_;
-  std::unique_ptr<CodeStore> codes_;
-  std::unique_ptr<CodeValidator> test_numbers_;
-  std::unique_ptr<CodeValidator> validator_;
-  std::unique_ptr<SendLimiter> limiter_;
-  std::unique_ptr<SmsSender> sms_;
   std::unique_ptr<Authenticator> authenticator_;
-  std::unique_ptr<PhoneChange> core_;
-  std::unique_ptr<Executor> executor_;
+  std::unique_ptr<Core> core_;
+  std::shared_ptr<Executor> executor_;
   std::unique_ptr<ProfileServiceImpl> service_;
   std::unique_ptr<grpc::Server> server_;
   // After server_: it forwards to server_ and closes first.

@@ -320,17 +320,19 @@ absl::StatusOr<std::pair<Algorithm, PkeyPtr>> LoadPublicKey(
   }
 }
 
+absl::Status OneKeyFileError() {
+  return absl::InvalidArgumentError(
+      "--auth=jwt needs exactly one of --jwt_secret_file (HS256) and "
+      "--jwt_public_key_file (RS256 or ES256)");
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Authenticator>> NewJwtAuthenticator(
     const JwtOptions& options, std::shared_ptr<Clock> clock) {
   const bool has_secret = !options.hs256_secret.empty();
   const bool has_key = !options.public_key_pem.empty();
-  if (has_secret == has_key) {
-    return absl::InvalidArgumentError(
-        "--auth=jwt needs exactly one of --jwt_secret_file (HS256) and "
-        "--jwt_public_key_file (RS256 or ES256)");
-  }
+  if (has_secret == has_key) return OneKeyFileError();
   if (has_secret) {
     if (options.hs256_secret.size() < kMinJwtSecretBytes) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -347,30 +349,23 @@ absl::StatusOr<std::unique_ptr<Authenticator>> NewJwtAuthenticator(
       options, key->first, std::move(key->second), std::move(clock));
 }
 
-absl::StatusOr<std::unique_ptr<Authenticator>> NewJwtAuthenticatorFromFlags(
-    const JwtFlags& flags, std::shared_ptr<Clock> clock) {
-  if (flags.secret_file.empty() == flags.public_key_file.empty()) {
-    return absl::InvalidArgumentError(
-        "--auth=jwt needs exactly one of --jwt_secret_file (HS256) and "
-        "--jwt_public_key_file (RS256 or ES256)");
-  }
+absl::Status JwtFileOptions::Validate() const {
+  if (secret_file.empty() == public_key_file.empty()) return OneKeyFileError();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<Authenticator>> NewJwtAuthenticatorFromFiles(
+    const JwtFileOptions& flags, std::shared_ptr<Clock> clock) {
+  absl::Status valid = flags.Validate();
+  if (!valid.ok()) return valid;
   JwtOptions options;
   options.issuer = flags.issuer;
   options.audience = flags.audience;
   if (!flags.secret_file.empty()) {
     absl::StatusOr<std::string> secret =
-        ReadFlagFile("jwt_secret_file", flags.secret_file);
+        ReadSecretFile("jwt_secret_file", flags.secret_file);
     if (!secret.ok()) return secret.status();
     options.hs256_secret = *std::move(secret);
-    while (!options.hs256_secret.empty() &&
-           (options.hs256_secret.back() == '\n' ||
-            options.hs256_secret.back() == '\r')) {
-      options.hs256_secret.pop_back();
-    }
-    if (options.hs256_secret.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--jwt_secret_file: ", flags.secret_file, " holds only a newline"));
-    }
   } else {
     absl::StatusOr<std::string> pem =
         ReadFlagFile("jwt_public_key_file", flags.public_key_file);

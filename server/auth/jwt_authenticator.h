@@ -63,19 +63,24 @@ struct JwtOptions {
 absl::StatusOr<std::unique_ptr<Authenticator>> NewJwtAuthenticator(
     const JwtOptions& options, std::shared_ptr<Clock> clock = SystemClock());
 
-// The flags of --auth=jwt.
-struct JwtFlags {
-  std::string secret_file;      // --jwt_secret_file
-  std::string public_key_file;  // --jwt_public_key_file
+// What --auth=jwt is configured with: the key file (exactly one of the two)
+// and the claims every token must carry.
+struct JwtFileOptions {
+  std::string secret_file;      // --jwt_secret_file (HS256)
+  std::string public_key_file;  // --jwt_public_key_file (RS256 or ES256)
   std::string issuer;           // --jwt_issuer
   std::string audience;         // --jwt_audience
+
+  // Returns OK if exactly one key file is named, else INVALID_ARGUMENT
+  // naming the flags.
+  absl::Status Validate() const;
 };
 
-// Reads the key file `flags` names (a secret file loses its trailing line
+// Reads the key file `options` names (a secret file loses its trailing line
 // break, as `echo secret > file` leaves one) and returns
 // NewJwtAuthenticator(). Errors name the flag and the path.
-absl::StatusOr<std::unique_ptr<Authenticator>> NewJwtAuthenticatorFromFlags(
-    const JwtFlags& flags, std::shared_ptr<Clock> clock = SystemClock());
+absl::StatusOr<std::unique_ptr<Authenticator>> NewJwtAuthenticatorFromFiles(
+    const JwtFileOptions& options, std::shared_ptr<Clock> clock = SystemClock());
 
 }  // namespace profile
 

@@ -11,14 +11,6 @@
 namespace profile {
 namespace {
 
-class InlineExecutor final : public Executor {
- public:
-  bool TrySchedule(std::function<void()> fn) override {
-    fn();
-    return true;
-  }
-};
-
 class ThreadPoolExecutor final : public Executor {
  public:
   ThreadPoolExecutor(int threads, size_t max_queue) : max_queue_(max_queue) {
@@ -67,10 +59,6 @@ class ThreadPoolExecutor final : public Executor {
 };
 
 }  // namespace
-
-std::unique_ptr<Executor> NewInlineExecutor() {
-  return std::make_unique<InlineExecutor>();
-}
 
 std::unique_ptr<Executor> NewThreadPoolExecutor(int threads,
                                                 size_t max_queue) {

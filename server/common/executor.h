@@ -1,9 +1,10 @@
 // Executor: where work that may wait on a network runs.
 //
-// gRPC's callback threads must never block. With in-memory stores every core
-// call is a few microseconds under a mutex, so it runs inline; with Redis or
-// PostgreSQL a call waits on a socket, so it runs on a bounded thread pool
-// and the RPC finishes from there.
+// gRPC's callback threads must never block. A call whose stores and
+// providers all answer at once (in-memory: a few microseconds under a mutex)
+// runs inline; one that may wait (PhoneChange::MayBlock(): Redis, PostgreSQL,
+// a network SMS provider, a file) runs on one bounded thread pool, in every
+// configuration, and the RPC finishes from there.
 //
 //   std::unique_ptr<Executor> pool = NewThreadPoolExecutor(16, 1024);
 //   if (!pool->TrySchedule([] { ...; reactor->Finish(status); })) {
@@ -28,9 +29,6 @@ class Executor {
   // it, if the executor is saturated or shutting down.
   virtual bool TrySchedule(std::function<void()> fn) = 0;
 };
-
-// Returns an executor that runs every function on the calling thread.
-std::unique_ptr<Executor> NewInlineExecutor();
 
 // Returns a pool of `threads` threads with at most `max_queue` functions
 // waiting. Its destructor runs what is queued, then joins the threads.

@@ -6,6 +6,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "server/common/api_error.h"
+#include "server/common/flag_error.h"
 #include "server/common/crypto.h"
 #include "server/common/log.h"
 #include "server/phone/phone_number.h"
@@ -38,24 +39,43 @@ bool IsBase64Url(absl::string_view text) {
   });
 }
 
-std::string SmsText(Language language, absl::string_view code,
-                    absl::Duration ttl) {
-  const int64_t minutes = std::max<int64_t>(
-      1, absl::ToInt64Minutes(absl::Ceil(ttl, absl::Minutes(1))));
-  if (language == Language::kChinese) {
-    return absl::StrCat("您的验证码是 ", code, "，", minutes,
-                        " 分钟内有效。请勿告诉他人。");
-  }
-  return absl::StrCat("Your verification code is ", code, ". It expires in ",
-                      minutes, " minute", minutes == 1 ? "" : "s",
-                      ". Do not share it.");
-}
-
 }  // namespace
+
+absl::Status PhoneChangeOptions::Validate() const {
+  if (code_length < 4 || code_length > 10) {
+    return InvalidFlagError("code_length", "must be from 4 to 10");
+  }
+  if (code_ttl <= absl::ZeroDuration() || code_ttl > absl::Hours(24)) {
+    return InvalidFlagError("code_ttl", "must be over 0 and at most 24h");
+  }
+  if (max_code_attempts < 1 || max_code_attempts > 100) {
+    return InvalidFlagError("max_code_attempts", "must be from 1 to 100");
+  }
+  if (token_ttl < absl::Seconds(1) || token_ttl > absl::Hours(1)) {
+    return InvalidFlagError("token_ttl", "must be from 1s to 1h");
+  }
+  return send_limits.Validate();
+}
 
 PhoneChange::PhoneChange(const PhoneChangeOptions& options,
                          PhoneChangeDeps deps)
     : options_(options), deps_(std::move(deps)) {}
+
+bool PhoneChange::MayBlock(Rpc rpc) const {
+  switch (rpc) {
+    case Rpc::kSendCode:
+      return deps_.users->MayBlock() || deps_.limiter->MayBlock() ||
+             deps_.verifier->SendMayBlock();
+    case Rpc::kVerify:
+      return deps_.users->MayBlock() || deps_.tokens->MayBlock() ||
+             deps_.verifier->CheckMayBlock();
+    case Rpc::kUpdate:
+      return deps_.users->MayBlock() || deps_.tokens->MayBlock();
+    case Rpc::kGetProfile:
+      return deps_.users->MayBlock();
+  }
+  return true;
+}
 
 absl::Status PhoneChange::CheckNewPhoneIsFree(const Caller& caller,
                                               const PhoneBindings& bindings,
@@ -66,21 +86,19 @@ absl::Status PhoneChange::CheckNewPhoneIsFree(const Caller& caller,
   }
   const std::string& owner = bindings.phone_owner;
   if (!owner.empty() && owner != caller.user_id) {
-    return ApiError(ApiCode::kPhoneTaken,
-                    "the new phone is bound to another account");
+    return ApiError(ApiCode::kPhoneTaken);
   }
   return absl::OkStatus();
 }
 
 absl::StatusOr<SendCodeResult> PhoneChange::SendCode(
     const Caller& caller, const SendCodeInput& input) {
-  if (input.purpose != static_cast<int>(CodePurpose::kNewPhone) &&
-      input.purpose != static_cast<int>(CodePurpose::kOldPhone)) {
+  const CodePurpose purpose = input.purpose;
+  if (purpose != CodePurpose::kNewPhone && purpose != CodePurpose::kOldPhone) {
     return InvalidFieldError("purpose",
-                   "must be PHONE_CODE_PURPOSE_NEW_PHONE or "
-                   "PHONE_CODE_PURPOSE_OLD_PHONE");
+                             "must be PHONE_CODE_PURPOSE_NEW_PHONE or "
+                             "PHONE_CODE_PURPOSE_OLD_PHONE");
   }
-  const auto purpose = static_cast<CodePurpose>(input.purpose);
   absl::StatusOr<PhoneNumber> phone = ParsePhoneNumber(
       input.phone_country_code, input.phone_number, "phone_number");
   if (!phone.ok()) return phone.status();
@@ -102,8 +120,7 @@ absl::StatusOr<SendCodeResult> PhoneChange::SendCode(
                     "the phone is not the account's current phone");
   }
 
-  if (deps_.test_numbers != nullptr &&
-      deps_.test_numbers->Covers(phone->e164)) {
+  if (!deps_.verifier->Texts(phone->e164)) {
     // Test numbers have a fixed code: nothing to send, nothing to limit.
     return SendCodeResult{options_.code_ttl, absl::ZeroDuration()};
   }
@@ -111,26 +128,12 @@ absl::StatusOr<SendCodeResult> PhoneChange::SendCode(
   const CodeKey key{phone->e164, purpose};
   absl::Status allowed = deps_.limiter->Acquire(key, caller.user_id);
   if (!allowed.ok()) return allowed;
-
-  const std::string code = RandomDigits(options_.code_length);
-  absl::Status stored = deps_.codes->Put(
-      key, CodeDigest(deps_.code_secret, key, code),
-      deps_.clock->Now() + options_.code_ttl, options_.max_code_attempts);
-  if (!stored.ok()) {
-    deps_.limiter->Release(key, caller.user_id);
-    return stored;
-  }
-  absl::Status sent = deps_.sms->Send(
-      {phone->e164, code, purpose,
-       SmsText(caller.language, code, options_.code_ttl)});
+  absl::Status sent =
+      deps_.verifier->Send({key, caller.language, caller.request_id});
   if (!sent.ok()) {
+    // Nothing was delivered: the send does not count against the limits.
     deps_.limiter->Release(key, caller.user_id);
-    Log(LogLevel::kError, "sms delivery failed",
-        {{"request_id", caller.request_id},
-         {"phone", MaskPhone(phone->e164)},
-         {"error", sent.message()}});
-    return ApiError(ApiCode::kSmsFailed,
-                    "the verification code could not be sent; retry later");
+    return sent;
   }
   if (deps_.metrics != nullptr) deps_.metrics->CodeSent(purpose);
   return SendCodeResult{options_.code_ttl,
@@ -189,10 +192,10 @@ absl::StatusOr<VerifyResult> PhoneChange::DoVerify(const Caller& caller,
   const CodeKey new_key{new_phone->e164, CodePurpose::kNewPhone};
   const CodeKey old_key{current, CodePurpose::kOldPhone};
   absl::Status checked =
-      deps_.validator->Check(new_key, input.new_phone_pass_code);
+      deps_.verifier->Check(new_key, input.new_phone_pass_code);
   if (!checked.ok()) return checked;
   if (verify_old) {
-    checked = deps_.validator->Check(old_key, input.old_phone_pass_code);
+    checked = deps_.verifier->Check(old_key, input.old_phone_pass_code);
     if (!checked.ok()) return checked;
   }
   // Issue the token before using up the codes: if the store is full, the
@@ -205,9 +208,9 @@ absl::StatusOr<VerifyResult> PhoneChange::DoVerify(const Caller& caller,
       deps_.clock->Now() + options_.token_ttl);
   if (!issued.ok()) return issued;
   absl::Status consumed =
-      deps_.validator->Consume(new_key, input.new_phone_pass_code);
+      deps_.verifier->Consume(new_key, input.new_phone_pass_code);
   if (consumed.ok() && verify_old) {
-    consumed = deps_.validator->Consume(old_key, input.old_phone_pass_code);
+    consumed = deps_.verifier->Consume(old_key, input.old_phone_pass_code);
   }
   if (!consumed.ok()) {
     // Another request used a code first: the token must not outlive it.

@@ -4,6 +4,9 @@
 // the raw strings of a request, already authenticated; every answer is an
 // absl::Status carrying the API's code (server/common/api_error.h).
 //
+// The service builds it through NewCore() (server/core/core_factory.h), the
+// one place that wires it; tests and tools do too.
+//
 //   PhoneChange core(options, deps);
 //   auto sent = core.SendCode(call, {"+86", "138 0013 8000",
 //                                    CodePurpose::kNewPhone});
@@ -23,17 +26,15 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "server/codes/code_store.h"
-#include "server/codes/code_validator.h"
+#include "server/codes/code_verifier.h"
 #include "server/common/clock.h"
+#include "server/common/language.h"
 #include "server/limits/send_limiter.h"
 #include "server/metrics/phone_change_metrics.h"
-#include "server/sms/sms_sender.h"
 #include "server/token/token_store.h"
 #include "server/users/user_store.h"
 
 namespace profile {
-
-enum class Language { kEnglish, kChinese };
 
 // Who is calling, as established by the RPC layer.
 struct Caller {
@@ -52,6 +53,10 @@ struct PhoneChangeOptions {
   absl::Duration token_ttl = absl::Seconds(60);
   // Whether an account that has a phone must also prove it owns it.
   bool verify_old_phone = false;
+
+  // Returns OK if every option is in range, else INVALID_ARGUMENT naming
+  // the flag.
+  absl::Status Validate() const;
 };
 
 // The collaborators; the core owns none of them.
@@ -59,15 +64,9 @@ struct PhoneChangeDeps {
   std::shared_ptr<Clock> clock;
   UserStore* users;
   TokenStore* tokens;
-  CodeStore* codes;
-  // Decides typed codes; covers test numbers first, then stored codes.
-  CodeValidator* validator;
   SendLimiter* limiter;
-  SmsSender* sms;
-  // Keys the code digests in `codes`.
-  std::string code_secret;
-  // The numbers whose codes are fixed (no SMS, no cooldown).
-  const CodeValidator* test_numbers;
+  // Issues and decides codes: test numbers first, then a provider.
+  CodeVerifier* verifier;
   // Counts codes sent, verifications and tokens spent; null for none.
   PhoneChangeMetrics* metrics = nullptr;
 };
@@ -75,8 +74,8 @@ struct PhoneChangeDeps {
 struct SendCodeInput {
   std::string phone_country_code;
   std::string phone_number;
-  // 0 (unspecified) or anything unknown is refused.
-  int purpose = 0;
+  // Anything but kNewPhone or kOldPhone is refused.
+  CodePurpose purpose = CodePurpose::kUnspecified;
 };
 
 struct SendCodeResult {
@@ -128,6 +127,14 @@ class PhoneChange {
   absl::StatusOr<ProfileView> GetProfile(const Caller& caller);
 
   const PhoneChangeOptions& options() const { return options_; }
+
+  // The RPCs of the core.
+  enum class Rpc { kSendCode, kVerify, kUpdate, kGetProfile };
+
+  // Returns true if `rpc` may wait on a network or a disk: some store or
+  // provider it uses says so. Such calls must not run on gRPC's callback
+  // threads.
+  bool MayBlock(Rpc rpc) const;
 
  private:
   // Verify() without the metrics.

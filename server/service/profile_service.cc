@@ -16,13 +16,26 @@ namespace {
 
 constexpr absl::string_view kServiceName = "profile.v1.ProfileService";
 
+// The API's purposes have the numbers of CodePurpose; any other is
+// unspecified, which the core refuses.
+CodePurpose CodePurposeOf(v1::PhoneCodePurpose purpose) {
+  switch (purpose) {
+    case v1::PHONE_CODE_PURPOSE_NEW_PHONE:
+      return CodePurpose::kNewPhone;
+    case v1::PHONE_CODE_PURPOSE_OLD_PHONE:
+      return CodePurpose::kOldPhone;
+    default:
+      return CodePurpose::kUnspecified;
+  }
+}
+
 int32_t Seconds(absl::Duration d) {
   return static_cast<int32_t>(absl::ToInt64Seconds(d));
 }
 
 absl::Status Interrupted(grpc::CallbackServerContext* context) {
   if (context->IsCancelled()) {
-    return ApiError(ApiCode::kCancelled, "the call was cancelled");
+    return ApiError(ApiCode::kCancelled);
   }
   if (context->deadline() <= std::chrono::system_clock::now()) {
     return ApiError(ApiCode::kDeadlineExceeded, "the deadline has passed");
@@ -49,7 +62,8 @@ struct ProfileServiceImpl::Call {
 
 template <typename Request, typename Response, typename Body>
 grpc::ServerUnaryReactor* ProfileServiceImpl::Handle(
-    absl::string_view method, grpc::CallbackServerContext* context,
+    absl::string_view method, PhoneChange::Rpc rpc,
+    grpc::CallbackServerContext* context,
     const grpc::ByteBuffer* raw_request, grpc::ByteBuffer* raw_response,
     Body body) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
@@ -76,7 +90,8 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::Handle(
       status = user_id.status();
     }
   }
-  if (!status.ok()) {
+  if (!status.ok() || !core_->MayBlock(rpc)) {
+    if (status.ok()) status = body(call->caller, call->request, call->response);
     Finish(*call, status);
     return reactor;
   }
@@ -129,12 +144,12 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::SendPhoneCode(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* raw_request,
     grpc::ByteBuffer* raw_response) {
   return Handle<v1::SendPhoneCodeRequest, v1::SendPhoneCodeResponse>(
-      "SendPhoneCode", context, raw_request, raw_response,
+      "SendPhoneCode", PhoneChange::Rpc::kSendCode, context, raw_request, raw_response,
       [this](const Caller& caller, const v1::SendPhoneCodeRequest& request,
           v1::SendPhoneCodeResponse& response) {
         absl::StatusOr<SendCodeResult> result = core_->SendCode(
             caller, {request.phone_country_code(), request.phone_number(),
-                     static_cast<int>(request.purpose())});
+                     CodePurposeOf(request.purpose())});
         if (!result.ok()) return result.status();
         response.mutable_data()->set_expires_in(Seconds(result->expires_in));
         response.mutable_data()->set_resend_after(
@@ -148,7 +163,7 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::UpdatePhoneVerification(
     grpc::ByteBuffer* raw_response) {
   return Handle<v1::UpdatePhoneVerificationRequest,
                 v1::UpdatePhoneVerificationResponse>(
-      "UpdatePhoneVerification", context, raw_request, raw_response,
+      "UpdatePhoneVerification", PhoneChange::Rpc::kVerify, context, raw_request, raw_response,
       [this](const Caller& caller,
              const v1::UpdatePhoneVerificationRequest& request,
           v1::UpdatePhoneVerificationResponse& response) {
@@ -170,7 +185,7 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::UpdatePhone(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* raw_request,
     grpc::ByteBuffer* raw_response) {
   return Handle<v1::UpdatePhoneRequest, v1::CommonResponse>(
-      "UpdatePhone", context, raw_request, raw_response,
+      "UpdatePhone", PhoneChange::Rpc::kUpdate, context, raw_request, raw_response,
       [this](const Caller& caller, const v1::UpdatePhoneRequest& request,
           v1::CommonResponse&) {
         return core_->Update(caller, request.update_phone_token());
@@ -181,7 +196,7 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::GetProfile(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* raw_request,
     grpc::ByteBuffer* raw_response) {
   return Handle<v1::GetProfileRequest, v1::GetProfileResponse>(
-      "GetProfile", context, raw_request, raw_response,
+      "GetProfile", PhoneChange::Rpc::kGetProfile, context, raw_request, raw_response,
       [this](const Caller& caller, const v1::GetProfileRequest&,
           v1::GetProfileResponse& response) {
         absl::StatusOr<ProfileView> view = core_->GetProfile(caller);

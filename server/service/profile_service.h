@@ -8,9 +8,10 @@
 //   builder.RegisterService(&service);
 //
 // Handlers run on gRPC's callback threads and never block: authentication
-// and parsing happen there, and the core call runs on the Executor — inline
-// for in-memory stores (a few microseconds under a mutex), on a bounded
-// thread pool for network backends, which then finishes the RPC.
+// and parsing happen there, and so does the core call when nothing it uses
+// may wait (in-memory stores: a few microseconds under a mutex). A call that
+// may wait (PhoneChange::MayBlock(): a network backend, a network SMS
+// provider, a file) runs on the bounded Executor, which then finishes it.
 //
 // Thread-safety: gRPC calls the handlers concurrently; the collaborators are
 // thread-safe.
@@ -60,10 +61,11 @@ class ProfileServiceImpl final : public RawProfileService {
 
  private:
   // Authenticates the caller, parses the request, runs
-  // `body(caller, request, response)` on the executor and finishes the call,
-  // filling the common response fields on success.
+  // `body(caller, request, response)` (on the executor if `rpc` may block)
+  // and finishes the call, filling the common response fields on success.
   template <typename Request, typename Response, typename Body>
   grpc::ServerUnaryReactor* Handle(absl::string_view method,
+                                   PhoneChange::Rpc rpc,
                                    grpc::CallbackServerContext* context,
                                    const grpc::ByteBuffer* raw_request,
                                    grpc::ByteBuffer* raw_response, Body body);

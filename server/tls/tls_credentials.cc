@@ -10,13 +10,10 @@
 #include "absl/strings/strip.h"
 #include "grpcpp/security/server_credentials.h"
 #include "server/common/files.h"
+#include "server/common/flag_error.h"
 
 namespace profile {
 namespace {
-
-absl::Status Bad(absl::string_view flag, absl::string_view why) {
-  return absl::InvalidArgumentError(absl::StrCat("--", flag, " ", why));
-}
 
 struct BioDeleter {
   void operator()(BIO* bio) const { BIO_free(bio); }
@@ -46,15 +43,16 @@ X509* ReadCertificates(const std::string& pem, int* count) {
 
 }  // namespace
 
-absl::Status ValidateTlsOptions(const TlsOptions& options) {
+absl::Status TlsOptions::Validate() const {
+  const TlsOptions& options = *this;
   if (!options.cert_file.empty() && options.key_file.empty()) {
-    return Bad("tls_key_file", "is required with --tls_cert_file");
+    return InvalidFlagError("tls_key_file", "is required with --tls_cert_file");
   }
   if (options.cert_file.empty() && !options.key_file.empty()) {
-    return Bad("tls_cert_file", "is required with --tls_key_file");
+    return InvalidFlagError("tls_cert_file", "is required with --tls_key_file");
   }
   if (options.mutual() && !options.enabled()) {
-    return Bad("tls_client_ca_file",
+    return InvalidFlagError("tls_client_ca_file",
                "needs --tls_cert_file and --tls_key_file (mutual TLS is TLS "
                "first)");
   }
@@ -63,7 +61,7 @@ absl::Status ValidateTlsOptions(const TlsOptions& options) {
 
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> NewServerCredentials(
     const TlsOptions& options) {
-  absl::Status valid = ValidateTlsOptions(options);
+  absl::Status valid = options.Validate();
   if (!valid.ok()) return valid;
   if (!options.enabled()) return grpc::InsecureServerCredentials();
 
@@ -77,7 +75,7 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> NewServerCredentials(
   int count = 0;
   X509* leaf = ReadCertificates(*cert, &count);
   if (leaf == nullptr) {
-    return Bad("tls_cert_file",
+    return InvalidFlagError("tls_cert_file",
                absl::StrCat(options.cert_file,
                             " holds no PEM certificate (-----BEGIN "
                             "CERTIFICATE-----)"));
@@ -88,7 +86,7 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> NewServerCredentials(
   ERR_clear_error();
   if (pkey == nullptr) {
     X509_free(leaf);
-    return Bad("tls_key_file",
+    return InvalidFlagError("tls_key_file",
                absl::StrCat(options.key_file,
                             " holds no unencrypted PEM private key"));
   }
@@ -97,7 +95,7 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> NewServerCredentials(
   EVP_PKEY_free(pkey);
   X509_free(leaf);
   if (!matches) {
-    return Bad("tls_key_file",
+    return InvalidFlagError("tls_key_file",
                absl::StrCat(options.key_file,
                             " is not the key of the certificate in "
                             "--tls_cert_file"));
@@ -111,7 +109,7 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> NewServerCredentials(
     if (!ca.ok()) return ca.status();
     X509* first_ca = ReadCertificates(*ca, &count);
     if (first_ca == nullptr) {
-      return Bad("tls_client_ca_file",
+      return InvalidFlagError("tls_client_ca_file",
                  absl::StrCat(options.client_ca_file,
                               " holds no PEM certificate"));
     }

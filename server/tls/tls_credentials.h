@@ -36,11 +36,11 @@ struct TlsOptions {
 
   bool enabled() const { return !cert_file.empty() || !key_file.empty(); }
   bool mutual() const { return !client_ca_file.empty(); }
-};
 
-// Returns OK if the flags fit together (both of cert and key, a client CA
-// only with them), else INVALID_ARGUMENT naming the flag.
-absl::Status ValidateTlsOptions(const TlsOptions& options);
+  // Returns OK if the flags fit together (both of cert and key, a client CA
+  // only with them), else INVALID_ARGUMENT naming the flag.
+  absl::Status Validate() const;
+};
 
 // Returns the credentials `options` ask for: insecure when TLS is off.
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> NewServerCredentials(

@@ -358,32 +358,32 @@ TEST_F(JwtAuthenticatorTest, RefusesUnusableKeys) {
 }
 
 TEST_F(JwtAuthenticatorTest, FromFlagsReadsFilesAndNamesTheFlag) {
-  JwtFlags flags;
+  JwtFileOptions flags;
   flags.secret_file = dir_->Write("secret", std::string(kSecret) + "\n");
   flags.issuer = "https://login.example.com/";
-  auto auth = NewJwtAuthenticatorFromFlags(flags, clock_);
+  auto auth = NewJwtAuthenticatorFromFiles(flags, clock_);
   ASSERT_THAT(auth.status(), IsOk());
   // The trailing newline is not part of the secret.
   EXPECT_THAT(Check(**auth, SignJwt("HS256", kSecret, Claims())).status(),
               IsOk());
 
   flags.secret_file = dir_->path() + "/missing";
-  EXPECT_THAT(NewJwtAuthenticatorFromFlags(flags, clock_).status(),
+  EXPECT_THAT(NewJwtAuthenticatorFromFiles(flags, clock_).status(),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        AllOf(HasSubstr("--jwt_secret_file"),
                              HasSubstr("No such file"))));
   flags.secret_file = dir_->path();
-  EXPECT_THAT(NewJwtAuthenticatorFromFlags(flags, clock_).status(),
+  EXPECT_THAT(NewJwtAuthenticatorFromFiles(flags, clock_).status(),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("not a regular file")));
   flags.secret_file = "";
   flags.public_key_file = dir_->Write("garbage.pem", "garbage");
-  EXPECT_THAT(NewJwtAuthenticatorFromFlags(flags, clock_).status(),
+  EXPECT_THAT(NewJwtAuthenticatorFromFiles(flags, clock_).status(),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        AllOf(HasSubstr("--jwt_public_key_file"),
                              HasSubstr("garbage.pem"))));
   flags.public_key_file = ec_->public_file;
-  EXPECT_THAT(NewJwtAuthenticatorFromFlags(flags, clock_).status(), IsOk());
+  EXPECT_THAT(NewJwtAuthenticatorFromFiles(flags, clock_).status(), IsOk());
 }
 
 }  // namespace

@@ -10,13 +10,6 @@
 namespace profile {
 namespace {
 
-TEST(InlineExecutorTest, RunsOnTheCallingThread) {
-  auto executor = NewInlineExecutor();
-  std::thread::id ran_on;
-  EXPECT_TRUE(executor->TrySchedule([&] { ran_on = std::this_thread::get_id(); }));
-  EXPECT_EQ(ran_on, std::this_thread::get_id());
-}
-
 TEST(ThreadPoolExecutorTest, RunsEverythingOnOtherThreads) {
   std::atomic<int> ran{0};
   std::atomic<bool> on_caller{false};

@@ -1,14 +1,8 @@
 #include "server/core/phone_change.h"
 
-#include <stdlib.h>
-
 #include <atomic>
-#include <filesystem>
-#include <fstream>
 #include <memory>
-#include <sstream>
 #include <string>
-#include <system_error>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -27,6 +21,7 @@
 #include "server/sms/sms_sender.h"
 #include "server/token/token_store.h"
 #include "server/users/user_store.h"
+#include "tests/testing/capturing_sms_sender.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/in_memory_core.h"
 #include "tests/testing/status_matchers.h"
@@ -34,6 +29,7 @@
 namespace profile {
 namespace {
 
+using ::profile::testing::CapturingSmsSender;
 using ::profile::testing::FakeClock;
 using ::profile::testing::InMemoryCore;
 using ::profile::testing::InMemoryCoreOptions;
@@ -58,46 +54,16 @@ constexpr char kTestPhone[] = "137 0000 0000";
 constexpr char kTestPhoneE164[] = "+8613700000000";
 constexpr char kTestCode[] = "246810";
 
-constexpr int kNew = static_cast<int>(CodePurpose::kNewPhone);
-constexpr int kOld = static_cast<int>(CodePurpose::kOldPhone);
+constexpr CodePurpose kNew = CodePurpose::kNewPhone;
+constexpr CodePurpose kOld = CodePurpose::kOldPhone;
 
 Caller Call(std::string user_id, Language language = Language::kEnglish) {
   return Caller{std::move(user_id), "request-1", language};
 }
 
-// Forwards to another sender unless told to fail; records what it failed.
-class FlakySmsSender final : public SmsSender {
- public:
-  explicit FlakySmsSender(SmsSender* next) : next_(next) {}
-  absl::Status Send(const SmsMessage& message) override {
-    if (fail_) {
-      failed_.push_back(message);
-      return absl::UnavailableError("gateway down");
-    }
-    return next_->Send(message);
-  }
-  void set_fail(bool fail) { fail_ = fail; }
-  const std::vector<SmsMessage>& failed() const { return failed_; }
-
- private:
-  SmsSender* const next_;
-  bool fail_ = false;
-  std::vector<SmsMessage> failed_;
-};
-
 class PhoneChangeTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string pattern = ::testing::TempDir() + "phone_change_test.XXXXXX";
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-    outbox_path_ = dir_ + "/outbox.jsonl";
-    absl::StatusOr<std::unique_ptr<SmsSender>> outbox =
-        NewOutboxSmsSender(outbox_path_);
-    ASSERT_THAT(outbox, IsOk());
-    outbox_ = *std::move(outbox);
-    sms_ = std::make_unique<FlakySmsSender>(outbox_.get());
-
     InMemoryCoreOptions memory_options;
     memory_options.core = options_;
     memory_options.clock = clock_;
@@ -105,11 +71,6 @@ class PhoneChangeTest : public ::testing::Test {
     memory_options.code_secret = kSecret;
     memory_options.test_codes = {{kTestPhoneE164, kTestCode}};
     memory_ = std::make_unique<InMemoryCore>(std::move(memory_options));
-  }
-
-  void TearDown() override {
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
   }
 
   PhoneChange* core() const { return memory_->core(); }
@@ -121,21 +82,21 @@ class PhoneChangeTest : public ::testing::Test {
     memory_->ResetCore(options_);
   }
 
+  // The messages texted so far, as the outbox sender writes them.
   std::vector<nlohmann::json> Outbox() const {
-    std::ifstream in(outbox_path_);
-    std::stringstream buffer;
-    buffer << in.rdbuf();
     std::vector<nlohmann::json> messages;
-    for (absl::string_view line :
-         absl::StrSplit(buffer.str(), '\n', absl::SkipEmpty())) {
-      messages.push_back(nlohmann::json::parse(line));
+    for (const SmsMessage& sent : sms_->sent()) {
+      messages.push_back({{"phone_e164", sent.phone_e164},
+                          {"code", sent.code},
+                          {"purpose", std::string(CodePurposeName(sent.purpose))},
+                          {"text", sent.text}});
     }
     return messages;
   }
 
   // Sends a code and returns it as the phone received it ("" on failure).
   std::string SendCode(const std::string& user, const std::string& number,
-                       int purpose = kNew,
+                       CodePurpose purpose = kNew,
                        Language language = Language::kEnglish) {
     const size_t before = Outbox().size();
     absl::StatusOr<SendCodeResult> sent =
@@ -204,10 +165,8 @@ class PhoneChangeTest : public ::testing::Test {
 
   std::shared_ptr<FakeClock> clock_ = std::make_shared<FakeClock>();
   PhoneChangeOptions options_;
-  std::string dir_;
-  std::string outbox_path_;
-  std::unique_ptr<SmsSender> outbox_;
-  std::unique_ptr<FlakySmsSender> sms_;
+  std::unique_ptr<CapturingSmsSender> sms_ =
+      std::make_unique<CapturingSmsSender>();
   std::unique_ptr<InMemoryCore> memory_;
 };
 
@@ -395,7 +354,8 @@ TEST_F(PhoneChangeTest, GetProfileOfACorruptStoredPhoneIsInternal) {
 TEST_F(PhoneChangeTest, SendCodeRefusesUnknownPurposes) {
   for (int purpose : {0, 3, 99, -1}) {
     absl::StatusOr<SendCodeResult> sent =
-        core()->SendCode(Call("u1"), {"+86", kPhoneA, purpose});
+        core()->SendCode(Call("u1"),
+                         {"+86", kPhoneA, static_cast<CodePurpose>(purpose)});
     ExpectMalformed(sent.status(), "purpose");
   }
   EXPECT_THAT(Outbox(), SizeIs(0));
@@ -475,7 +435,7 @@ TEST_F(PhoneChangeTest, ANewCodeReplacesTheOldOne) {
 }
 
 TEST_F(PhoneChangeTest, FailedSmsIsUnavailableAndDoesNotStartACooldown) {
-  sms_->set_fail(true);
+  sms_->set_failing(true);
   ::testing::internal::CaptureStderr();
   absl::StatusOr<SendCodeResult> sent =
       core()->SendCode(Call("u1"), {"+86", kPhoneA, kNew});
@@ -489,7 +449,7 @@ TEST_F(PhoneChangeTest, FailedSmsIsUnavailableAndDoesNotStartACooldown) {
   EXPECT_THAT(log, Not(HasSubstr(kPhoneAE164)));
 
   // The limiter was released: an immediate retry is allowed.
-  sms_->set_fail(false);
+  sms_->set_failing(false);
   EXPECT_FALSE(SendCode("u1", kPhoneA).empty());
 }
 
@@ -853,9 +813,9 @@ TEST_F(PhoneChangeTest, StaleTokenAfterAnotherTokenChangedThePhone) {
   // Two server instances share the user store but each keeps its own
   // tokens. u1 verifies on both; once one token moves the phone, the other
   // token's grant (made for the old phone) is stale.
-  std::unique_ptr<TokenStore> other_tokens = memory_->NewTokenStore();
-  std::unique_ptr<PhoneChange> other =
-      memory_->NewCore(options_, other_tokens.get());
+  std::unique_ptr<Core> other_core =
+      memory_->NewCore(options_, memory_->NewTokenStore());
+  PhoneChange* other = &other_core->phone_change();
 
   Bind("u1", kPhoneAE164);
   const std::string stale = TokenFor("u1", kPhoneB);

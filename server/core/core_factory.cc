@@ -1,0 +1,232 @@
+#include "server/core/core_factory.h"
+
+#include <utility>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "server/backends/backend_url.h"
+#include "server/backends/postgres_user_store.h"
+#include "server/backends/redis_client.h"
+#include "server/backends/redis_stores.h"
+#include "server/codes/local_code_verifier.h"
+#include "server/codes/test_number_verifier.h"
+#include "server/common/crypto.h"
+#include "server/common/files.h"
+#include "server/common/flag_error.h"
+
+namespace profile {
+namespace {
+
+// The fewest bytes of --code_secret_file.
+constexpr size_t kMinCodeSecretBytes = 32;
+
+absl::StatusOr<PostgresOptions> PostgresOptionsFrom(
+    const StoreOptions& options) {
+  absl::string_view url = options.postgres_url;
+  // Both spellings libpq accepts.
+  const bool short_scheme = absl::StartsWith(url, "postgres://");
+  absl::StatusOr<BackendUrl> parsed = ParseBackendUrl(
+      url, short_scheme ? "postgres" : "postgresql", "POSTGRES_PASSWORD");
+  if (!parsed.ok()) {
+    return InvalidFlagError("postgres_url", parsed.status().message());
+  }
+  if (parsed->database.empty()) {
+    return InvalidFlagError("postgres_url", "must name a database: .../dbname");
+  }
+  return PostgresOptions{*parsed, options.backend_timeout,
+                         options.backend_pool_size};
+}
+
+// Returns the code verifier chain: test numbers first, then codes generated
+// here. A new verifier is one more entry.
+std::unique_ptr<CodeVerifier> BuildVerifier(const CoreOptions& options,
+                                            TestPhoneCodes test_codes,
+                                            const CoreComponents& components) {
+  std::vector<std::unique_ptr<CodeVerifier>> chain;
+  chain.push_back(NewTestNumberVerifier(std::move(test_codes)));
+  LocalCodeVerifierOptions local;
+  local.code_length = options.phone_change.code_length;
+  local.code_ttl = options.phone_change.code_ttl;
+  local.max_attempts = options.phone_change.max_code_attempts;
+  local.secret = components.code_secret;
+  chain.push_back(NewLocalCodeVerifier(std::move(local), components.clock,
+                                       components.codes.get(),
+                                       components.sms.get()));
+  return NewCodeVerifierChain(std::move(chain));
+}
+
+}  // namespace
+
+absl::Status StoreOptions::Validate() const {
+  if (max_live_tokens < 1) {
+    return InvalidFlagError("max_live_tokens", "must be at least 1");
+  }
+  if (sweep_interval <= absl::ZeroDuration() ||
+      sweep_interval > absl::Hours(1)) {
+    return InvalidFlagError("sweep_interval", "must be over 0 and at most 1h");
+  }
+  if (backend_timeout < absl::Milliseconds(10) ||
+      backend_timeout > absl::Minutes(1)) {
+    return InvalidFlagError("backend_timeout", "must be from 10ms to 1m");
+  }
+  if (backend_pool_size < 1 || backend_pool_size > 1000) {
+    return InvalidFlagError("backend_pool_size", "must be from 1 to 1000");
+  }
+  if (redis_key_prefix.size() > 64) {
+    return InvalidFlagError("redis_key_prefix", "must be at most 64 bytes");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CoreOptions::Validate() const {
+  absl::Status valid = phone_change.Validate();
+  if (valid.ok()) valid = stores.Validate();
+  return valid;
+}
+
+Core::~Core() = default;
+
+absl::Status Core::CheckBackends() const {
+  if (redis_ != nullptr) {
+    absl::Status pinged = redis_->Ping();
+    if (!pinged.ok()) {
+      return absl::UnavailableError(
+          absl::StrCat("redis is unreachable: ", pinged.message()));
+    }
+  }
+  if (postgres_ != nullptr) {
+    absl::Status pinged = postgres_->Ping();
+    if (!pinged.ok()) {
+      return absl::UnavailableError(
+          absl::StrCat("postgres is unreachable: ", pinged.message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<Core>> NewCore(const CoreOptions& options,
+                                              CoreComponents components) {
+  absl::Status valid = options.Validate();
+  if (!valid.ok()) return valid;
+  absl::StatusOr<TestPhoneCodes> test_codes =
+      ParseTestPhoneCodes(options.test_phone_codes);
+  if (!test_codes.ok()) return test_codes.status();
+  if (components.sms == nullptr) {
+    absl::StatusOr<std::unique_ptr<SmsSender>> sms =
+        NewSmsSenderFromSpec(options.sms_sender);
+    if (!sms.ok()) return sms.status();
+    components.sms = *std::move(sms);
+  }
+  if (components.code_secret.empty() && !options.code_secret_file.empty()) {
+    absl::StatusOr<std::string> secret = ReadSecretFile(
+        "code_secret_file", options.code_secret_file, kMinCodeSecretBytes);
+    if (!secret.ok()) return secret.status();
+    components.code_secret = *std::move(secret);
+  }
+  if (components.clock == nullptr) components.clock = SystemClock();
+
+  std::unique_ptr<Core> core(new Core());
+  const StoreOptions& stores = options.stores;
+  const std::shared_ptr<Clock>& clock = components.clock;
+  if (stores.redis_url.empty()) {
+    if (components.tokens == nullptr) {
+      InMemoryTokenStoreOptions token_options;
+      token_options.max_live_tokens = stores.max_live_tokens;
+      token_options.sweep_interval = stores.sweep_interval;
+      if (PhoneChangeMetrics* metrics = components.metrics) {
+        token_options.on_expired = [metrics](size_t n) {
+          metrics->TokensExpired(n);
+        };
+      }
+      components.tokens = NewInMemoryTokenStore(clock, token_options);
+    }
+    if (components.codes == nullptr) {
+      components.codes =
+          NewInMemoryCodeStore(clock, {1000000, stores.sweep_interval});
+    }
+    if (components.limiter == nullptr) {
+      components.limiter = NewInMemorySendLimiter(
+          clock, {options.phone_change.send_limits, 1000000,
+                  stores.sweep_interval});
+    }
+  } else {
+    absl::StatusOr<BackendUrl> url =
+        ParseBackendUrl(stores.redis_url, "redis", "REDIS_PASSWORD");
+    if (!url.ok()) return InvalidFlagError("redis_url", url.status().message());
+    core->redis_ = RedisClient::Create(
+        {*url, stores.backend_timeout, stores.backend_pool_size});
+    RedisClient* redis = core->redis_.get();
+    const std::string& prefix = stores.redis_key_prefix;
+    if (components.tokens == nullptr) {
+      components.tokens =
+          NewRedisTokenStore(redis, prefix, clock, stores.max_live_tokens);
+    }
+    if (components.codes == nullptr) {
+      components.codes = NewRedisCodeStore(redis, prefix, clock);
+    }
+    if (components.limiter == nullptr) {
+      components.limiter = NewRedisSendLimiter(
+          redis, prefix, options.phone_change.send_limits);
+    }
+    if (components.code_secret.empty()) {
+      // Every replica must key codes alike; without a file, they agree
+      // through Redis.
+      absl::StatusOr<std::string> shared = SharedCodeSecret(redis, prefix);
+      if (!shared.ok()) {
+        return absl::UnavailableError(absl::StrCat(
+            "cannot read the shared code secret from Redis at ",
+            url->Redacted(),
+            " (give --code_secret_file to start without Redis): ",
+            shared.status().message()));
+      }
+      components.code_secret = *std::move(shared);
+    }
+  }
+  // The secret that keys code digests lives only in this process unless
+  // replicas must share it: a code store dump alone cannot be brute-forced.
+  if (components.code_secret.empty()) components.code_secret = RandomBytes(32);
+
+  if (components.users == nullptr) {
+    if (stores.postgres_url.empty()) {
+      components.users = NewInMemoryUserStore();
+    } else {
+      absl::StatusOr<PostgresOptions> postgres = PostgresOptionsFrom(stores);
+      if (!postgres.ok()) return postgres.status();
+      absl::Status migrated = MigratePostgres(*postgres);
+      if (!migrated.ok()) {
+        return absl::UnavailableError(
+            absl::StrCat("cannot migrate the PostgreSQL schema at ",
+                         postgres->url.Redacted(), ": ", migrated.message()));
+      }
+      std::shared_ptr<PostgresUserStore> users =
+          NewPostgresUserStore(*postgres);
+      core->postgres_ = users.get();
+      components.users = std::move(users);
+    }
+  }
+
+  core->verifier_ = BuildVerifier(options, *std::move(test_codes), components);
+  PhoneChangeDeps deps;
+  deps.clock = components.clock;
+  deps.users = components.users.get();
+  deps.tokens = components.tokens.get();
+  deps.limiter = components.limiter.get();
+  deps.verifier = core->verifier_.get();
+  deps.metrics = components.metrics;
+  core->phone_change_ =
+      std::make_unique<PhoneChange>(options.phone_change, std::move(deps));
+  core->components_ = std::move(components);
+  return core;
+}
+
+absl::Status MigrateSchema(const StoreOptions& options) {
+  if (options.postgres_url.empty()) {
+    return InvalidFlagError("migrate_only", "needs --postgres_url");
+  }
+  absl::StatusOr<PostgresOptions> postgres = PostgresOptionsFrom(options);
+  if (!postgres.ok()) return postgres.status();
+  return MigratePostgres(*postgres);
+}
+
+}  // namespace profile

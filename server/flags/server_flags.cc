@@ -1,0 +1,179 @@
+#include "server/flags/server_flags.h"
+
+#include <algorithm>
+#include <cstdint>
+
+#include "absl/flags/flag.h"
+#include "server/common/flag_error.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
+          "host:port to serve gRPC on (port 0: any free port)");
+ABSL_FLAG(std::string, auth, "trusted_header",
+          "how callers are identified: trusted_header (metadata x-user-id "
+          "set by a trusted caller) or jwt (authorization: Bearer <JWT>, "
+          "sub is the user id)");
+ABSL_FLAG(std::string, jwt_secret_file, "",
+          "--auth=jwt with HS256: file holding the shared secret (32+ bytes)");
+ABSL_FLAG(std::string, jwt_public_key_file, "",
+          "--auth=jwt with RS256 or ES256: PEM public key file");
+ABSL_FLAG(std::string, jwt_issuer, "",
+          "--auth=jwt: the iss every token must carry; empty: not checked");
+ABSL_FLAG(std::string, jwt_audience, "",
+          "--auth=jwt: the aud every token must hold; empty: not checked");
+ABSL_FLAG(std::string, tls_cert_file, "",
+          "PEM certificate chain for TLS on --listen; empty: plaintext");
+ABSL_FLAG(std::string, tls_key_file, "",
+          "PEM private key of --tls_cert_file");
+ABSL_FLAG(std::string, tls_client_ca_file, "",
+          "PEM CA certificates: mutual TLS, every client must present a "
+          "certificate they signed");
+ABSL_FLAG(bool, allow_trusted_header_without_mtls, false,
+          "DANGER: accept x-user-id on a non-loopback --listen without "
+          "mutual TLS; only behind a mesh sidecar that terminates mTLS");
+ABSL_FLAG(std::string, health_listen, "",
+          "host:port of a plaintext port serving only grpc.health.v1 Check, "
+          "for kubelet gRPC probes; empty: none");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "IP:port serving Prometheus metrics at /metrics; empty: none");
+ABSL_FLAG(absl::Duration, max_connection_age, absl::ZeroDuration(),
+          "close client connections after this long (with a 30s grace) so "
+          "clients re-resolve and spread over replicas; 0: never");
+ABSL_FLAG(int64_t, max_request_bytes, 4096,
+          "largest request body accepted; larger: RESOURCE_EXHAUSTED");
+ABSL_FLAG(int64_t, max_metadata_bytes, 8192,
+          "largest total request metadata (headers) accepted");
+ABSL_FLAG(int32_t, max_concurrent_streams, 100,
+          "calls in flight on one client connection");
+ABSL_FLAG(int64_t, memory_quota_bytes, int64_t{256} << 20,
+          "memory gRPC may use for all connections and calls together");
+ABSL_FLAG(absl::Duration, max_connection_idle, absl::Minutes(5),
+          "close a connection that had no call for this long; 0: never");
+ABSL_FLAG(absl::Duration, keepalive_time, absl::Minutes(1),
+          "ping a connection after this long without traffic");
+ABSL_FLAG(absl::Duration, keepalive_timeout, absl::Seconds(20),
+          "close a connection whose ping is not acknowledged within this");
+ABSL_FLAG(absl::Duration, handshake_timeout, absl::Seconds(10),
+          "close a connection that has not finished its handshake by then");
+ABSL_FLAG(int32_t, code_length, 6, "digits in a texted code (4 to 10)");
+ABSL_FLAG(absl::Duration, code_ttl, absl::Minutes(5),
+          "how long a texted code stays valid");
+ABSL_FLAG(absl::Duration, code_resend_interval, absl::Seconds(60),
+          "cooldown between two codes to one phone for one purpose");
+ABSL_FLAG(int32_t, max_codes_per_phone_per_hour, 10,
+          "codes one phone may receive per hour");
+ABSL_FLAG(int32_t, max_codes_per_user_per_hour, 20,
+          "codes one user may request per hour");
+ABSL_FLAG(int32_t, max_code_attempts, 5,
+          "wrong tries after which a texted code is burned");
+ABSL_FLAG(std::string, test_phone_codes, "",
+          "fixed codes for test numbers, E.164:code pairs separated by "
+          "commas (no SMS, no cooldown, reusable); off when empty");
+ABSL_FLAG(std::string, sms_sender, "log",
+          "where codes go: log (the server log, local use only) or "
+          "outbox:PATH (one JSON object per line)");
+ABSL_FLAG(bool, verify_old_phone, false,
+          "an account that has a phone must also verify it with a code");
+ABSL_FLAG(absl::Duration, token_ttl, absl::Seconds(60),
+          "how long an update-phone token stays valid");
+ABSL_FLAG(int64_t, max_live_tokens, 1000000,
+          "most update-phone tokens held at once");
+ABSL_FLAG(absl::Duration, drain_delay, absl::ZeroDuration(),
+          "on SIGTERM, time between NOT_SERVING and closing the listener, "
+          "for load balancers to notice");
+ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
+          "on SIGTERM, time calls in flight get to finish");
+ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error");
+ABSL_FLAG(std::string, redis_url, "",
+          "redis://[user][:password@]host:port[/db] for codes, tokens and "
+          "limits (password also from $REDIS_PASSWORD); empty: in memory");
+ABSL_FLAG(std::string, redis_key_prefix, "profile:",
+          "prefix of every Redis key this service writes");
+ABSL_FLAG(std::string, postgres_url, "",
+          "postgresql://user[:password]@host:port/db for profiles (password "
+          "also from $POSTGRES_PASSWORD); empty: in memory");
+ABSL_FLAG(bool, migrate_only, false,
+          "bring the PostgreSQL schema up to date and exit (init container)");
+ABSL_FLAG(absl::Duration, backend_timeout, absl::Seconds(2),
+          "the longest a Redis or PostgreSQL call may take");
+ABSL_FLAG(int32_t, backend_pool_size, 16, "connections per backend");
+ABSL_FLAG(int32_t, backend_threads, 16,
+          "threads running calls that wait on a backend");
+ABSL_FLAG(std::string, code_secret_file, "",
+          "file with the secret (32+ bytes) keying code digests, the same on "
+          "every replica; empty: per process, or shared through Redis");
+
+namespace profile {
+namespace {
+
+// Negative sizes become 0, which the range checks refuse by flag name.
+size_t Size(int64_t value) {
+  return static_cast<size_t>(std::max<int64_t>(0, value));
+}
+
+}  // namespace
+
+absl::StatusOr<ProgramOptions> ProgramOptionsFromFlags() {
+  ProgramOptions program;
+  if (!ParseLogLevel(absl::GetFlag(FLAGS_log_level), &program.log_level)) {
+    return InvalidFlagError("log_level",
+                            "must be debug, info, warning or error");
+  }
+  program.migrate_only = absl::GetFlag(FLAGS_migrate_only);
+  program.drain_delay = absl::GetFlag(FLAGS_drain_delay);
+  program.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
+  if (program.drain_delay < absl::ZeroDuration() ||
+      program.shutdown_grace < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "--drain_delay and --shutdown_grace must not be negative");
+  }
+
+  ServerOptions& options = program.server;
+  options.listen = absl::GetFlag(FLAGS_listen);
+  options.auth.mode = absl::GetFlag(FLAGS_auth);
+  options.auth.jwt.secret_file = absl::GetFlag(FLAGS_jwt_secret_file);
+  options.auth.jwt.public_key_file = absl::GetFlag(FLAGS_jwt_public_key_file);
+  options.auth.jwt.issuer = absl::GetFlag(FLAGS_jwt_issuer);
+  options.auth.jwt.audience = absl::GetFlag(FLAGS_jwt_audience);
+  options.tls.cert_file = absl::GetFlag(FLAGS_tls_cert_file);
+  options.tls.key_file = absl::GetFlag(FLAGS_tls_key_file);
+  options.tls.client_ca_file = absl::GetFlag(FLAGS_tls_client_ca_file);
+  options.allow_trusted_header_without_mtls =
+      absl::GetFlag(FLAGS_allow_trusted_header_without_mtls);
+  options.health_listen = absl::GetFlag(FLAGS_health_listen);
+  options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  options.max_connection_age = absl::GetFlag(FLAGS_max_connection_age);
+  options.max_request_bytes = Size(absl::GetFlag(FLAGS_max_request_bytes));
+  options.max_metadata_bytes = Size(absl::GetFlag(FLAGS_max_metadata_bytes));
+  options.max_concurrent_streams = absl::GetFlag(FLAGS_max_concurrent_streams);
+  options.memory_quota_bytes = Size(absl::GetFlag(FLAGS_memory_quota_bytes));
+  options.max_connection_idle = absl::GetFlag(FLAGS_max_connection_idle);
+  options.keepalive_time = absl::GetFlag(FLAGS_keepalive_time);
+  options.keepalive_timeout = absl::GetFlag(FLAGS_keepalive_timeout);
+  options.handshake_timeout = absl::GetFlag(FLAGS_handshake_timeout);
+  options.backend_threads = absl::GetFlag(FLAGS_backend_threads);
+
+  CoreOptions& core = options.core;
+  PhoneChangeOptions& rules = core.phone_change;
+  rules.code_length = absl::GetFlag(FLAGS_code_length);
+  rules.code_ttl = absl::GetFlag(FLAGS_code_ttl);
+  rules.max_code_attempts = absl::GetFlag(FLAGS_max_code_attempts);
+  rules.token_ttl = absl::GetFlag(FLAGS_token_ttl);
+  rules.verify_old_phone = absl::GetFlag(FLAGS_verify_old_phone);
+  rules.send_limits.resend_interval = absl::GetFlag(FLAGS_code_resend_interval);
+  rules.send_limits.max_per_phone_per_hour =
+      absl::GetFlag(FLAGS_max_codes_per_phone_per_hour);
+  rules.send_limits.max_per_user_per_hour =
+      absl::GetFlag(FLAGS_max_codes_per_user_per_hour);
+  core.sms_sender = absl::GetFlag(FLAGS_sms_sender);
+  core.test_phone_codes = absl::GetFlag(FLAGS_test_phone_codes);
+  core.code_secret_file = absl::GetFlag(FLAGS_code_secret_file);
+  core.stores.max_live_tokens = Size(absl::GetFlag(FLAGS_max_live_tokens));
+  core.stores.redis_url = absl::GetFlag(FLAGS_redis_url);
+  core.stores.redis_key_prefix = absl::GetFlag(FLAGS_redis_key_prefix);
+  core.stores.postgres_url = absl::GetFlag(FLAGS_postgres_url);
+  core.stores.backend_timeout = absl::GetFlag(FLAGS_backend_timeout);
+  core.stores.backend_pool_size = absl::GetFlag(FLAGS_backend_pool_size);
+  return program;
+}
+
+}  // namespace profile
