@@ -22,7 +22,7 @@
 #include "nlohmann/json.hpp"
 #include "server/backends/backend_url.h"
 #include "server/backends/postgres_user_store.h"
-#include "tests/e2e/e2e_client.h"
+#include "tests/testing/e2e_client.h"
 #include "tests/testing/backend_servers.h"
 #include "tests/testing/health_probe.h"
 #include "tests/testing/server_process.h"

@@ -41,8 +41,8 @@
 #include "server/service/profile_service.h"
 #include "server/service/wire.h"
 #include "server/sms/sms_sender.h"
-#include "tests/e2e/e2e_client.h"
-#include "tests/testing/in_memory_core.h"
+#include "tests/testing/e2e_client.h"
+#include "tests/testing/capturing_sms_sender.h"
 #include "tests/testing/server_process.h"
 #include "tests/testing/test_dir.h"
 
@@ -51,8 +51,7 @@ namespace {
 
 using ::profile::testing::CallResult;
 using ::profile::testing::E2eClient;
-using ::profile::testing::InMemoryCore;
-using ::profile::testing::InMemoryCoreOptions;
+using ::profile::testing::CapturingSmsSender;
 using ::profile::testing::ServerProcess;
 using ::profile::testing::Stub;
 using ::profile::testing::TestDir;
@@ -147,8 +146,8 @@ class HostileInputE2eTest : public ::testing::Test {
   ServerOptions BaseOptions() {
     ServerOptions options;
     options.listen = "127.0.0.1:0";
-    options.sms_sender = "outbox:" + outbox_;
-    options.test_phone_codes = absl::StrCat(kTestPhone, ":", kTestCode, ",",
+    options.core.sms_sender = "outbox:" + outbox_;
+    options.core.test_phone_codes = absl::StrCat(kTestPhone, ":", kTestCode, ",",
                                             kSecondTestPhone, ":",
                                             kSecondTestCode);
     return options;
@@ -314,7 +313,7 @@ TEST_F(HostileInputE2eTest, BodyOverMaxRequestBytesIsResourceExhausted) {
 
 TEST_F(HostileInputE2eTest, HostileStringsInEveryFieldAreInvalidArgument) {
   ServerOptions options = BaseOptions();
-  options.phone_change.verify_old_phone = true;
+  options.core.phone_change.verify_old_phone = true;
   StartServer(options);
   // With a phone bound and --verify_old_phone, every old-phone field is
   // read, so every field of every request is checked.
@@ -526,7 +525,7 @@ TEST_F(HostileInputE2eTest, HostileMetadataValuesAreIgnoredOrRefused) {
 
 TEST_F(HostileInputE2eTest, VerificationFloodStopsAtMaxLiveTokens) {
   ServerOptions options = BaseOptions();
-  options.max_live_tokens = 5;
+  options.core.stores.max_live_tokens = 5;
   StartServer(options);
   constexpr int kThreads = 8;
   constexpr int kUsersPerThread = 25;
@@ -623,43 +622,27 @@ class GatedExecutor final : public Executor {
   absl::Notification queued_;
 };
 
-class CountingSmsSender final : public SmsSender {
- public:
-  absl::Status Send(const SmsMessage&) override {
-    ++sent_;
-    return absl::OkStatus();
-  }
-  int sent() const { return sent_.load(); }
-
- private:
-  std::atomic<int> sent_{0};
-};
-
 class QueuedCallTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    InMemoryCoreOptions options;
-    options.clock = SystemClock();
-    options.sms = &sms_;
-    options.max_live_tokens = 1000;
-    options.max_codes = 1000;
-    options.max_limiter_entries = 1000;
-    memory_ = std::make_unique<InMemoryCore>(std::move(options));
-    service_ = std::make_unique<ProfileServiceImpl>(
-        memory_->authenticator(), memory_->core(), &executor_);
-    grpc::ServerBuilder builder;
-    builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-    int port = 0;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
-                             &port);
-    builder.RegisterService(service_.get());
-    server_ = builder.BuildAndStart();
-    ASSERT_NE(server_, nullptr);
-    client_ = std::make_unique<E2eClient>(port);
+    // The server as main.cc starts it, with a sender that counts as a
+    // network provider (so SendPhoneCode goes to the executor) and the
+    // held executor.
+    ServerOptions options;
+    options.listen = "127.0.0.1:0";
+    options.core.stores.max_live_tokens = 1000;
+    ServerOverrides overrides;
+    overrides.core.sms = sms_;
+    overrides.executor = executor_;
+    absl::StatusOr<std::unique_ptr<ProfileServer>> server =
+        ProfileServer::Start(options, std::move(overrides));
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    client_ = std::make_unique<E2eClient>(server_->port());
   }
 
   void TearDown() override {
-    if (server_ != nullptr) server_->Shutdown();
+    if (server_ != nullptr) server_->Shutdown(absl::ZeroDuration());
   }
 
   static v1::SendPhoneCodeRequest SendRequest() {
@@ -697,7 +680,7 @@ class QueuedCallTest : public ::testing::Test {
           send.status = std::move(status);
           send.done.Notify();
         });
-    ASSERT_TRUE(executor_.WaitQueued(absl::Seconds(30)));
+    ASSERT_TRUE(executor_->WaitQueued(absl::Seconds(30)));
   }
 
   // A round trip on the same connection: the server has read everything the
@@ -714,20 +697,19 @@ class QueuedCallTest : public ::testing::Test {
   // The call that was held did nothing: no SMS, and the cooldown of the
   // phone was not started (a new SendPhoneCode is served and texts).
   void ExpectNoWorkWasDone() {
-    EXPECT_EQ(sms_.sent(), 0);
+    EXPECT_EQ(sms_->count(), 0);
     v1::SendPhoneCodeResponse response;
     CallResult again =
         client_->Call(&Stub::SendPhoneCode, "u1", SendRequest(), &response);
     EXPECT_EQ(again.code(), grpc::StatusCode::OK)
         << again.status.error_message();
-    EXPECT_EQ(sms_.sent(), 1);
+    EXPECT_EQ(sms_->count(), 1);
   }
 
-  CountingSmsSender sms_;
-  GatedExecutor executor_;
-  std::unique_ptr<InMemoryCore> memory_;
-  std::unique_ptr<ProfileServiceImpl> service_;
-  std::unique_ptr<grpc::Server> server_;
+  std::shared_ptr<CapturingSmsSender> sms_ =
+      std::make_shared<CapturingSmsSender>(/*may_block=*/true);
+  std::shared_ptr<GatedExecutor> executor_ = std::make_shared<GatedExecutor>();
+  std::unique_ptr<ProfileServer> server_;
   std::unique_ptr<E2eClient> client_;
 };
 
@@ -741,7 +723,7 @@ TEST_F(QueuedCallTest, CallCancelledWhileQueuedSendsNoSms) {
   // The cancellation travels from the transport to the call asynchronously;
   // give it a moment beyond the round trip before the held call runs.
   absl::SleepFor(absl::Milliseconds(200));
-  executor_.RunHeld();
+  executor_->RunHeld();
   ExpectNoWorkWasDone();
 }
 
@@ -757,7 +739,7 @@ TEST_F(QueuedCallTest, CallExpiredWhileQueuedSendsNoSms) {
          deadline + std::chrono::seconds(1)) {
     absl::SleepFor(absl::Milliseconds(100));
   }
-  executor_.RunHeld();
+  executor_->RunHeld();
   ExpectNoWorkWasDone();
 }
 

@@ -14,7 +14,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
-#include "tests/e2e/e2e_client.h"
+#include "tests/testing/e2e_client.h"
 #include "tests/testing/server_process.h"
 #include "tests/testing/test_crypto.h"
 

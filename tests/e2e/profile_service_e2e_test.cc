@@ -19,7 +19,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "server/server.h"
-#include "tests/e2e/e2e_client.h"
+#include "tests/testing/e2e_client.h"
 #include "tests/testing/backend_servers.h"
 #include "tests/testing/test_dir.h"
 
@@ -104,16 +104,16 @@ class ProfileServiceE2eTest : public ::testing::TestWithParam<Backend> {
   ServerOptions BaseOptions() {
     ServerOptions options;
     options.listen = "127.0.0.1:0";
-    options.sms_sender = "outbox:" + outbox_;
-    options.test_phone_codes = absl::StrCat(kTestPhone, ":", kTestCode);
+    options.core.sms_sender = "outbox:" + outbox_;
+    options.core.test_phone_codes = absl::StrCat(kTestPhone, ":", kTestCode);
     if (GetParam() == Backend::kRedisPostgres) {
       SharedBackends& backends = Backends();
       EXPECT_TRUE(backends.started) << backends.error;
       const int test = ++backends.tests;
-      options.redis_url = backends.redis.url();
-      options.redis_key_prefix = absl::StrCat("e2e", test, ":");
-      options.postgres_url = backends.postgres.NewDatabase();
-      EXPECT_FALSE(options.postgres_url.empty()) << backends.postgres.error();
+      options.core.stores.redis_url = backends.redis.url();
+      options.core.stores.redis_key_prefix = absl::StrCat("e2e", test, ":");
+      options.core.stores.postgres_url = backends.postgres.NewDatabase();
+      EXPECT_FALSE(options.core.stores.postgres_url.empty()) << backends.postgres.error();
     }
     return options;
   }
@@ -463,7 +463,7 @@ TEST_P(ProfileServiceE2eTest, ResendWithinCooldownIs2100WithRetryAfter) {
 
 TEST_P(ProfileServiceE2eTest, HourlyCapPerUserIs2100) {
   ServerOptions options = BaseOptions();
-  options.phone_change.send_limits.max_per_user_per_hour = 2;
+  options.core.phone_change.send_limits.max_per_user_per_hour = 2;
   StartServer(options);
   EXPECT_TRUE(Send("u1", "+86", "13800138001").status.ok());
   EXPECT_TRUE(Send("u1", "+86", "13800138002").status.ok());
@@ -475,7 +475,7 @@ TEST_P(ProfileServiceE2eTest, HourlyCapPerUserIs2100) {
 
 TEST_P(ProfileServiceE2eTest, SmsThatCannotBeSentIs2110AndKeepsNoCooldown) {
   ServerOptions options = BaseOptions();
-  options.sms_sender = "outbox:/dev/full";  // every write fails: ENOSPC
+  options.core.sms_sender = "outbox:/dev/full";  // every write fails: ENOSPC
   StartServer(options);
   for (int i = 0; i < 2; ++i) {
     // The second try is not refused as too frequent: a failed send does
@@ -541,7 +541,7 @@ TEST_P(ProfileServiceE2eTest, NewVerificationRevokesThePreviousToken) {
 
 TEST_P(ProfileServiceE2eTest, LiveTokenCapIsResourceExhausted) {
   ServerOptions options = BaseOptions();
-  options.max_live_tokens = 2;
+  options.core.stores.max_live_tokens = 2;
   StartServer(options);
   for (const char* user : {"a", "b"}) {
     ASSERT_TRUE(Verify(user, VerifyRequest("+86", "13800138000", kTestCode))
@@ -609,7 +609,7 @@ TEST_P(ProfileServiceE2eTest, ChineseOnRequest) {
 
 TEST_P(ProfileServiceE2eTest, OldPhoneModeRequiresTheOldCode) {
   ServerOptions options = BaseOptions();
-  options.phone_change.verify_old_phone = true;
+  options.core.phone_change.verify_old_phone = true;
   StartServer(options);
   // No phone yet: the old-phone rules do not apply.
   BindPhone("u1", "13800138001");
@@ -666,7 +666,7 @@ TEST_P(ProfileServiceE2eTest, TwoUsersRacingForOnePhoneOneWins) {
   // Without a cooldown both users can prove the same free phone, one after
   // the other, and then race to bind it.
   ServerOptions options = BaseOptions();
-  options.phone_change.send_limits.resend_interval = absl::ZeroDuration();
+  options.core.phone_change.send_limits.resend_interval = absl::ZeroDuration();
   StartServer(options);
   for (int round = 0; round < 5; ++round) {
     const std::string number = absl::StrCat("1380013810", round);

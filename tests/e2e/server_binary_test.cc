@@ -17,7 +17,7 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "gtest/gtest.h"
-#include "tests/e2e/e2e_client.h"
+#include "tests/testing/e2e_client.h"
 #include "tests/testing/health_probe.h"
 #include "tests/testing/server_process.h"
 

@@ -47,6 +47,7 @@
 #include "server/sms/sms_sender.h"
 #include "server/token/token_store.h"
 #include "server/users/user_store.h"
+#include "tests/testing/capturing_sms_sender.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/in_memory_core.h"
 
@@ -85,16 +86,6 @@ constexpr Phone kPhones[] = {
 };
 
 using CodeKeyTuple = std::pair<std::string, int>;  // E.164, purpose
-
-// Records every code texted, as the phone's owner would see it.
-class CapturingSmsSender final : public SmsSender {
- public:
-  absl::Status Send(const SmsMessage& message) override {
-    sent.push_back(message);
-    return absl::OkStatus();
-  }
-  std::vector<SmsMessage> sent;
-};
 
 // The fuzzed core: one test number, and caps small enough to be reached.
 testing::InMemoryCoreOptions MemoryOptions(std::shared_ptr<Clock> clock,
@@ -211,7 +202,8 @@ class World {
     switch (in.ConsumeIntegralInRange(0, 3)) {
       case 0: {
         // The newest code texted to this phone, for either purpose.
-        for (auto it = sms_.sent.rbegin(); it != sms_.sent.rend(); ++it) {
+        const std::vector<SmsMessage> sent = sms_.sent();
+        for (auto it = sent.rbegin(); it != sent.rend(); ++it) {
           if (it->phone_e164 == e164 &&
               (in.ConsumeBool() || static_cast<int>(it->purpose) == purpose)) {
             return it->code;
@@ -254,22 +246,22 @@ class World {
     auto [cc, number] = PickPhone(in);
     const int purpose = in.ConsumeIntegralInRange(-1, 3);
     const std::string current = *memory_.users()->GetPhone(caller.user_id);
-    const size_t texts = sms_.sent.size();
-    absl::StatusOr<SendCodeResult> sent =
-        memory_.core()->SendCode(caller, {cc, number, purpose});
+    const size_t texts = sms_.count();
+    absl::StatusOr<SendCodeResult> sent = memory_.core()->SendCode(
+        caller, {cc, number, static_cast<CodePurpose>(purpose)});
     CheckCanonical(sent.status(), "SendCode");
     if (!sent.ok()) {
-      Check(sms_.sent.size() == texts, "a refused SendCode texted");
+      Check(sms_.count() == texts, "a refused SendCode texted");
       return;
     }
     const std::string e164 = E164(cc, number);
     Check(!e164.empty(), "SendCode accepted a phone that does not parse");
     if (e164 == kTestE164) {
-      Check(sms_.sent.size() == texts, "a test number was texted");
+      Check(sms_.count() == texts, "a test number was texted");
       return;
     }
-    Check(sms_.sent.size() == texts + 1, "SendCode OK texts exactly once");
-    const SmsMessage& text = sms_.sent.back();
+    Check(sms_.count() == texts + 1, "SendCode OK texts exactly once");
+    const SmsMessage text = sms_.sent().back();
     Check(text.phone_e164 == e164 && static_cast<int>(text.purpose) == purpose,
           "the text went to the phone and purpose asked for");
     if (purpose == static_cast<int>(CodePurpose::kOldPhone)) {
@@ -390,7 +382,7 @@ class World {
   }
 
   std::shared_ptr<testing::FakeClock> clock_;
-  CapturingSmsSender sms_;
+  testing::CapturingSmsSender sms_;
   testing::InMemoryCore memory_;
 
   std::set<std::string> known_users_;

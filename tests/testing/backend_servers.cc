@@ -90,17 +90,6 @@ bool IsAlive(pid_t pid) {
   return pid > 0 && waitpid(pid, nullptr, WNOHANG) == 0;
 }
 
-std::string MakeTempDir(const char* tag) {
-  std::string pattern = absl::StrCat("/tmp/profile_", tag, "_XXXXXX");
-  if (mkdtemp(pattern.data()) == nullptr) return "";
-  return pattern;
-}
-
-void RemoveTree(const std::string& dir) {
-  if (dir.empty()) return;
-  RunToExit({"rm", "-rf", dir}, nullptr, "/dev/null");
-}
-
 bool RedisAnswers(int port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return false;
@@ -140,28 +129,27 @@ int FreePort() {
 
 // ---- Redis ----
 
-RedisServer::~RedisServer() {
-  Stop();
-  RemoveTree(dir_);
-}
+RedisServer::~RedisServer() { Stop(); }
 
 std::string RedisServer::url() const {
   return absl::StrCat("redis://127.0.0.1:", port_);
 }
 
 bool RedisServer::Start() {
-  if (dir_.empty()) dir_ = MakeTempDir("redis");
+  // Kept across restarts, like a server's data directory.
+  if (dir_ == nullptr) dir_ = std::make_unique<TestDir>("profile_redis");
+  const std::string& dir = dir_->path();
   if (port_ == 0) port_ = FreePort();
   pid_ = Spawn({"redis-server", "--bind", "127.0.0.1", "--port",
-                absl::StrCat(port_), "--dir", dir_, "--save", "",
+                absl::StrCat(port_), "--dir", dir, "--save", "",
                 "--appendonly", "no", "--protected-mode", "no",
                 "--daemonize", "no"},
-               nullptr, dir_ + "/redis.log");
+               nullptr, dir + "/redis.log");
   const absl::Time deadline = absl::Now() + absl::Seconds(20);
   while (absl::Now() < deadline) {
     if (RedisAnswers(port_)) return true;
     if (!IsAlive(pid_)) {
-      error_ = absl::StrCat("redis-server exited; see ", dir_, "/redis.log");
+      error_ = absl::StrCat("redis-server exited; see ", dir, "/redis.log");
       pid_ = -1;
       return false;
     }
@@ -178,10 +166,7 @@ void RedisServer::Stop() {
 
 // ---- PostgreSQL ----
 
-PostgresServer::~PostgresServer() {
-  Stop();
-  RemoveTree(dir_);
-}
+PostgresServer::~PostgresServer() { Stop(); }
 
 std::string PostgresServer::url(const std::string& name) const {
   return absl::StrCat("postgresql://postgres@127.0.0.1:", port_, "/", name);
@@ -193,19 +178,17 @@ bool PostgresServer::Start() {
     error_ = "running as root, and there is no postgres user to run as";
     return false;
   }
-  if (dir_.empty()) {
-    dir_ = MakeTempDir("postgres");
-    if (dir_.empty()) {
-      error_ = "cannot make a temporary directory";
-      return false;
-    }
-    if (user != nullptr && chown(dir_.c_str(), user->pw_uid, user->pw_gid) != 0) {
+  const bool fresh = dir_ == nullptr;
+  if (fresh) dir_ = std::make_unique<TestDir>("profile_postgres");
+  const std::string& dir = dir_->path();
+  if (fresh) {
+    if (user != nullptr && chown(dir.c_str(), user->pw_uid, user->pw_gid) != 0) {
       error_ = "cannot hand the temporary directory to postgres";
       return false;
     }
     port_ = FreePort();
-    const std::string log = dir_ + "/initdb.log";
-    if (RunToExit({PostgresBinary("initdb"), "-D", dir_ + "/data", "-U",
+    const std::string log = dir + "/initdb.log";
+    if (RunToExit({PostgresBinary("initdb"), "-D", dir + "/data", "-U",
                    "postgres", "--auth=trust", "--no-sync", "-E", "UTF8",
                    "--locale=C.UTF-8"},
                   user, log) != 0) {
@@ -213,18 +196,18 @@ bool PostgresServer::Start() {
       return false;
     }
   }
-  pid_ = Spawn({PostgresBinary("postgres"), "-D", dir_ + "/data", "-p",
-                absl::StrCat(port_), "-k", dir_, "-c",
+  pid_ = Spawn({PostgresBinary("postgres"), "-D", dir + "/data", "-p",
+                absl::StrCat(port_), "-k", dir, "-c",
                 "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c",
                 "max_connections=200"},
-               user, dir_ + "/postgres.log");
+               user, dir + "/postgres.log");
   const std::string conninfo =
       absl::StrCat("host=127.0.0.1 port=", port_, " user=postgres dbname=postgres");
   const absl::Time deadline = absl::Now() + absl::Seconds(30);
   while (absl::Now() < deadline) {
     if (PQping(conninfo.c_str()) == PQPING_OK) return true;
     if (!IsAlive(pid_)) {
-      error_ = absl::StrCat("postgres exited; see ", dir_, "/postgres.log");
+      error_ = absl::StrCat("postgres exited; see ", dir, "/postgres.log");
       pid_ = -1;
       return false;
     }

@@ -19,7 +19,10 @@
 
 #include <sys/types.h>
 
+#include <memory>
 #include <string>
+
+#include "tests/testing/test_dir.h"
 
 namespace profile::testing {
 
@@ -44,7 +47,7 @@ class RedisServer {
   const std::string& error() const { return error_; }
 
  private:
-  std::string dir_;
+  std::unique_ptr<TestDir> dir_;
   int port_ = 0;
   pid_t pid_ = -1;
   std::string error_;
@@ -74,7 +77,7 @@ class PostgresServer {
   const std::string& error() const { return error_; }
 
  private:
-  std::string dir_;
+  std::unique_ptr<TestDir> dir_;
   int port_ = 0;
   pid_t pid_ = -1;
   int databases_ = 0;

@@ -7,8 +7,8 @@
 //   EXPECT_EQ(result.status.error_code(), grpc::StatusCode::OK);
 //
 // Thread-safety: Call() may be used from many threads at once.
-#ifndef PROFILE_TESTS_E2E_E2E_CLIENT_H_
-#define PROFILE_TESTS_E2E_E2E_CLIENT_H_
+#ifndef PROFILE_TESTS_TESTING_E2E_CLIENT_H_
+#define PROFILE_TESTS_TESTING_E2E_CLIENT_H_
 
 #include <atomic>
 #include <functional>
@@ -129,4 +129,4 @@ inline SpendRace RaceSpends(int n, const std::function<CallResult(int)>& spend) 
 
 }  // namespace profile::testing
 
-#endif  // PROFILE_TESTS_E2E_E2E_CLIENT_H_
+#endif  // PROFILE_TESTS_TESTING_E2E_CLIENT_H_

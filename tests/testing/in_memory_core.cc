@@ -1,9 +1,13 @@
 #include "tests/testing/in_memory_core.h"
 
 #include <cassert>
+#include <cstdio>
+#include <cstdlib>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 
 namespace profile::testing {
@@ -18,29 +22,38 @@ InMemoryCore::InMemoryCore(InMemoryCoreOptions options)
   code_options.max_codes = options_.max_codes;
   code_options.sweep_interval = absl::ZeroDuration();
   codes_ = NewInMemoryCodeStore(options_.clock, code_options);
-  test_numbers_ = NewFixedCodeValidator(options_.test_codes);
-  std::vector<std::unique_ptr<CodeValidator>> validators;
-  validators.push_back(NewFixedCodeValidator(options_.test_codes));
-  validators.push_back(
-      NewStoredCodeValidator(codes_.get(), options_.code_secret));
-  validator_ = NewCodeValidatorChain(std::move(validators));
   authenticator_ = NewTrustedHeaderAuthenticator();
   ResetLimiter();
 }
 
-std::unique_ptr<PhoneChange> InMemoryCore::NewCore(
-    const PhoneChangeOptions& options, TokenStore* tokens) const {
-  PhoneChangeDeps deps;
-  deps.clock = options_.clock;
-  deps.users = users_.get();
-  deps.tokens = tokens != nullptr ? tokens : tokens_.get();
-  deps.codes = codes_.get();
-  deps.validator = validator_.get();
-  deps.limiter = limiter_.get();
-  deps.sms = options_.sms;
-  deps.code_secret = options_.code_secret;
-  deps.test_numbers = test_numbers_.get();
-  return std::make_unique<PhoneChange>(options, std::move(deps));
+std::unique_ptr<Core> InMemoryCore::NewCore(
+    const PhoneChangeOptions& options,
+    std::shared_ptr<TokenStore> tokens) const {
+  CoreOptions core_options;
+  core_options.phone_change = options;
+  std::vector<std::string> pairs;
+  for (const auto& [e164, code] : options_.test_codes) {
+    pairs.push_back(absl::StrCat(e164, ":", code));
+  }
+  core_options.test_phone_codes = absl::StrJoin(pairs, ",");
+  CoreComponents components;
+  components.clock = options_.clock;
+  components.users = users_;
+  components.tokens = tokens != nullptr ? std::move(tokens) : tokens_;
+  components.codes = codes_;
+  components.limiter = limiter_;
+  // Not owned: the test keeps its sender.
+  components.sms = std::shared_ptr<SmsSender>(std::shared_ptr<void>(),
+                                              options_.sms);
+  components.code_secret = options_.code_secret;
+  absl::StatusOr<std::unique_ptr<Core>> core =
+      profile::NewCore(core_options, std::move(components));
+  if (!core.ok()) {
+    std::fprintf(stderr, "InMemoryCore: %s\n",
+                 std::string(core.status().message()).c_str());
+    std::abort();
+  }
+  return *std::move(core);
 }
 
 std::unique_ptr<TokenStore> InMemoryCore::NewTokenStore() const {

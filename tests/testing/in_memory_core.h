@@ -1,6 +1,8 @@
-// InMemoryCore: a PhoneChange over in-memory stores, wired as the server
-// wires it (test numbers first, then stored codes), for the tests and fuzzers
-// that drive the core, or a service over it, without a network backend.
+// InMemoryCore: a PhoneChange over in-memory stores, assembled by NewCore()
+// (server/core/core_factory.h) exactly as the server assembles it, for the
+// tests and fuzzers that drive the core without a network backend. It only
+// makes the stores (with small caps and no sweeper threads) and hands them
+// to the factory with the test's clock and SMS sender.
 //
 //   auto clock = std::make_shared<FakeClock>();
 //   InMemoryCoreOptions options;
@@ -25,8 +27,8 @@
 #include "absl/container/flat_hash_map.h"
 #include "server/auth/authenticator.h"
 #include "server/codes/code_store.h"
-#include "server/codes/code_validator.h"
 #include "server/common/clock.h"
+#include "server/core/core_factory.h"
 #include "server/core/phone_change.h"
 #include "server/limits/send_limiter.h"
 #include "server/sms/sms_sender.h"
@@ -59,7 +61,7 @@ class InMemoryCore {
   InMemoryCore& operator=(const InMemoryCore&) = delete;
 
   const InMemoryCoreOptions& options() const { return options_; }
-  PhoneChange* core() const { return core_.get(); }
+  PhoneChange* core() const { return &core_->phone_change(); }
   UserStore* users() const { return users_.get(); }
   TokenStore* tokens() const { return tokens_.get(); }
   CodeStore* codes() const { return codes_.get(); }
@@ -69,9 +71,9 @@ class InMemoryCore {
 
   // Returns a new core with `options` over these stores, but keeping its
   // tokens in `tokens` if that is not null (a second server instance).
-  // REQUIRES: `tokens` and this outlive the result.
-  std::unique_ptr<PhoneChange> NewCore(const PhoneChangeOptions& options,
-                                       TokenStore* tokens = nullptr) const;
+  std::unique_ptr<Core> NewCore(
+      const PhoneChangeOptions& options,
+      std::shared_ptr<TokenStore> tokens = nullptr) const;
 
   // Returns a new empty token store with the configured cap.
   std::unique_ptr<TokenStore> NewTokenStore() const;
@@ -90,13 +92,11 @@ class InMemoryCore {
 
  private:
   InMemoryCoreOptions options_;
-  std::unique_ptr<UserStore> users_;
-  std::unique_ptr<TokenStore> tokens_;
-  std::unique_ptr<CodeStore> codes_;
-  std::unique_ptr<SendLimiter> limiter_;
-  std::unique_ptr<CodeValidator> test_numbers_;
-  std::unique_ptr<CodeValidator> validator_;
-  std::unique_ptr<PhoneChange> core_;
+  std::shared_ptr<UserStore> users_;
+  std::shared_ptr<TokenStore> tokens_;
+  std::shared_ptr<CodeStore> codes_;
+  std::shared_ptr<SendLimiter> limiter_;
+  std::unique_ptr<Core> core_;
   std::unique_ptr<Authenticator> authenticator_;
 };
 
