@@ -61,34 +61,42 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "client/bench/bench_options.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "profile/v1/profile.grpc.pb.h"
 
-ABSL_FLAG(std::string, target, "127.0.0.1:50051", "host:port of the server");
-ABSL_FLAG(std::string, scenario, "health",
+// The defaults are BenchOptions' own.
+using ::profile::bench::BenchOptions;
+
+ABSL_FLAG(std::string, target, BenchOptions().target,
+          "host:port of the server");
+ABSL_FLAG(std::string, scenario, BenchOptions().scenario,
           "health, get, verify, flow or send");
-ABSL_FLAG(absl::Duration, duration, absl::Seconds(10),
+ABSL_FLAG(absl::Duration, duration, BenchOptions().duration,
           "measured time of each phase");
-ABSL_FLAG(absl::Duration, warmup, absl::Seconds(2),
+ABSL_FLAG(absl::Duration, warmup, BenchOptions().warmup,
           "unmeasured load before each phase");
-ABSL_FLAG(int32_t, in_flight, 64, "calls (operations) kept in flight");
-ABSL_FLAG(int32_t, channels, 4,
+ABSL_FLAG(int32_t, in_flight, BenchOptions().in_flight,
+          "calls (operations) kept in flight");
+ABSL_FLAG(int32_t, channels, BenchOptions().channels,
           "channels, each its own TCP connection; calls spread evenly");
-ABSL_FLAG(bool, compare, false,
+ABSL_FLAG(bool, compare, BenchOptions().compare,
           "alternate the health baseline and --scenario, --rounds times, "
           "and print their ratio");
-ABSL_FLAG(int32_t, rounds, 3, "rounds of --compare");
-ABSL_FLAG(bool, json, false,
+ABSL_FLAG(int32_t, rounds, BenchOptions().rounds, "rounds of --compare");
+ABSL_FLAG(bool, json, BenchOptions().json,
           "print one JSON object per phase and one for the summary");
-ABSL_FLAG(int32_t, users, 10000, "distinct users of verify");
-ABSL_FLAG(int32_t, flow_users, 1024,
+ABSL_FLAG(int32_t, users, BenchOptions().users, "distinct users of verify");
+ABSL_FLAG(int32_t, flow_users, BenchOptions().flow_users,
           "distinct users of flow and get (at least --in_flight); each owns "
           "two test numbers");
-ABSL_FLAG(std::string, pass_code, "246810", "the code of the test numbers");
-ABSL_FLAG(bool, send_request_id, false,
+ABSL_FLAG(std::string, pass_code, BenchOptions().pass_code,
+          "the code of the test numbers");
+ABSL_FLAG(bool, send_request_id, BenchOptions().send_request_id,
           "send x-request-id as a gateway would (else the server makes one)");
-ABSL_FLAG(absl::Duration, timeout, absl::Seconds(10), "deadline of each call");
-ABSL_FLAG(std::string, cpu_pids, "",
+ABSL_FLAG(absl::Duration, timeout, BenchOptions().timeout,
+          "deadline of each call");
+ABSL_FLAG(std::string, cpu_pids, BenchOptions().cpu_pids,
           "label=pid,...: also print each process's CPU time (children "
           "included) per operation, e.g. server=$(pidof profile_server)");
 ABSL_FLAG(bool, print_test_phone_codes, false,
@@ -253,8 +261,8 @@ struct Slot {
 
 class Bench {
  public:
-  Bench() {
-    const int channels = std::max(1, absl::GetFlag(FLAGS_channels));
+  explicit Bench(const BenchOptions& options) : options_(options) {
+    const int channels = std::max(1, options_.channels);
     for (int c = 0; c < channels; ++c) {
       grpc::ChannelArguments args;
       // Without a local subchannel pool, channels with equal arguments share
@@ -262,13 +270,12 @@ class Bench {
       args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
       args.SetInt("profile_bench.channel", c);
       auto channel = grpc::CreateCustomChannel(
-          absl::GetFlag(FLAGS_target), grpc::InsecureChannelCredentials(),
-          args);
+          options_.target, grpc::InsecureChannelCredentials(), args);
       health_.push_back(Health::NewStub(channel));
       profile_.push_back(v1::ProfileService::NewStub(channel));
       channels_.push_back(std::move(channel));
     }
-    const int in_flight = std::max(1, absl::GetFlag(FLAGS_in_flight));
+    const int in_flight = std::max(1, options_.in_flight);
     for (int i = 0; i < in_flight; ++i) {
       auto slot = std::make_unique<Slot>();
       slot->bench = this;
@@ -296,7 +303,7 @@ class Bench {
   // error message, or "" on success.
   std::string PrepareFlowUsers(bool need_phone) {
     if (!flow_users_.empty() && !need_phone) return "";
-    const int count = absl::GetFlag(FLAGS_flow_users);
+    const int count = options_.flow_users;
     if (count < static_cast<int>(slots_.size())) {
       return "--flow_users must be at least --in_flight";
     }
@@ -342,10 +349,8 @@ class Bench {
   // Runs `scenario` for --warmup then --duration and returns what it
   // measured.
   Result Run(const std::string& scenario) {
-    const int64_t warmup_ns =
-        absl::ToInt64Nanoseconds(absl::GetFlag(FLAGS_warmup));
-    const int64_t duration_ns =
-        absl::ToInt64Nanoseconds(absl::GetFlag(FLAGS_duration));
+    const int64_t warmup_ns = absl::ToInt64Nanoseconds(options_.warmup);
+    const int64_t duration_ns = absl::ToInt64Nanoseconds(options_.duration);
     scenario_ = scenario;
     const int64_t start = NowNs();
     record_from_ns_ = start + warmup_ns;
@@ -408,9 +413,9 @@ class Bench {
  private:
   void Decorate(grpc::ClientContext& context, const std::string& user_id) {
     context.set_deadline(std::chrono::system_clock::now() +
-                         absl::ToChronoSeconds(absl::GetFlag(FLAGS_timeout)));
+                         absl::ToChronoSeconds(options_.timeout));
     if (!user_id.empty()) context.AddMetadata("x-user-id", user_id);
-    if (absl::GetFlag(FLAGS_send_request_id)) {
+    if (options_.send_request_id) {
       context.AddMetadata(
           "x-request-id",
           absl::StrFormat("bench-%06d-%012d", run_tag_,
@@ -428,7 +433,7 @@ class Bench {
     v1::UpdatePhoneVerificationRequest verify;
     verify.set_new_phone_country_code(kCountryCode);
     verify.set_new_phone_number(FlowNumber(user.next_number));
-    verify.set_new_phone_pass_code(absl::GetFlag(FLAGS_pass_code));
+    verify.set_new_phone_pass_code(options_.pass_code);
     v1::UpdatePhoneVerificationResponse verified;
     grpc::ClientContext verify_context;
     Decorate(verify_context, user.id);
@@ -465,13 +470,12 @@ class Bench {
           slot.context.get(), &slot.get_request, &slot.get_response,
           [this, &slot](grpc::Status status) { EndOp(slot, status); });
     } else if (scenario_ == "verify") {
-      const int64_t users = std::max(1, absl::GetFlag(FLAGS_users));
+      const int64_t users = std::max(1, options_.users);
       NewContext(slot, UserId("65f1a0", slot.next_user % users));
       slot.next_user += static_cast<int64_t>(slots_.size());
       slot.verify_request.set_new_phone_country_code(kCountryCode);
       slot.verify_request.set_new_phone_number(kVerifyNumber);
-      slot.verify_request.set_new_phone_pass_code(
-          absl::GetFlag(FLAGS_pass_code));
+      slot.verify_request.set_new_phone_pass_code(options_.pass_code);
       slot.profile->async()->UpdatePhoneVerification(
           slot.context.get(), &slot.verify_request, &slot.verify_response,
           [this, &slot](grpc::Status status) { EndOp(slot, status); });
@@ -480,8 +484,7 @@ class Bench {
       NewContext(slot, user.id);
       slot.verify_request.set_new_phone_country_code(kCountryCode);
       slot.verify_request.set_new_phone_number(FlowNumber(user.next_number));
-      slot.verify_request.set_new_phone_pass_code(
-          absl::GetFlag(FLAGS_pass_code));
+      slot.verify_request.set_new_phone_pass_code(options_.pass_code);
       slot.profile->async()->UpdatePhoneVerification(
           slot.context.get(), &slot.verify_request, &slot.verify_response,
           [this, &slot, &user](grpc::Status status) {
@@ -530,6 +533,7 @@ class Bench {
     StartOp(slot);
   }
 
+  const BenchOptions& options_;
   std::vector<std::shared_ptr<grpc::Channel>> channels_;
   std::vector<std::unique_ptr<Health::Stub>> health_;
   std::vector<std::unique_ptr<v1::ProfileService::Stub>> profile_;
@@ -575,15 +579,14 @@ std::string CpuJson(const Result& r) {
   return absl::StrCat("{", absl::StrJoin(parts, ","), "}");
 }
 
-void Print(const Result& r, int round) {
-  if (absl::GetFlag(FLAGS_json)) {
+void Print(const BenchOptions& options, const Result& r, int round) {
+  if (options.json) {
     std::printf(
         "{\"phase\":\"%s\",\"round\":%d,\"in_flight\":%d,\"channels\":%d,"
         "\"ops\":%" PRId64 ",\"ops_per_second\":%.1f,\"rpcs_per_second\":%.1f,"
         "\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,"
         "\"cpu_us_per_op\":%s,\"errors\":%s,\"valid\":%s}\n",
-        r.scenario.c_str(), round, absl::GetFlag(FLAGS_in_flight),
-        absl::GetFlag(FLAGS_channels), r.ops, r.ops_per_second(),
+        r.scenario.c_str(), round, options.in_flight, options.channels, r.ops, r.ops_per_second(),
         r.ops_per_second() * r.rpcs_per_op, r.Percentile(0.50),
         r.Percentile(0.90), r.Percentile(0.99), r.Percentile(0.999),
         CpuJson(r).c_str(), ErrorsJson(r).c_str(),
@@ -607,6 +610,27 @@ double Median(std::vector<double> v) {
   return n == 0 ? 0 : n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+// Reads every flag but --print_test_phone_codes, once.
+BenchOptions OptionsFromFlags() {
+  BenchOptions options;
+  options.target = absl::GetFlag(FLAGS_target);
+  options.scenario = absl::GetFlag(FLAGS_scenario);
+  options.duration = absl::GetFlag(FLAGS_duration);
+  options.warmup = absl::GetFlag(FLAGS_warmup);
+  options.in_flight = absl::GetFlag(FLAGS_in_flight);
+  options.channels = absl::GetFlag(FLAGS_channels);
+  options.compare = absl::GetFlag(FLAGS_compare);
+  options.rounds = absl::GetFlag(FLAGS_rounds);
+  options.json = absl::GetFlag(FLAGS_json);
+  options.users = absl::GetFlag(FLAGS_users);
+  options.flow_users = absl::GetFlag(FLAGS_flow_users);
+  options.pass_code = absl::GetFlag(FLAGS_pass_code);
+  options.send_request_id = absl::GetFlag(FLAGS_send_request_id);
+  options.timeout = absl::GetFlag(FLAGS_timeout);
+  options.cpu_pids = absl::GetFlag(FLAGS_cpu_pids);
+  return options;
+}
+
 int Main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Load generator for profile.v1.ProfileService.\n"
@@ -616,13 +640,13 @@ int Main(int argc, char** argv) {
   // (gRPC's included) then goes through one global lock, which would make
   // the load generator, not the server, the bottleneck.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  const BenchOptions options = OptionsFromFlags();
   if (absl::GetFlag(FLAGS_print_test_phone_codes)) {
-    std::printf("%s\n", TestPhoneCodes(absl::GetFlag(FLAGS_flow_users),
-                                       absl::GetFlag(FLAGS_pass_code))
-                            .c_str());
+    std::printf("%s\n",
+                TestPhoneCodes(options.flow_users, options.pass_code).c_str());
     return 0;
   }
-  const std::string scenario = absl::GetFlag(FLAGS_scenario);
+  const std::string& scenario = options.scenario;
   if (scenario != "health" && scenario != "get" && scenario != "verify" &&
       scenario != "flow" && scenario != "send") {
     std::fprintf(stderr,
@@ -632,17 +656,17 @@ int Main(int argc, char** argv) {
   }
 
   std::vector<CpuProcess> cpu_processes;
-  if (!ParseCpuPids(absl::GetFlag(FLAGS_cpu_pids), &cpu_processes)) {
+  if (!ParseCpuPids(options.cpu_pids, &cpu_processes)) {
     std::fprintf(stderr,
                  "profile_bench: --cpu_pids must be label=pid[,label=pid...]\n");
     return 2;
   }
 
-  Bench bench;
+  Bench bench(options);
   bench.set_cpu_processes(std::move(cpu_processes));
   if (!bench.Connect()) {
     std::fprintf(stderr, "profile_bench: cannot connect to %s\n",
-                 absl::GetFlag(FLAGS_target).c_str());
+                 options.target.c_str());
     return 1;
   }
   if (scenario == "flow" || scenario == "get") {
@@ -658,30 +682,30 @@ int Main(int argc, char** argv) {
   }
 
   bool valid = true;
-  if (!absl::GetFlag(FLAGS_compare)) {
+  if (!options.compare) {
     Result r = bench.Run(scenario);
-    Print(r, 0);
+    Print(options, r, 0);
     valid = r.valid();
   } else {
     std::vector<double> ratios, p99_diffs, p50_diffs;
     // Per --cpu_pids entry: CPU per RPC of the scenario over the health
     // check's, by round.
     std::map<std::string, std::vector<double>> cpu_ratios;
-    const int rounds = std::max(1, absl::GetFlag(FLAGS_rounds));
+    const int rounds = std::max(1, options.rounds);
     for (int round = 1; round <= rounds; ++round) {
       // ABBA: alternate which goes first, so a drift in the machine's load
       // does not favour one side.
       Result health, other;
       if (round % 2 == 1) {
         health = bench.Run("health");
-        Print(health, round);
+        Print(options, health, round);
         other = bench.Run(scenario);
-        Print(other, round);
+        Print(options, other, round);
       } else {
         other = bench.Run(scenario);
-        Print(other, round);
+        Print(options, other, round);
         health = bench.Run("health");
-        Print(health, round);
+        Print(options, health, round);
       }
       valid = valid && health.valid() && other.valid();
       // A flow is two RPCs: compare its operations with half the baseline.
@@ -707,7 +731,7 @@ int Main(int argc, char** argv) {
           absl::StrFormat("\"%s\":%.3f", label, Median(by_round)));
     }
     const double ratio = Median(ratios);
-    if (absl::GetFlag(FLAGS_json)) {
+    if (options.json) {
       std::printf(
           "{\"summary\":\"%s\",\"rounds\":%d,\"ratio\":%.3f,\"ratios\":[%s],"
           "\"p50_diff_us\":%.1f,\"p99_diff_us\":%.1f,"
