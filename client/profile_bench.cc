@@ -32,19 +32,14 @@
 // those processes (with its children: a PostgreSQL postmaster's backends)
 // spent per operation during the measured time: unlike throughput, it
 // hardly moves when other work shares the machine.
-#include <unistd.h>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
-#include <functional>
 #include <map>
 #include <memory>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -55,13 +50,15 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "absl/status/statusor.h"
 #include "client/bench/bench_options.h"
+#include "client/bench/connections.h"
+#include "client/bench/cpu_usage.h"
+#include "client/bench/test_numbers.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "profile/v1/profile.grpc.pb.h"
 
@@ -107,7 +104,6 @@ namespace profile::bench {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-using ::grpc::health::v1::Health;
 using ::grpc::health::v1::HealthCheckRequest;
 using ::grpc::health::v1::HealthCheckResponse;
 
@@ -115,77 +111,6 @@ int64_t NowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              Clock::now().time_since_epoch())
       .count();
-}
-
-// Test numbers: +86 137 0000 0000 for verify; +86 139 0000 0000 + j for the
-// flow users, two each (2i and 2i + 1 for user i).
-constexpr char kCountryCode[] = "+86";
-constexpr char kVerifyNumber[] = "13700000000";
-
-std::string FlowNumber(int j) { return absl::StrFormat("139%08d", j); }
-
-// 24 characters, like the hexadecimal ids of an identity platform.
-std::string UserId(absl::string_view kind, int64_t i) {
-  return absl::StrFormat("%s%018d", kind, i);
-}
-
-std::string TestPhoneCodes(int flow_users, const std::string& code) {
-  std::vector<std::string> pairs;
-  pairs.push_back(absl::StrCat(kCountryCode, kVerifyNumber, ":", code));
-  for (int j = 0; j < 2 * flow_users; ++j) {
-    pairs.push_back(absl::StrCat(kCountryCode, FlowNumber(j), ":", code));
-  }
-  return absl::StrJoin(pairs, ",");
-}
-
-// A process whose CPU time is sampled, with its direct children.
-struct CpuProcess {
-  std::string label;
-  int pid = 0;
-};
-
-// Parses --cpu_pids; false if it is malformed.
-bool ParseCpuPids(const std::string& text, std::vector<CpuProcess>* out) {
-  if (text.empty()) return true;
-  for (absl::string_view item : absl::StrSplit(text, ',')) {
-    std::pair<std::string, std::string> parts = absl::StrSplit(item, '=');
-    CpuProcess process{parts.first, 0};
-    if (process.label.empty() || !absl::SimpleAtoi(parts.second, &process.pid) ||
-        process.pid <= 0) {
-      return false;
-    }
-    out->push_back(std::move(process));
-  }
-  return true;
-}
-
-// utime + stime of `pid` in clock ticks; 0 if it is gone.
-int64_t ProcessTicks(int pid) {
-  std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
-  std::string stat((std::istreambuf_iterator<char>(in)),
-                   std::istreambuf_iterator<char>());
-  // The command name may hold spaces: fields are counted after its ")".
-  const size_t close = stat.rfind(')');
-  if (close == std::string::npos) return 0;
-  std::vector<absl::string_view> fields =
-      absl::StrSplit(absl::string_view(stat).substr(close + 2), ' ');
-  int64_t utime = 0, stime = 0;
-  // Fields 14 and 15 of stat(5), 12 and 13 after the name and state.
-  if (fields.size() < 13 || !absl::SimpleAtoi(fields[11], &utime) ||
-      !absl::SimpleAtoi(fields[12], &stime)) {
-    return 0;
-  }
-  return utime + stime;
-}
-
-// CPU ticks of `pid` and its direct children (the children of every
-// thread), summed.
-int64_t TreeTicks(int pid) {
-  int64_t ticks = ProcessTicks(pid);
-  std::ifstream tasks(absl::StrCat("/proc/", pid, "/task/", pid, "/children"));
-  int child;
-  while (tasks >> child) ticks += ProcessTicks(child);
-  return ticks;
 }
 
 // What one phase measured.
@@ -233,8 +158,6 @@ class Bench;
 struct Slot {
   Bench* bench = nullptr;
   int index = 0;
-  Health::Stub* health = nullptr;
-  v1::ProfileService::Stub* profile = nullptr;
 
   std::unique_ptr<grpc::ClientContext> context;
   HealthCheckRequest health_request;
@@ -261,42 +184,16 @@ struct Slot {
 
 class Bench {
  public:
-  explicit Bench(const BenchOptions& options) : options_(options) {
-    const int channels = std::max(1, options_.channels);
-    for (int c = 0; c < channels; ++c) {
-      grpc::ChannelArguments args;
-      // Without a local subchannel pool, channels with equal arguments share
-      // one connection.
-      args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-      args.SetInt("profile_bench.channel", c);
-      auto channel = grpc::CreateCustomChannel(
-          options_.target, grpc::InsecureChannelCredentials(), args);
-      health_.push_back(Health::NewStub(channel));
-      profile_.push_back(v1::ProfileService::NewStub(channel));
-      channels_.push_back(std::move(channel));
-    }
+  Bench(const BenchOptions& options, Connections* connections)
+      : options_(options), connections_(connections) {
     const int in_flight = std::max(1, options_.in_flight);
     for (int i = 0; i < in_flight; ++i) {
       auto slot = std::make_unique<Slot>();
       slot->bench = this;
       slot->index = i;
-      slot->health = health_[i % channels].get();
-      slot->profile = profile_[i % channels].get();
       slot->next_user = i;
       slots_.push_back(std::move(slot));
     }
-    std::random_device random;
-    run_tag_ = (static_cast<uint64_t>(random()) << 32 | random()) % 1000000;
-  }
-
-  // Waits for every channel to connect; returns false on timeout.
-  bool Connect() {
-    const auto deadline =
-        std::chrono::system_clock::now() + std::chrono::seconds(10);
-    for (auto& channel : channels_) {
-      if (!channel->WaitForConnected(deadline)) return false;
-    }
-    return true;
   }
 
   // Gives the flow users their numbers and, for get, a phone. Returns an
@@ -317,11 +214,10 @@ class Bench {
       // Learn where a previous run left each user.
       for (int i = 0; i < count; ++i) {
         FlowUser& user = *flow_users_[i];
-        grpc::ClientContext context;
-        Decorate(context, user.id);
         v1::GetProfileResponse response;
-        grpc::Status status =
-            profile_[0]->GetProfile(&context, v1::GetProfileRequest(), &response);
+        grpc::Status status = connections_->profile(0)->GetProfile(
+            connections_->NewContext(user.id).get(), v1::GetProfileRequest(),
+            &response);
         if (!status.ok()) {
           return absl::StrCat("GetProfile of ", user.id, ": ",
                               status.error_message());
@@ -395,7 +291,7 @@ class Bench {
     }
     std::sort(result.latencies_ns.begin(), result.latencies_ns.end());
     result.ops = static_cast<int64_t>(result.latencies_ns.size());
-    const double us_per_tick = 1e6 / static_cast<double>(sysconf(_SC_CLK_TCK));
+    const double us_per_tick = MicrosPerTick();
     for (size_t i = 0; i < cpu_processes_.size(); ++i) {
       result.cpu_us_per_op.emplace_back(
           cpu_processes_[i].label,
@@ -411,41 +307,23 @@ class Bench {
   }
 
  private:
-  void Decorate(grpc::ClientContext& context, const std::string& user_id) {
-    context.set_deadline(std::chrono::system_clock::now() +
-                         absl::ToChronoSeconds(options_.timeout));
-    if (!user_id.empty()) context.AddMetadata("x-user-id", user_id);
-    if (options_.send_request_id) {
-      context.AddMetadata(
-          "x-request-id",
-          absl::StrFormat("bench-%06d-%012d", run_tag_,
-                          request_ids_.fetch_add(1, std::memory_order_relaxed)));
-    }
-  }
-
   void NewContext(Slot& slot, const std::string& user_id) {
-    slot.context = std::make_unique<grpc::ClientContext>();
-    Decorate(*slot.context, user_id);
+    slot.context = connections_->NewContext(user_id);
   }
 
   // Blocking verify + update, to give a flow user a phone before get.
   std::string SyncFlow(FlowUser& user) {
     v1::UpdatePhoneVerificationRequest verify;
-    verify.set_new_phone_country_code(kCountryCode);
-    verify.set_new_phone_number(FlowNumber(user.next_number));
-    verify.set_new_phone_pass_code(options_.pass_code);
+    SetVerification(FlowNumber(user.next_number), options_.pass_code, &verify);
     v1::UpdatePhoneVerificationResponse verified;
-    grpc::ClientContext verify_context;
-    Decorate(verify_context, user.id);
-    grpc::Status status = profile_[0]->UpdatePhoneVerification(
-        &verify_context, verify, &verified);
+    grpc::Status status = connections_->profile(0)->UpdatePhoneVerification(
+        connections_->NewContext(user.id).get(), verify, &verified);
     if (!status.ok()) return absl::StrCat("verify: ", status.error_message());
     v1::UpdatePhoneRequest update;
     update.set_update_phone_token(verified.data().update_phone_token());
     v1::CommonResponse updated;
-    grpc::ClientContext update_context;
-    Decorate(update_context, user.id);
-    status = profile_[0]->UpdatePhone(&update_context, update, &updated);
+    status = connections_->profile(0)->UpdatePhone(
+        connections_->NewContext(user.id).get(), update, &updated);
     if (!status.ok()) return absl::StrCat("update: ", status.error_message());
     user.next_number ^= 1;
     return "";
@@ -460,32 +338,29 @@ class Bench {
     }
     if (scenario_ == "health") {
       NewContext(slot, "");
-      slot.health->async()->Check(
+      connections_->health(slot.index)->async()->Check(
           slot.context.get(), &slot.health_request, &slot.health_response,
           [this, &slot](grpc::Status status) { EndOp(slot, status); });
     } else if (scenario_ == "get") {
       FlowUser& user = *slot.flow[slot.next_flow++ % slot.flow.size()];
       NewContext(slot, user.id);
-      slot.profile->async()->GetProfile(
+      connections_->profile(slot.index)->async()->GetProfile(
           slot.context.get(), &slot.get_request, &slot.get_response,
           [this, &slot](grpc::Status status) { EndOp(slot, status); });
     } else if (scenario_ == "verify") {
       const int64_t users = std::max(1, options_.users);
       NewContext(slot, UserId("65f1a0", slot.next_user % users));
       slot.next_user += static_cast<int64_t>(slots_.size());
-      slot.verify_request.set_new_phone_country_code(kCountryCode);
-      slot.verify_request.set_new_phone_number(kVerifyNumber);
-      slot.verify_request.set_new_phone_pass_code(options_.pass_code);
-      slot.profile->async()->UpdatePhoneVerification(
+      SetVerification(kVerifyNumber, options_.pass_code, &slot.verify_request);
+      connections_->profile(slot.index)->async()->UpdatePhoneVerification(
           slot.context.get(), &slot.verify_request, &slot.verify_response,
           [this, &slot](grpc::Status status) { EndOp(slot, status); });
     } else if (scenario_ == "flow") {
       FlowUser& user = *slot.flow[slot.next_flow % slot.flow.size()];
       NewContext(slot, user.id);
-      slot.verify_request.set_new_phone_country_code(kCountryCode);
-      slot.verify_request.set_new_phone_number(FlowNumber(user.next_number));
-      slot.verify_request.set_new_phone_pass_code(options_.pass_code);
-      slot.profile->async()->UpdatePhoneVerification(
+      SetVerification(FlowNumber(user.next_number), options_.pass_code,
+                      &slot.verify_request);
+      connections_->profile(slot.index)->async()->UpdatePhoneVerification(
           slot.context.get(), &slot.verify_request, &slot.verify_response,
           [this, &slot, &user](grpc::Status status) {
             if (!status.ok()) {
@@ -496,7 +371,7 @@ class Bench {
             NewContext(slot, user.id);
             slot.update_request.set_update_phone_token(
                 slot.verify_response.data().update_phone_token());
-            slot.profile->async()->UpdatePhone(
+            connections_->profile(slot.index)->async()->UpdatePhone(
                 slot.context.get(), &slot.update_request,
                 &slot.update_response,
                 [this, &slot, &user](grpc::Status status) {
@@ -510,12 +385,13 @@ class Bench {
       const int64_t n =
           slot.request_count++ * static_cast<int64_t>(slots_.size()) +
           slot.index;
-      NewContext(slot, UserId(absl::StrFormat("%06d", run_tag_), n));
+      const uint64_t run_tag = connections_->run_tag();
+      NewContext(slot, UserId(absl::StrFormat("%06d", run_tag), n));
       slot.send_request.set_phone_country_code(kCountryCode);
       slot.send_request.set_phone_number(
-          absl::StrFormat("138%08d", (run_tag_ * 7919 + n) % 100000000));
+          absl::StrFormat("138%08d", (run_tag * 7919 + n) % 100000000));
       slot.send_request.set_purpose(v1::PHONE_CODE_PURPOSE_NEW_PHONE);
-      slot.profile->async()->SendPhoneCode(
+      connections_->profile(slot.index)->async()->SendPhoneCode(
           slot.context.get(), &slot.send_request, &slot.send_response,
           [this, &slot](grpc::Status status) { EndOp(slot, status); });
     }
@@ -534,17 +410,13 @@ class Bench {
   }
 
   const BenchOptions& options_;
-  std::vector<std::shared_ptr<grpc::Channel>> channels_;
-  std::vector<std::unique_ptr<Health::Stub>> health_;
-  std::vector<std::unique_ptr<v1::ProfileService::Stub>> profile_;
+  Connections* const connections_;
   std::vector<std::unique_ptr<Slot>> slots_;
   std::vector<std::unique_ptr<FlowUser>> flow_users_;
   std::vector<CpuProcess> cpu_processes_;
   std::string scenario_;
   std::atomic<int64_t> record_from_ns_{0};
   std::atomic<int64_t> stop_at_ns_{0};
-  std::atomic<int64_t> request_ids_{0};
-  uint64_t run_tag_ = 0;
   absl::Mutex mu_;
   int active_ ABSL_GUARDED_BY(mu_) = 0;
 };
@@ -655,16 +527,18 @@ int Main(int argc, char** argv) {
     return 2;
   }
 
-  std::vector<CpuProcess> cpu_processes;
-  if (!ParseCpuPids(options.cpu_pids, &cpu_processes)) {
-    std::fprintf(stderr,
-                 "profile_bench: --cpu_pids must be label=pid[,label=pid...]\n");
+  absl::StatusOr<std::vector<CpuProcess>> cpu_processes =
+      ParseCpuPids(options.cpu_pids);
+  if (!cpu_processes.ok()) {
+    std::fprintf(stderr, "profile_bench: %s\n",
+                 std::string(cpu_processes.status().message()).c_str());
     return 2;
   }
 
-  Bench bench(options);
-  bench.set_cpu_processes(std::move(cpu_processes));
-  if (!bench.Connect()) {
+  Connections connections(options);
+  Bench bench(options, &connections);
+  bench.set_cpu_processes(*std::move(cpu_processes));
+  if (!connections.Connect()) {
     std::fprintf(stderr, "profile_bench: cannot connect to %s\n",
                  options.target.c_str());
     return 1;
