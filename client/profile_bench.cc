@@ -32,35 +32,40 @@
 // those processes (with its children: a PostgreSQL postmaster's backends)
 // spent per operation during the measured time: unlike throughput, it
 // hardly moves when other work shares the machine.
+//
+// The scenarios and the connections live in client/bench/.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cinttypes>
+#include <cstdint>
 #include <cstdio>
-#include <cstdlib>
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <grpcpp/grpcpp.h>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "absl/status/statusor.h"
 #include "client/bench/bench_options.h"
 #include "client/bench/connections.h"
 #include "client/bench/cpu_usage.h"
+#include "client/bench/scenario.h"
 #include "client/bench/test_numbers.h"
-#include "grpc/health/v1/health.grpc.pb.h"
-#include "profile/v1/profile.grpc.pb.h"
 
 // The defaults are BenchOptions' own.
 using ::profile::bench::BenchOptions;
@@ -103,331 +108,97 @@ ABSL_FLAG(bool, print_test_phone_codes, false,
 namespace profile::bench {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-using ::grpc::health::v1::HealthCheckRequest;
-using ::grpc::health::v1::HealthCheckResponse;
-
-int64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             Clock::now().time_since_epoch())
-      .count();
-}
-
 // What one phase measured.
-struct Result {
+struct PhaseResult {
   std::string scenario;
   int rpcs_per_op = 1;
   double seconds = 0;
   int64_t ops = 0;
   std::vector<uint32_t> latencies_ns;  // sorted
+  // Failed operations by status code name ("UNAVAILABLE").
   std::map<std::string, int64_t> errors;
   // Per --cpu_pids entry: CPU microseconds per operation.
   std::vector<std::pair<std::string, double>> cpu_us_per_op;
 
   double ops_per_second() const { return seconds > 0 ? ops / seconds : 0; }
-  double Percentile(double p) const {
-    if (latencies_ns.empty()) return 0;
-    size_t i = static_cast<size_t>(p * (latencies_ns.size() - 1) + 0.5);
-    return latencies_ns[std::min(i, latencies_ns.size() - 1)] / 1000.0;
-  }
+  // Returns the latency at quantile `p` (0.99), in microseconds.
+  double Percentile(double p) const;
   bool valid() const { return errors.empty() && ops > 0; }
 };
 
-std::string CodeName(grpc::StatusCode code) {
-  static const char* const kNames[] = {
-      "OK",           "CANCELLED",          "UNKNOWN",
-      "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
-      "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
-      "FAILED_PRECONDITION", "ABORTED",      "OUT_OF_RANGE",
-      "UNIMPLEMENTED", "INTERNAL",          "UNAVAILABLE",
-      "DATA_LOSS",    "UNAUTHENTICATED"};
-  const int i = static_cast<int>(code);
-  return i >= 0 && i < 17 ? kNames[i] : absl::StrCat("CODE_", i);
-}
-
-// The state of one user of flow/get: which of its two numbers comes next.
-struct FlowUser {
-  std::string id;
-  int next_number = 0;  // index into FlowNumber()
-};
-
-class Bench;
-
-// One chain of calls: at most one operation in flight at a time, so its
-// members need no lock (each callback happens after the call it follows).
-struct Slot {
-  Bench* bench = nullptr;
-  int index = 0;
-
-  std::unique_ptr<grpc::ClientContext> context;
-  HealthCheckRequest health_request;
-  HealthCheckResponse health_response;
-  v1::GetProfileRequest get_request;
-  v1::GetProfileResponse get_response;
-  v1::UpdatePhoneVerificationRequest verify_request;
-  v1::UpdatePhoneVerificationResponse verify_response;
-  v1::UpdatePhoneRequest update_request;
-  v1::CommonResponse update_response;
-  v1::SendPhoneCodeRequest send_request;
-  v1::SendPhoneCodeResponse send_response;
-
-  int64_t op_start_ns = 0;
-  int64_t next_user = 0;        // verify: index into the user pool
-  std::vector<FlowUser*> flow;  // flow/get: this slot's users
-  size_t next_flow = 0;
-  int64_t request_count = 0;
-
-  // Per phase.
-  std::vector<uint32_t> latencies_ns;
-  std::map<std::string, int64_t> errors;
-};
-
-class Bench {
+class Runner {
  public:
-  Bench(const BenchOptions& options, Connections* connections)
-      : options_(options), connections_(connections) {
-    const int in_flight = std::max(1, options_.in_flight);
-    for (int i = 0; i < in_flight; ++i) {
-      auto slot = std::make_unique<Slot>();
-      slot->bench = this;
-      slot->index = i;
-      slot->next_user = i;
-      slots_.push_back(std::move(slot));
-    }
-  }
+  // REQUIRES: `options` outlives the Runner.
+  Runner(const BenchOptions& options, std::vector<CpuProcess> cpu_processes);
 
-  // Gives the flow users their numbers and, for get, a phone. Returns an
-  // error message, or "" on success.
-  std::string PrepareFlowUsers(bool need_phone) {
-    if (!flow_users_.empty() && !need_phone) return "";
-    const int count = options_.flow_users;
-    if (count < static_cast<int>(slots_.size())) {
-      return "--flow_users must be at least --in_flight";
-    }
-    if (flow_users_.empty()) {
-      for (int i = 0; i < count; ++i) {
-        auto user = std::make_unique<FlowUser>();
-        user->id = UserId("65f1b0", i);
-        user->next_number = 2 * i;
-        flow_users_.push_back(std::move(user));
-      }
-      // Learn where a previous run left each user.
-      for (int i = 0; i < count; ++i) {
-        FlowUser& user = *flow_users_[i];
-        v1::GetProfileResponse response;
-        grpc::Status status = connections_->profile(0)->GetProfile(
-            connections_->NewContext(user.id).get(), v1::GetProfileRequest(),
-            &response);
-        if (!status.ok()) {
-          return absl::StrCat("GetProfile of ", user.id, ": ",
-                              status.error_message());
-        }
-        const std::string& number = response.data().phone_number();
-        if (number == FlowNumber(2 * i)) {
-          user.next_number = 2 * i + 1;
-        } else if (!number.empty() && number != FlowNumber(2 * i + 1)) {
-          return absl::StrCat(user.id, " has an unexpected phone ", number);
-        }
-      }
-      for (size_t i = 0; i < flow_users_.size(); ++i) {
-        slots_[i % slots_.size()]->flow.push_back(flow_users_[i].get());
-      }
-    }
-    if (need_phone) {
-      for (auto& user : flow_users_) {
-        if (user->next_number % 2 == 1) continue;  // has number 2i already
-        if (std::string error = SyncFlow(*user); !error.empty()) return error;
-      }
-    }
-    return "";
-  }
+  Runner(const Runner&) = delete;
+  Runner& operator=(const Runner&) = delete;
 
-  // Runs `scenario` for --warmup then --duration and returns what it
-  // measured.
-  Result Run(const std::string& scenario) {
-    const int64_t warmup_ns = absl::ToInt64Nanoseconds(options_.warmup);
-    const int64_t duration_ns = absl::ToInt64Nanoseconds(options_.duration);
-    scenario_ = scenario;
-    const int64_t start = NowNs();
-    record_from_ns_ = start + warmup_ns;
-    stop_at_ns_ = start + warmup_ns + duration_ns;
-    {
-      absl::MutexLock lock(&mu_);
-      active_ = static_cast<int>(slots_.size());
-    }
-    for (auto& slot : slots_) {
-      slot->latencies_ns.clear();
-      slot->latencies_ns.reserve(1 << 16);
-      slot->errors.clear();
-      StartOp(*slot);
-    }
-    // Sample the processes' CPU time at both ends of the measured time.
-    std::vector<int64_t> ticks_before(cpu_processes_.size());
-    std::vector<int64_t> ticks_after(cpu_processes_.size());
-    if (!cpu_processes_.empty()) {
-      absl::SleepFor(absl::Nanoseconds(record_from_ns_ - NowNs()));
-      for (size_t i = 0; i < cpu_processes_.size(); ++i) {
-        ticks_before[i] = TreeTicks(cpu_processes_[i].pid);
-      }
-      absl::SleepFor(absl::Nanoseconds(stop_at_ns_ - NowNs()));
-      for (size_t i = 0; i < cpu_processes_.size(); ++i) {
-        ticks_after[i] = TreeTicks(cpu_processes_[i].pid);
-      }
-    }
-    {
-      absl::MutexLock lock(&mu_);
-      mu_.Await(absl::Condition(
-          +[](int* active) { return *active == 0; }, &active_));
-    }
-    Result result;
-    result.scenario = scenario;
-    result.rpcs_per_op = scenario == "flow" ? 2 : 1;
-    result.seconds = duration_ns / 1e9;
-    for (auto& slot : slots_) {
-      result.latencies_ns.insert(result.latencies_ns.end(),
-                                 slot->latencies_ns.begin(),
-                                 slot->latencies_ns.end());
-      for (const auto& [code, n] : slot->errors) result.errors[code] += n;
-    }
-    std::sort(result.latencies_ns.begin(), result.latencies_ns.end());
-    result.ops = static_cast<int64_t>(result.latencies_ns.size());
-    const double us_per_tick = MicrosPerTick();
-    for (size_t i = 0; i < cpu_processes_.size(); ++i) {
-      result.cpu_us_per_op.emplace_back(
-          cpu_processes_[i].label,
-          result.ops > 0 ? (ticks_after[i] - ticks_before[i]) * us_per_tick /
-                               static_cast<double>(result.ops)
-                         : 0.0);
-    }
-    return result;
-  }
+  // Measures `scenario` once and prints the phase as round 0. Returns true
+  // if the phase is valid.
+  bool RunOnce(Scenario& scenario);
 
-  void set_cpu_processes(std::vector<CpuProcess> processes) {
-    cpu_processes_ = std::move(processes);
-  }
+  // Measures `baseline` and `scenario` alternately, --rounds times, in ABBA
+  // order, prints each phase, then the median over the rounds of their
+  // throughput ratio (per RPC of the baseline) and latency differences.
+  // Returns true if every phase is valid.
+  bool Compare(Scenario& baseline, Scenario& scenario);
+
+  // Runs `scenario` for --warmup then --duration and returns what the
+  // measured time saw.
+  // REQUIRES: the scenario is prepared.
+  PhaseResult Measure(Scenario& scenario);
 
  private:
-  void NewContext(Slot& slot, const std::string& user_id) {
-    slot.context = connections_->NewContext(user_id);
-  }
+  // One chain of operations: at most one in flight, so its members need no
+  // lock (each callback happens after the call it follows).
+  struct Chain {
+    int index = 0;
+    int64_t op_start_ns = 0;
+    // Per phase.
+    std::vector<uint32_t> latencies_ns;
+    std::map<std::string, int64_t> errors;
+  };
 
-  // Blocking verify + update, to give a flow user a phone before get.
-  std::string SyncFlow(FlowUser& user) {
-    v1::UpdatePhoneVerificationRequest verify;
-    SetVerification(FlowNumber(user.next_number), options_.pass_code, &verify);
-    v1::UpdatePhoneVerificationResponse verified;
-    grpc::Status status = connections_->profile(0)->UpdatePhoneVerification(
-        connections_->NewContext(user.id).get(), verify, &verified);
-    if (!status.ok()) return absl::StrCat("verify: ", status.error_message());
-    v1::UpdatePhoneRequest update;
-    update.set_update_phone_token(verified.data().update_phone_token());
-    v1::CommonResponse updated;
-    status = connections_->profile(0)->UpdatePhone(
-        connections_->NewContext(user.id).get(), update, &updated);
-    if (!status.ok()) return absl::StrCat("update: ", status.error_message());
-    user.next_number ^= 1;
-    return "";
-  }
-
-  void StartOp(Slot& slot) {
-    slot.op_start_ns = NowNs();
-    if (slot.op_start_ns >= stop_at_ns_) {
-      absl::MutexLock lock(&mu_);
-      --active_;
-      return;
-    }
-    if (scenario_ == "health") {
-      NewContext(slot, "");
-      connections_->health(slot.index)->async()->Check(
-          slot.context.get(), &slot.health_request, &slot.health_response,
-          [this, &slot](grpc::Status status) { EndOp(slot, status); });
-    } else if (scenario_ == "get") {
-      FlowUser& user = *slot.flow[slot.next_flow++ % slot.flow.size()];
-      NewContext(slot, user.id);
-      connections_->profile(slot.index)->async()->GetProfile(
-          slot.context.get(), &slot.get_request, &slot.get_response,
-          [this, &slot](grpc::Status status) { EndOp(slot, status); });
-    } else if (scenario_ == "verify") {
-      const int64_t users = std::max(1, options_.users);
-      NewContext(slot, UserId("65f1a0", slot.next_user % users));
-      slot.next_user += static_cast<int64_t>(slots_.size());
-      SetVerification(kVerifyNumber, options_.pass_code, &slot.verify_request);
-      connections_->profile(slot.index)->async()->UpdatePhoneVerification(
-          slot.context.get(), &slot.verify_request, &slot.verify_response,
-          [this, &slot](grpc::Status status) { EndOp(slot, status); });
-    } else if (scenario_ == "flow") {
-      FlowUser& user = *slot.flow[slot.next_flow % slot.flow.size()];
-      NewContext(slot, user.id);
-      SetVerification(FlowNumber(user.next_number), options_.pass_code,
-                      &slot.verify_request);
-      connections_->profile(slot.index)->async()->UpdatePhoneVerification(
-          slot.context.get(), &slot.verify_request, &slot.verify_response,
-          [this, &slot, &user](grpc::Status status) {
-            if (!status.ok()) {
-              ++slot.next_flow;
-              EndOp(slot, status);
-              return;
-            }
-            NewContext(slot, user.id);
-            slot.update_request.set_update_phone_token(
-                slot.verify_response.data().update_phone_token());
-            connections_->profile(slot.index)->async()->UpdatePhone(
-                slot.context.get(), &slot.update_request,
-                &slot.update_response,
-                [this, &slot, &user](grpc::Status status) {
-                  if (status.ok()) user.next_number ^= 1;
-                  ++slot.next_flow;
-                  EndOp(slot, status);
-                });
-          });
-    } else {  // send
-      // Distinct numbers and users: this run's tag, the slot, a counter.
-      const int64_t n =
-          slot.request_count++ * static_cast<int64_t>(slots_.size()) +
-          slot.index;
-      const uint64_t run_tag = connections_->run_tag();
-      NewContext(slot, UserId(absl::StrFormat("%06d", run_tag), n));
-      slot.send_request.set_phone_country_code(kCountryCode);
-      slot.send_request.set_phone_number(
-          absl::StrFormat("138%08d", (run_tag * 7919 + n) % 100000000));
-      slot.send_request.set_purpose(v1::PHONE_CODE_PURPOSE_NEW_PHONE);
-      connections_->profile(slot.index)->async()->SendPhoneCode(
-          slot.context.get(), &slot.send_request, &slot.send_response,
-          [this, &slot](grpc::Status status) { EndOp(slot, status); });
-    }
-  }
-
-  void EndOp(Slot& slot, const grpc::Status& status) {
-    const int64_t end = NowNs();
-    if (!status.ok()) {
-      // Warm-up included: a failure anywhere makes the phase suspect.
-      ++slot.errors[CodeName(status.error_code())];
-    } else if (slot.op_start_ns >= record_from_ns_ && end <= stop_at_ns_) {
-      slot.latencies_ns.push_back(static_cast<uint32_t>(
-          std::min<int64_t>(end - slot.op_start_ns, UINT32_MAX)));
-    }
-    StartOp(slot);
-  }
+  // Starts the chain's next operation, or ends the chain at the end of the
+  // phase.
+  void StartOp(Chain& chain);
+  void EndOp(Chain& chain, const grpc::Status& status);
+  void Print(const PhaseResult& result, int round) const;
 
   const BenchOptions& options_;
-  Connections* const connections_;
-  std::vector<std::unique_ptr<Slot>> slots_;
-  std::vector<std::unique_ptr<FlowUser>> flow_users_;
-  std::vector<CpuProcess> cpu_processes_;
-  std::string scenario_;
+  const std::vector<CpuProcess> cpu_processes_;
+  std::vector<Chain> chains_;  // never resized: callbacks hold references
+  // The scenario of the phase under way.
+  Scenario* scenario_ = nullptr;
   std::atomic<int64_t> record_from_ns_{0};
   std::atomic<int64_t> stop_at_ns_{0};
   absl::Mutex mu_;
-  int active_ ABSL_GUARDED_BY(mu_) = 0;
+  int active_ ABSL_GUARDED_BY(mu_) = 0;  // chains still running
 };
 
-std::string ErrorsText(const Result& r) {
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// "UNAVAILABLE"; "CODE_20" for a code gRPC does not define.
+std::string CodeName(grpc::StatusCode code) {
+  // gRPC's codes and names are absl::StatusCode's.
+  std::string name =
+      absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
+  return name.empty() ? absl::StrCat("CODE_", static_cast<int>(code)) : name;
+}
+
+std::string ErrorsText(const PhaseResult& r) {
   std::vector<std::string> parts;
-  for (const auto& [code, n] : r.errors) parts.push_back(absl::StrCat(code, "=", n));
+  for (const auto& [code, n] : r.errors)
+    parts.push_back(absl::StrCat(code, "=", n));
   return parts.empty() ? "none" : absl::StrJoin(parts, " ");
 }
 
-std::string ErrorsJson(const Result& r) {
+std::string ErrorsJson(const PhaseResult& r) {
   std::vector<std::string> parts;
   for (const auto& [code, n] : r.errors) {
     parts.push_back(absl::StrCat("\"", code, "\":", n));
@@ -435,7 +206,7 @@ std::string ErrorsJson(const Result& r) {
   return absl::StrCat("{", absl::StrJoin(parts, ","), "}");
 }
 
-std::string CpuText(const Result& r) {
+std::string CpuText(const PhaseResult& r) {
   std::string text;
   for (const auto& [label, us] : r.cpu_us_per_op) {
     absl::StrAppend(&text, "  cpu ", label, absl::StrFormat(" %.1f us/op", us));
@@ -443,7 +214,7 @@ std::string CpuText(const Result& r) {
   return text;
 }
 
-std::string CpuJson(const Result& r) {
+std::string CpuJson(const PhaseResult& r) {
   std::vector<std::string> parts;
   for (const auto& [label, us] : r.cpu_us_per_op) {
     parts.push_back(absl::StrFormat("\"%s\":%.2f", label, us));
@@ -451,17 +222,128 @@ std::string CpuJson(const Result& r) {
   return absl::StrCat("{", absl::StrJoin(parts, ","), "}");
 }
 
-void Print(const BenchOptions& options, const Result& r, int round) {
-  if (options.json) {
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n == 0 ? 0 : n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+// The ratios of --compare, three decimals each, joined by `separator`.
+std::string RatiosText(const std::vector<double>& ratios,
+                       absl::string_view separator) {
+  return absl::StrJoin(ratios, separator, [](std::string* out, double r) {
+    absl::StrAppend(out, absl::StrFormat("%.3f", r));
+  });
+}
+
+double PhaseResult::Percentile(double p) const {
+  if (latencies_ns.empty()) return 0;
+  size_t i = static_cast<size_t>(p * (latencies_ns.size() - 1) + 0.5);
+  return latencies_ns[std::min(i, latencies_ns.size() - 1)] / 1000.0;
+}
+
+Runner::Runner(const BenchOptions& options,
+               std::vector<CpuProcess> cpu_processes)
+    : options_(options),
+      cpu_processes_(std::move(cpu_processes)),
+      chains_(ChainCount(options)) {
+  for (size_t i = 0; i < chains_.size(); ++i) chains_[i].index = i;
+}
+
+PhaseResult Runner::Measure(Scenario& scenario) {
+  const int64_t warmup_ns = absl::ToInt64Nanoseconds(options_.warmup);
+  const int64_t duration_ns = absl::ToInt64Nanoseconds(options_.duration);
+  scenario_ = &scenario;
+  const int64_t start = NowNs();
+  record_from_ns_ = start + warmup_ns;
+  stop_at_ns_ = start + warmup_ns + duration_ns;
+  {
+    absl::MutexLock lock(&mu_);
+    active_ = static_cast<int>(chains_.size());
+  }
+  for (Chain& chain : chains_) {
+    chain.latencies_ns.clear();
+    chain.latencies_ns.reserve(1 << 16);
+    chain.errors.clear();
+    StartOp(chain);
+  }
+  // Sample the processes' CPU time at both ends of the measured time.
+  std::vector<int64_t> ticks_before(cpu_processes_.size());
+  std::vector<int64_t> ticks_after(cpu_processes_.size());
+  if (!cpu_processes_.empty()) {
+    absl::SleepFor(absl::Nanoseconds(record_from_ns_ - NowNs()));
+    for (size_t i = 0; i < cpu_processes_.size(); ++i) {
+      ticks_before[i] = TreeTicks(cpu_processes_[i].pid);
+    }
+    absl::SleepFor(absl::Nanoseconds(stop_at_ns_ - NowNs()));
+    for (size_t i = 0; i < cpu_processes_.size(); ++i) {
+      ticks_after[i] = TreeTicks(cpu_processes_[i].pid);
+    }
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(
+        +[](int* active) { return *active == 0; }, &active_));
+  }
+  PhaseResult result;
+  result.scenario = std::string(scenario.name());
+  result.rpcs_per_op = scenario.rpcs_per_operation();
+  result.seconds = duration_ns / 1e9;
+  for (const Chain& chain : chains_) {
+    result.latencies_ns.insert(result.latencies_ns.end(),
+                               chain.latencies_ns.begin(),
+                               chain.latencies_ns.end());
+    for (const auto& [code, n] : chain.errors) result.errors[code] += n;
+  }
+  std::sort(result.latencies_ns.begin(), result.latencies_ns.end());
+  result.ops = static_cast<int64_t>(result.latencies_ns.size());
+  const double us_per_tick = MicrosPerTick();
+  for (size_t i = 0; i < cpu_processes_.size(); ++i) {
+    result.cpu_us_per_op.emplace_back(
+        cpu_processes_[i].label,
+        result.ops > 0 ? (ticks_after[i] - ticks_before[i]) * us_per_tick /
+                             static_cast<double>(result.ops)
+                       : 0.0);
+  }
+  return result;
+}
+
+void Runner::StartOp(Chain& chain) {
+  chain.op_start_ns = NowNs();
+  if (chain.op_start_ns >= stop_at_ns_) {
+    absl::MutexLock lock(&mu_);
+    --active_;
+    return;
+  }
+  scenario_->Start(chain.index, [this, &chain](grpc::Status status) {
+    EndOp(chain, status);
+  });
+}
+
+void Runner::EndOp(Chain& chain, const grpc::Status& status) {
+  const int64_t end = NowNs();
+  if (!status.ok()) {
+    // Warm-up included: a failure anywhere makes the phase suspect.
+    ++chain.errors[CodeName(status.error_code())];
+  } else if (chain.op_start_ns >= record_from_ns_ && end <= stop_at_ns_) {
+    chain.latencies_ns.push_back(static_cast<uint32_t>(
+        std::min<int64_t>(end - chain.op_start_ns, UINT32_MAX)));
+  }
+  StartOp(chain);
+}
+
+void Runner::Print(const PhaseResult& r, int round) const {
+  if (options_.json) {
     std::printf(
         "{\"phase\":\"%s\",\"round\":%d,\"in_flight\":%d,\"channels\":%d,"
-        "\"ops\":%" PRId64 ",\"ops_per_second\":%.1f,\"rpcs_per_second\":%.1f,"
+        "\"ops\":%" PRId64
+        ",\"ops_per_second\":%.1f,\"rpcs_per_second\":%.1f,"
         "\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,"
         "\"cpu_us_per_op\":%s,\"errors\":%s,\"valid\":%s}\n",
-        r.scenario.c_str(), round, options.in_flight, options.channels, r.ops, r.ops_per_second(),
-        r.ops_per_second() * r.rpcs_per_op, r.Percentile(0.50),
-        r.Percentile(0.90), r.Percentile(0.99), r.Percentile(0.999),
-        CpuJson(r).c_str(), ErrorsJson(r).c_str(),
+        r.scenario.c_str(), round, options_.in_flight, options_.channels, r.ops,
+        r.ops_per_second(), r.ops_per_second() * r.rpcs_per_op,
+        r.Percentile(0.50), r.Percentile(0.90), r.Percentile(0.99),
+        r.Percentile(0.999), CpuJson(r).c_str(), ErrorsJson(r).c_str(),
         r.valid() ? "true" : "false");
   } else {
     std::printf(
@@ -476,10 +358,82 @@ void Print(const BenchOptions& options, const Result& r, int round) {
   std::fflush(stdout);
 }
 
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n == 0 ? 0 : n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+bool Runner::RunOnce(Scenario& scenario) {
+  PhaseResult r = Measure(scenario);
+  Print(r, 0);
+  return r.valid();
+}
+
+bool Runner::Compare(Scenario& baseline, Scenario& scenario) {
+  bool valid = true;
+  std::vector<double> ratios, p99_diffs, p50_diffs;
+  // Per --cpu_pids entry: CPU per RPC of the scenario over the baseline's,
+  // by round.
+  std::map<std::string, std::vector<double>> cpu_ratios;
+  const int rounds = std::max(1, options_.rounds);
+  for (int round = 1; round <= rounds; ++round) {
+    // ABBA: alternate which goes first, so a drift in the machine's load
+    // does not favour one side.
+    PhaseResult base, other;
+    if (round % 2 == 1) {
+      base = Measure(baseline);
+      Print(base, round);
+      other = Measure(scenario);
+      Print(other, round);
+    } else {
+      other = Measure(scenario);
+      Print(other, round);
+      base = Measure(baseline);
+      Print(base, round);
+    }
+    valid = valid && base.valid() && other.valid();
+    // A flow is two RPCs: compare its operations with half the baseline.
+    ratios.push_back(other.ops_per_second() /
+                     (base.ops_per_second() / other.rpcs_per_op));
+    p99_diffs.push_back(other.Percentile(0.99) - base.Percentile(0.99));
+    p50_diffs.push_back(other.Percentile(0.50) - base.Percentile(0.50));
+    for (size_t i = 0; i < other.cpu_us_per_op.size(); ++i) {
+      const double base_us = base.cpu_us_per_op[i].second;
+      if (base_us > 0) {
+        cpu_ratios[other.cpu_us_per_op[i].first].push_back(
+            other.cpu_us_per_op[i].second / other.rpcs_per_op / base_us);
+      }
+    }
+  }
+  std::string cpu_summary;
+  std::vector<std::string> cpu_json;
+  for (const auto& [label, by_round] : cpu_ratios) {
+    absl::StrAppend(&cpu_summary,
+                    absl::StrFormat("; %s CPU per RPC %.2fx %s's", label,
+                                    Median(by_round), baseline.name()));
+    cpu_json.push_back(absl::StrFormat("\"%s\":%.3f", label, Median(by_round)));
+  }
+  const double ratio = Median(ratios);
+  const std::string name(scenario.name());
+  if (options_.json) {
+    std::printf(
+        "{\"summary\":\"%s\",\"rounds\":%d,\"ratio\":%.3f,\"ratios\":[%s],"
+        "\"p50_diff_us\":%.1f,\"p99_diff_us\":%.1f,"
+        "\"cpu_per_rpc_ratio\":{%s},\"valid\":%s}\n",
+        name.c_str(), rounds, ratio, RatiosText(ratios, ",").c_str(),
+        Median(p50_diffs), Median(p99_diffs),
+        absl::StrJoin(cpu_json, ",").c_str(), valid ? "true" : "false");
+  } else {
+    std::printf(
+        "%s / %s%s, median of %d rounds: ratio %.3f (rounds: %s); "
+        "p50 %+.1f us, p99 %+.1f us%s\n",
+        name.c_str(), scenario.rpcs_per_operation() == 2 ? "half " : "",
+        std::string(baseline.name()).c_str(), rounds, ratio,
+        RatiosText(ratios, " ").c_str(), Median(p50_diffs), Median(p99_diffs),
+        cpu_summary.c_str());
+  }
+  return valid;
+}
+
+// Prints `message` as profile_bench's complaint and returns `exit_code`.
+int Fail(int exit_code, absl::string_view message) {
+  std::fprintf(stderr, "profile_bench: %s\n", std::string(message).c_str());
+  return exit_code;
 }
 
 // Reads every flag but --print_test_phone_codes, once.
@@ -518,124 +472,31 @@ int Main(int argc, char** argv) {
                 TestPhoneCodes(options.flow_users, options.pass_code).c_str());
     return 0;
   }
-  const std::string& scenario = options.scenario;
-  if (scenario != "health" && scenario != "get" && scenario != "verify" &&
-      scenario != "flow" && scenario != "send") {
-    std::fprintf(stderr,
-                 "profile_bench: --scenario must be health, get, verify, "
-                 "flow or send\n");
-    return 2;
-  }
-
+  // The scenario and --cpu_pids are checked before anything connects.
+  Connections connections(options);
+  absl::StatusOr<std::unique_ptr<Scenario>> scenario =
+      NewScenario(options.scenario, options, &connections);
+  if (!scenario.ok()) return Fail(2, scenario.status().message());
   absl::StatusOr<std::vector<CpuProcess>> cpu_processes =
       ParseCpuPids(options.cpu_pids);
-  if (!cpu_processes.ok()) {
-    std::fprintf(stderr, "profile_bench: %s\n",
-                 std::string(cpu_processes.status().message()).c_str());
-    return 2;
-  }
+  if (!cpu_processes.ok()) return Fail(2, cpu_processes.status().message());
 
-  Connections connections(options);
-  Bench bench(options, &connections);
-  bench.set_cpu_processes(*std::move(cpu_processes));
+  Runner runner(options, *std::move(cpu_processes));
   if (!connections.Connect()) {
-    std::fprintf(stderr, "profile_bench: cannot connect to %s\n",
-                 options.target.c_str());
-    return 1;
+    return Fail(1, absl::StrCat("cannot connect to ", options.target));
   }
-  if (scenario == "flow" || scenario == "get") {
-    if (std::string error = bench.PrepareFlowUsers(scenario == "get");
-        !error.empty()) {
-      std::fprintf(stderr,
-                   "profile_bench: preparing the flow users: %s (does the "
-                   "server have --test_phone_codes from "
-                   "--print_test_phone_codes?)\n",
-                   error.c_str());
-      return 1;
-    }
+  if (absl::Status prepared = (*scenario)->Prepare(); !prepared.ok()) {
+    return Fail(1, prepared.message());
   }
-
-  bool valid = true;
-  if (!options.compare) {
-    Result r = bench.Run(scenario);
-    Print(options, r, 0);
-    valid = r.valid();
+  bool valid;
+  if (options.compare) {
+    std::unique_ptr<Scenario> health = NewHealthScenario(options, &connections);
+    valid = runner.Compare(*health, **scenario);
   } else {
-    std::vector<double> ratios, p99_diffs, p50_diffs;
-    // Per --cpu_pids entry: CPU per RPC of the scenario over the health
-    // check's, by round.
-    std::map<std::string, std::vector<double>> cpu_ratios;
-    const int rounds = std::max(1, options.rounds);
-    for (int round = 1; round <= rounds; ++round) {
-      // ABBA: alternate which goes first, so a drift in the machine's load
-      // does not favour one side.
-      Result health, other;
-      if (round % 2 == 1) {
-        health = bench.Run("health");
-        Print(options, health, round);
-        other = bench.Run(scenario);
-        Print(options, other, round);
-      } else {
-        other = bench.Run(scenario);
-        Print(options, other, round);
-        health = bench.Run("health");
-        Print(options, health, round);
-      }
-      valid = valid && health.valid() && other.valid();
-      // A flow is two RPCs: compare its operations with half the baseline.
-      ratios.push_back(other.ops_per_second() /
-                       (health.ops_per_second() / other.rpcs_per_op));
-      p99_diffs.push_back(other.Percentile(0.99) - health.Percentile(0.99));
-      p50_diffs.push_back(other.Percentile(0.50) - health.Percentile(0.50));
-      for (size_t i = 0; i < other.cpu_us_per_op.size(); ++i) {
-        const double base = health.cpu_us_per_op[i].second;
-        if (base > 0) {
-          cpu_ratios[other.cpu_us_per_op[i].first].push_back(
-              other.cpu_us_per_op[i].second / other.rpcs_per_op / base);
-        }
-      }
-    }
-    std::string cpu_summary;
-    std::vector<std::string> cpu_json;
-    for (const auto& [label, by_round] : cpu_ratios) {
-      absl::StrAppend(&cpu_summary,
-                      absl::StrFormat("; %s CPU per RPC %.2fx health's", label,
-                                      Median(by_round)));
-      cpu_json.push_back(
-          absl::StrFormat("\"%s\":%.3f", label, Median(by_round)));
-    }
-    const double ratio = Median(ratios);
-    if (options.json) {
-      std::printf(
-          "{\"summary\":\"%s\",\"rounds\":%d,\"ratio\":%.3f,\"ratios\":[%s],"
-          "\"p50_diff_us\":%.1f,\"p99_diff_us\":%.1f,"
-          "\"cpu_per_rpc_ratio\":{%s},\"valid\":%s}\n",
-          scenario.c_str(), rounds, ratio,
-          absl::StrJoin(ratios, ",",
-                        [](std::string* out, double r) {
-                          absl::StrAppend(out, absl::StrFormat("%.3f", r));
-                        })
-              .c_str(),
-          Median(p50_diffs), Median(p99_diffs),
-          absl::StrJoin(cpu_json, ",").c_str(), valid ? "true" : "false");
-    } else {
-      std::printf(
-          "%s / %shealth, median of %d rounds: ratio %.3f (rounds: %s); "
-          "p50 %+.1f us, p99 %+.1f us%s\n",
-          scenario.c_str(), scenario == "flow" ? "half " : "", rounds, ratio,
-          absl::StrJoin(ratios, " ",
-                        [](std::string* out, double r) {
-                          absl::StrAppend(out, absl::StrFormat("%.3f", r));
-                        })
-              .c_str(),
-          Median(p50_diffs), Median(p99_diffs), cpu_summary.c_str());
-    }
+    valid = runner.RunOnce(**scenario);
   }
   if (!valid) {
-    std::fprintf(stderr,
-                 "profile_bench: some calls failed; the figures above are "
-                 "INVALID\n");
-    return 1;
+    return Fail(1, "some calls failed; the figures above are INVALID");
   }
   return 0;
 }

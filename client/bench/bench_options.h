@@ -15,6 +15,7 @@
 #ifndef PROFILE_CLIENT_BENCH_BENCH_OPTIONS_H_
 #define PROFILE_CLIENT_BENCH_BENCH_OPTIONS_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 
@@ -52,6 +53,12 @@ struct BenchOptions {
   // (parsed by ParseCpuPids()).
   std::string cpu_pids;
 };
+
+// Returns the number of chains of calls, each with one operation in flight
+// at a time: --in_flight, at least 1.
+inline int ChainCount(const BenchOptions& options) {
+  return std::max(1, options.in_flight);
+}
 
 }  // namespace profile::bench
 
