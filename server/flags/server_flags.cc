@@ -97,7 +97,8 @@ ABSL_FLAG(absl::Duration, backend_timeout, absl::Seconds(2),
           "the longest a Redis or PostgreSQL call may take");
 ABSL_FLAG(int32_t, backend_pool_size, 16, "connections per backend");
 ABSL_FLAG(int32_t, backend_threads, 16,
-          "threads running calls that wait on a backend");
+          "threads running calls that may wait (Redis, PostgreSQL, a "
+          "network SMS provider, the outbox file)");
 ABSL_FLAG(std::string, code_secret_file, "",
           "file with the secret (32+ bytes) keying code digests, the same on "
           "every replica; empty: per process, or shared through Redis");
