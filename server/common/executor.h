@@ -30,8 +30,9 @@ class Executor {
   virtual bool TrySchedule(std::function<void()> fn) = 0;
 };
 
-// Returns a pool of `threads` threads with at most `max_queue` functions
-// waiting. Its destructor runs what is queued, then joins the threads.
+// Returns a pool of up to `threads` threads, started as work arrives, with at
+// most `max_queue` functions waiting. Its destructor runs what is queued,
+// then joins the threads.
 // REQUIRES: threads >= 1.
 std::unique_ptr<Executor> NewThreadPoolExecutor(int threads, size_t max_queue);
 
