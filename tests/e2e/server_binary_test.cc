@@ -15,10 +15,10 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/descriptor.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
-#include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "tests/testing/e2e_client.h"
 #include "tests/testing/health_probe.h"
+#include "tests/testing/reflection_client.h"
 #include "tests/testing/server_process.h"
 
 namespace profile {
@@ -30,6 +30,7 @@ using ::grpc::health::v1::HealthCheckResponse;
 using ::profile::testing::CallResult;
 using ::profile::testing::E2eClient;
 using ::profile::testing::HealthOf;
+using ::profile::testing::ReflectionClient;
 using ::profile::testing::RunToExit;
 using ::profile::testing::ServerProcess;
 using ::profile::testing::Stub;
@@ -61,36 +62,17 @@ TEST(ServerBinaryTest, ServesHealthOverallAndPerService) {
 TEST(ServerBinaryTest, ReflectionListsAndDescribesTheService) {
   ServerProcess server;
   ASSERT_TRUE(server.Start(kBinary, {})) << server.log();
-  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server.port()),
-                                     grpc::InsecureChannelCredentials());
-  auto stub = grpc::reflection::v1alpha::ServerReflection::NewStub(channel);
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() +
-                       std::chrono::seconds(5));
-  auto stream = stub->ServerReflectionInfo(&context);
+  ReflectionClient reflection(server.port());
 
   // `grpcurl list`
-  grpc::reflection::v1alpha::ServerReflectionRequest request;
-  request.set_list_services("*");
-  ASSERT_TRUE(stream->Write(request));
-  grpc::reflection::v1alpha::ServerReflectionResponse response;
-  ASSERT_TRUE(stream->Read(&response));
-  std::vector<std::string> services;
-  for (const auto& service : response.list_services_response().service()) {
-    services.push_back(service.name());
-  }
-  EXPECT_THAT(services, IsSupersetOf({"profile.v1.ProfileService",
-                                      "grpc.health.v1.Health"}));
+  EXPECT_THAT(reflection.ListServices(),
+              IsSupersetOf({"profile.v1.ProfileService",
+                            "grpc.health.v1.Health"}));
 
   // `grpcurl describe profile.v1.ProfileService`
-  request.set_file_containing_symbol("profile.v1.ProfileService");
-  ASSERT_TRUE(stream->Write(request));
-  ASSERT_TRUE(stream->Read(&response));
-  ASSERT_GE(response.file_descriptor_response().file_descriptor_proto_size(),
-            1);
   google::protobuf::FileDescriptorProto file;
-  ASSERT_TRUE(file.ParseFromString(
-      response.file_descriptor_response().file_descriptor_proto(0)));
+  ASSERT_TRUE(
+      reflection.FileContainingSymbol("profile.v1.ProfileService", &file));
   EXPECT_EQ(file.name(), "profile/v1/profile.proto");
   ASSERT_EQ(file.service_size(), 1);
   std::vector<std::string> methods;
@@ -100,8 +82,6 @@ TEST(ServerBinaryTest, ReflectionListsAndDescribesTheService) {
   EXPECT_THAT(methods, ::testing::ElementsAre("SendPhoneCode",
                                               "UpdatePhoneVerification",
                                               "UpdatePhone", "GetProfile"));
-  stream->WritesDone();
-  EXPECT_TRUE(stream->Finish().ok());
   EXPECT_EQ(server.Stop(SIGTERM), 0);
 }
 
