@@ -49,6 +49,10 @@ if [[ "${1:-}" == --test ]]; then
   repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
   npm ci --prefix "$repo_root/tests/deploy" --no-audit --no-fund \
     --loglevel=error
+  # The proto contract checks (tests/contract): buf, pinned by
+  # tests/contract/package-lock.json (its binary comes in the npm package).
+  npm ci --prefix "$repo_root/tests/contract" --no-audit --no-fund \
+    --loglevel=error
   # `kubectl kustomize` renders the overlays. Debian 12 has no kubectl recent
   # enough (kustomize v5): it must come with the machine.
   if ! kubectl kustomize --help >/dev/null 2>&1; then
