@@ -65,7 +65,8 @@ absl::StatusOr<TestPhoneCodes> ParseTestPhoneCodes(absl::string_view text) {
     if (!phone.ok()) {
       return absl::InvalidArgumentError(absl::StrCat(
           "--test_phone_codes: \"", parts.first,
-          "\" is not a valid E.164 number like +8613800138000"));
+          "\" is not a valid E.164 number like +8613800138000 nor a "
+          "reserved fictional one like +447700900123"));
     }
     absl::string_view code = parts.second;
     if (code.size() < 4 || code.size() > 10 ||
@@ -81,6 +82,14 @@ absl::StatusOr<TestPhoneCodes> ParseTestPhoneCodes(absl::string_view text) {
     }
   }
   return codes;
+}
+
+FictionalNumbers FictionalTestNumbers(const TestPhoneCodes& codes) {
+  FictionalNumbers fictional;
+  for (const auto& [e164, code] : codes) {
+    if (IsReservedFictionalNumber(e164)) fictional.insert(e164);
+  }
+  return fictional;
 }
 
 }  // namespace profile

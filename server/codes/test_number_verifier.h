@@ -18,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "server/codes/code_verifier.h"
+#include "server/phone/phone_number.h"
 
 namespace profile {
 
@@ -28,8 +29,14 @@ using TestPhoneCodes = absl::flat_hash_map<std::string, std::string>;
 std::unique_ptr<CodeVerifier> NewTestNumberVerifier(TestPhoneCodes codes);
 
 // Parses --test_phone_codes: "+8613800138000:246810,+14155550100:135790".
-// Each number must be valid E.164 and each code 4 to 10 digits.
+// Each number must be E.164, valid or in a range reserved for fiction
+// (+447700900123; see IsReservedFictionalNumber()), and each code 4 to 10
+// digits.
 absl::StatusOr<TestPhoneCodes> ParseTestPhoneCodes(absl::string_view text);
+
+// Returns the numbers of `codes` in the reserved fictional ranges: those
+// requests may name only because they are test numbers.
+FictionalNumbers FictionalTestNumbers(const TestPhoneCodes& codes);
 
 }  // namespace profile
 

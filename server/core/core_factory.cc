@@ -206,6 +206,8 @@ absl::StatusOr<std::unique_ptr<Core>> NewCore(const CoreOptions& options,
     }
   }
 
+  PhoneChangeOptions phone_change = options.phone_change;
+  phone_change.fictional_numbers = FictionalTestNumbers(*test_codes);
   core->verifier_ = BuildVerifier(options, *std::move(test_codes), components);
   PhoneChangeDeps deps;
   deps.clock = components.clock;
@@ -215,7 +217,7 @@ absl::StatusOr<std::unique_ptr<Core>> NewCore(const CoreOptions& options,
   deps.verifier = core->verifier_.get();
   deps.metrics = components.metrics;
   core->phone_change_ =
-      std::make_unique<PhoneChange>(options.phone_change, std::move(deps));
+      std::make_unique<PhoneChange>(phone_change, std::move(deps));
   core->components_ = std::move(components);
   return core;
 }

@@ -100,7 +100,8 @@ absl::StatusOr<SendCodeResult> PhoneChange::SendCode(
                              "PHONE_CODE_PURPOSE_OLD_PHONE");
   }
   absl::StatusOr<PhoneNumber> phone = ParsePhoneNumber(
-      input.phone_country_code, input.phone_number, "phone_number");
+      input.phone_country_code, input.phone_number, "phone_number",
+      &options_.fictional_numbers);
   if (!phone.ok()) return phone.status();
   // The owner of the phone matters only for a new phone, but reading it
   // with the account's phone costs no extra round trip.
@@ -151,7 +152,7 @@ absl::StatusOr<VerifyResult> PhoneChange::DoVerify(const Caller& caller,
                                                    const VerifyInput& input) {
   absl::StatusOr<PhoneNumber> new_phone =
       ParsePhoneNumber(input.new_phone_country_code, input.new_phone_number,
-                       "new_phone_number");
+                       "new_phone_number", &options_.fictional_numbers);
   if (!new_phone.ok()) return new_phone.status();
   absl::Status format =
       CheckPassCodeFormat(input.new_phone_pass_code, "new_phone_pass_code");
@@ -176,7 +177,7 @@ absl::StatusOr<VerifyResult> PhoneChange::DoVerify(const Caller& caller,
     }
     absl::StatusOr<PhoneNumber> old_phone =
         ParsePhoneNumber(input.old_phone_country_code, input.old_phone_number,
-                         "old_phone_number");
+                         "old_phone_number", &options_.fictional_numbers);
     if (!old_phone.ok()) return old_phone.status();
     format =
         CheckPassCodeFormat(input.old_phone_pass_code, "old_phone_pass_code");

@@ -31,6 +31,7 @@
 #include "server/common/language.h"
 #include "server/limits/send_limiter.h"
 #include "server/metrics/phone_change_metrics.h"
+#include "server/phone/phone_number.h"
 #include "server/token/token_store.h"
 #include "server/users/user_store.h"
 
@@ -53,6 +54,10 @@ struct PhoneChangeOptions {
   absl::Duration token_ttl = absl::Seconds(60);
   // Whether an account that has a phone must also prove it owns it.
   bool verify_old_phone = false;
+  // Numbers in the reserved fictional ranges that requests may name although
+  // libphonenumber calls them invalid: the test numbers among them
+  // (NewCore() fills this from --test_phone_codes).
+  FictionalNumbers fictional_numbers;
 
   // Returns OK if every option is in range, else INVALID_ARGUMENT naming
   // the flag.

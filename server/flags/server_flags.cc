@@ -67,7 +67,9 @@ ABSL_FLAG(int32_t, max_code_attempts, 5,
           "wrong tries after which a texted code is burned");
 ABSL_FLAG(std::string, test_phone_codes, "",
           "fixed codes for test numbers, E.164:code pairs separated by "
-          "commas (no SMS, no cooldown, reusable); off when empty");
+          "commas (no SMS, no cooldown, reusable); numbers in the reserved "
+          "fictional ranges (+447700900000-999, +1 NXX 555 0100-0199) "
+          "become valid in requests; off when empty");
 ABSL_FLAG(std::string, sms_sender, "log",
           "where codes go: log (the server log, local use only) or "
           "outbox:PATH (one JSON object per line)");

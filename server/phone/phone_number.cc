@@ -122,14 +122,36 @@ PhoneNumber ToPhoneNumber(const ::i18n::phonenumbers::PhoneNumber& parsed) {
 
 absl::StatusOr<PhoneNumber> ParsePhoneNumberUncached(
     absl::string_view country_code, absl::string_view number,
-    absl::string_view field);
+    absl::string_view field, const FictionalNumbers* fictional,
+    bool* is_fictional);
 absl::StatusOr<PhoneNumber> ParseE164Uncached(absl::string_view e164);
+
+bool AllDigits(absl::string_view text) {
+  return std::all_of(text.begin(), text.end(),
+                     [](char c) { return absl::ascii_isdigit(c); });
+}
 
 }  // namespace
 
-absl::StatusOr<PhoneNumber> ParsePhoneNumber(absl::string_view country_code,
-                                             absl::string_view number,
-                                             absl::string_view field) {
+bool IsReservedFictionalNumber(absl::string_view e164) {
+  // Ofcom: +44 7700 900000 to 900999, for drama.
+  if (absl::ConsumePrefix(&e164, "+447700900")) {
+    return e164.size() == 3 && AllDigits(e164);
+  }
+  // NANP: NXX-555-0100 to 0199, for fiction, behind any area code.
+  if (!absl::ConsumePrefix(&e164, "+1") || e164.size() != 10 ||
+      !AllDigits(e164)) {
+    return false;
+  }
+  const absl::string_view area = e164.substr(0, 3);
+  return area[0] >= '2' && area[1] != '9' &&
+         !(area[1] == '1' && area[2] == '1') &&
+         e164.substr(3, 5) == "55501";
+}
+
+absl::StatusOr<PhoneNumber> ParsePhoneNumber(
+    absl::string_view country_code, absl::string_view number,
+    absl::string_view field, const FictionalNumbers* fictional) {
   // Only inputs that pass every check below are ever cached, and "|" passes
   // none, so the key is unambiguous.
   std::string key;
@@ -138,9 +160,14 @@ absl::StatusOr<PhoneNumber> ParsePhoneNumber(absl::string_view country_code,
     key = CacheKey('p', country_code, number);
     if (std::optional<PhoneNumber> hit = Cache().Find(key)) return *hit;
   }
-  absl::StatusOr<PhoneNumber> phone =
-      ParsePhoneNumberUncached(country_code, number, field);
-  if (phone.ok() && !key.empty()) Cache().Insert(key, *phone);
+  // A fictional number is valid only for the callers that accept it: it is
+  // never cached (the cache holds what every caller would get).
+  bool is_fictional = false;
+  absl::StatusOr<PhoneNumber> phone = ParsePhoneNumberUncached(
+      country_code, number, field, fictional, &is_fictional);
+  if (phone.ok() && !is_fictional && !key.empty()) {
+    Cache().Insert(key, *phone);
+  }
   return phone;
 }
 
@@ -157,7 +184,8 @@ namespace {
 
 absl::StatusOr<PhoneNumber> ParsePhoneNumberUncached(
     absl::string_view country_code, absl::string_view number,
-    absl::string_view field) {
+    absl::string_view field, const FictionalNumbers* fictional,
+    bool* is_fictional) {
   const std::string cc_field =
       absl::StrReplaceAll(field, {{"number", "country_code"}});
   if (country_code.size() > kMaxPhoneFieldBytes) {
@@ -199,16 +227,19 @@ absl::StatusOr<PhoneNumber> ParsePhoneNumberUncached(
         field,
         absl::StrCat("does not belong to calling code +", *calling_code));
   }
+  PhoneNumber phone = ToPhoneNumber(parsed);
   if (!util.IsValidNumber(parsed)) {
-    return InvalidFieldError(field, "is not a valid number for its country");
+    *is_fictional = fictional != nullptr && fictional->contains(phone.e164);
+    if (!*is_fictional) {
+      return InvalidFieldError(field, "is not a valid number for its country");
+    }
   }
-  return ToPhoneNumber(parsed);
+  return phone;
 }
 
 absl::StatusOr<PhoneNumber> ParseE164Uncached(absl::string_view e164) {
   if (e164.size() < 2 || e164.size() > 16 || e164.front() != '+' ||
-      !std::all_of(e164.begin() + 1, e164.end(),
-                   [](char c) { return absl::ascii_isdigit(c); })) {
+      !AllDigits(e164.substr(1))) {
     return InvalidFieldError("phone",
                              absl::StrCat("\"", e164, "\" is not E.164"));
   }
@@ -216,7 +247,7 @@ absl::StatusOr<PhoneNumber> ParseE164Uncached(absl::string_view e164) {
   ::i18n::phonenumbers::PhoneNumber parsed;
   if (util.Parse(std::string(e164), "ZZ", &parsed) !=
           PhoneNumberUtil::NO_PARSING_ERROR ||
-      !util.IsValidNumber(parsed)) {
+      (!util.IsValidNumber(parsed) && !IsReservedFictionalNumber(e164))) {
     return InvalidFieldError("phone",
                              absl::StrCat("\"", e164, "\" is not valid"));
   }

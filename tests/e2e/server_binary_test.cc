@@ -48,6 +48,15 @@ v1::UpdatePhoneVerificationRequest TestNumberVerification() {
   return request;
 }
 
+v1::SendPhoneCodeRequest NewPhoneCode(const std::string& country_code,
+                                      const std::string& number) {
+  v1::SendPhoneCodeRequest request;
+  request.set_phone_country_code(country_code);
+  request.set_phone_number(number);
+  request.set_purpose(v1::PHONE_CODE_PURPOSE_NEW_PHONE);
+  return request;
+}
+
 TEST(ServerBinaryTest, ServesHealthOverallAndPerService) {
   ServerProcess server;
   ASSERT_TRUE(server.Start(kBinary, {})) << server.log();
@@ -203,6 +212,74 @@ TEST(ServerBinaryTest, BadFlagsStopTheStartWithAClearMessage) {
     EXPECT_EQ(code, 1) << c.args[0] << "\n" << log;
     EXPECT_THAT(log, HasSubstr(c.message)) << c.args[0];
   }
+}
+
+// Ofcom's drama range, which libphonenumber calls invalid: a configured test
+// number there goes through the whole flow; its unconfigured neighbour does
+// not.
+TEST(ServerBinaryTest, FictionalTestNumberGoesThroughTheWholeFlow) {
+  ServerProcess server;
+  ASSERT_TRUE(server.Start(kBinary,
+                           {"--test_phone_codes=+447700900123:135790"}))
+      << server.log();
+  E2eClient client(server.port());
+
+  v1::SendPhoneCodeResponse sent;
+  CallResult result = client.Call(&Stub::SendPhoneCode, "qa",
+                                  NewPhoneCode("+44", "07700 900123"), &sent);
+  ASSERT_EQ(result.code(), grpc::StatusCode::OK)
+      << result.status.error_message();
+  EXPECT_EQ(sent.status_code(), 200);
+
+  v1::UpdatePhoneVerificationRequest verify;
+  verify.set_new_phone_country_code("+44");
+  verify.set_new_phone_number("7700900123");
+  verify.set_new_phone_pass_code("135790");
+  v1::UpdatePhoneVerificationResponse verified;
+  result = client.Call(&Stub::UpdatePhoneVerification, "qa", verify, &verified);
+  ASSERT_EQ(result.code(), grpc::StatusCode::OK)
+      << result.status.error_message();
+
+  v1::UpdatePhoneRequest update;
+  update.set_update_phone_token(verified.data().update_phone_token());
+  v1::CommonResponse updated;
+  result = client.Call(&Stub::UpdatePhone, "qa", update, &updated);
+  ASSERT_EQ(result.code(), grpc::StatusCode::OK)
+      << result.status.error_message();
+
+  v1::GetProfileResponse profile;
+  result = client.Call(&Stub::GetProfile, "qa", v1::GetProfileRequest(),
+                       &profile);
+  ASSERT_EQ(result.code(), grpc::StatusCode::OK)
+      << result.status.error_message();
+  EXPECT_EQ(profile.data().phone_e164(), "+447700900123");
+  EXPECT_EQ(profile.data().phone_country_code(), "+44");
+  EXPECT_EQ(profile.data().phone_number(), "7700900123");
+
+  // The neighbour is fictional too, but not configured.
+  result = client.Call(&Stub::SendPhoneCode, "qa",
+                       NewPhoneCode("+44", "07700 900124"), &sent);
+  EXPECT_EQ(result.code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(result.api_code(), 1001);
+  verify.set_new_phone_number("07700 900124");
+  result = client.Call(&Stub::UpdatePhoneVerification, "qa", verify, &verified);
+  EXPECT_EQ(result.code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(result.api_code(), 1001);
+  EXPECT_THAT(result.status.error_message(), HasSubstr("new_phone_number"));
+  EXPECT_EQ(server.Stop(SIGTERM), 0) << server.log();
+}
+
+TEST(ServerBinaryTest, UnconfiguredFictionalNumberIsInvalid) {
+  ServerProcess server;
+  ASSERT_TRUE(server.Start(kBinary, {kTestNumbers})) << server.log();
+  E2eClient client(server.port());
+  v1::SendPhoneCodeResponse sent;
+  CallResult result = client.Call(&Stub::SendPhoneCode, "qa",
+                                  NewPhoneCode("+44", "07700 900123"), &sent);
+  EXPECT_EQ(result.code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(result.api_code(), 1001);
+  EXPECT_THAT(result.status.error_message(), HasSubstr("phone_number"));
+  EXPECT_EQ(server.Stop(SIGTERM), 0) << server.log();
 }
 
 TEST(ServerBinaryTest, BusyPortStopsTheStart) {

@@ -387,6 +387,19 @@ TEST(ParseTestPhoneCodesTest, ErrorsSayWhatIsWrong) {
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("twice")));
 }
 
+TEST(ParseTestPhoneCodesTest, AcceptsReservedFictionalNumbers) {
+  absl::StatusOr<TestPhoneCodes> codes =
+      ParseTestPhoneCodes("+447700900123:246810,+8613800138000:135790");
+  ASSERT_THAT(codes, IsOk());
+  EXPECT_EQ(codes->at("+447700900123"), "246810");
+  EXPECT_EQ(FictionalTestNumbers(*codes),
+            FictionalNumbers({"+447700900123"}));
+  // Outside the reserved range, an invalid number stays refused.
+  EXPECT_THAT(ParseTestPhoneCodes("+447700901000:246810"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("--test_phone_codes")));
+}
+
 TEST(ParseTestPhoneCodesTest, ParsedCodesDriveTheFixedValidator) {
   absl::StatusOr<absl::flat_hash_map<std::string, std::string>> codes =
       ParseTestPhoneCodes("+8613800138000:246810");

@@ -331,6 +331,60 @@ TEST(ParsePhoneNumberTest, NonGeographicCallingCodesParse) {
   EXPECT_EQ(phone->country_code, "+800");
 }
 
+TEST(FictionalNumberTest, ReservedRangesAreRecognized) {
+  for (const char* e164 :
+       {"+447700900000", "+447700900123", "+447700900999", "+14155550100",
+        "+14155550199", "+12125550150", "+12015550100", "+19895550199"}) {
+    EXPECT_TRUE(IsReservedFictionalNumber(e164)) << e164;
+  }
+  for (const char* e164 :
+       {"+447700901000", "+44770090012", "+4477009001234", "+447400123456",
+        "+14155550200", "+14155550099", "+14155551234", "+10125550100",
+        "+11235550100", "+14115550100", "+19115550100", "+12915550100",
+        "+1415555010", "+141555501000", "+8613800138000", "+447700900a23",
+        "447700900123", ""}) {
+    EXPECT_FALSE(IsReservedFictionalNumber(e164)) << e164;
+  }
+}
+
+TEST(FictionalNumberTest, AcceptedOnlyWhenConfigured) {
+  // libphonenumber calls the Ofcom drama range invalid.
+  EXPECT_THAT(ParsePhoneNumber("+44", "07700 900123", kField),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       ApiCode::kInvalidArgument));
+  const FictionalNumbers accepted = {"+447700900123"};
+  absl::StatusOr<PhoneNumber> phone =
+      ParsePhoneNumber("+44", "07700 900123", kField, &accepted);
+  ASSERT_THAT(phone, IsOk());
+  EXPECT_EQ(phone->e164, "+447700900123");
+  EXPECT_EQ(phone->country_code, "+44");
+  EXPECT_EQ(phone->national_number, "7700900123");
+  // The same number typed otherwise.
+  EXPECT_THAT(ParsePhoneNumber("0044", "+44 7700 900123", kField, &accepted),
+              IsOk());
+  // Its neighbour is not configured.
+  EXPECT_THAT(ParsePhoneNumber("+44", "07700 900124", kField, &accepted),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       ApiCode::kInvalidArgument));
+  // An accepted parse is never cached for callers that do not accept it.
+  EXPECT_THAT(ParsePhoneNumber("+44", "07700 900123", kField),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       ApiCode::kInvalidArgument));
+  // Valid numbers stay valid whatever is accepted.
+  EXPECT_THAT(ParsePhoneNumber("+86", "13800138000", kField, &accepted),
+              IsOk());
+}
+
+TEST(FictionalNumberTest, StoredFictionalNumbersReadBack) {
+  absl::StatusOr<PhoneNumber> phone = ParseE164("+447700900123");
+  ASSERT_THAT(phone, IsOk());
+  EXPECT_EQ(phone->country_code, "+44");
+  EXPECT_EQ(phone->national_number, "7700900123");
+  EXPECT_THAT(ParseE164("+447700901000"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       ApiCode::kInvalidArgument));
+}
+
 TEST(ParsePhoneNumberTest, CallingCodeWithLeadingZeroIsRefused) {
   for (const char* code : {"+001", "086", "+0"}) {
     EXPECT_THAT(ParsePhoneNumber(code, "13800138000", "new_phone_number"),
