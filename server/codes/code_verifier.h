@@ -37,15 +37,18 @@
 #include "absl/strings/string_view.h"
 #include "server/codes/code_store.h"
 #include "server/common/language.h"
+#include "server/common/trace_context.h"
 
 namespace profile {
 
 // A code to issue: for which phone and purpose, in which language, and the
-// request that asked for it (for the logs).
+// request that asked for it (for the logs) with the caller's trace (for the
+// logs, and for a provider to send as `traceparent` on its own requests).
 struct CodeRequest {
   CodeKey key;
   Language language = Language::kEnglish;
   std::string request_id;
+  TraceContext trace;
 };
 
 class CodeVerifier {

@@ -44,12 +44,14 @@ class LocalCodeVerifier final : public CodeVerifier {
     message.text = CodeText(request.language, code, options_.code_ttl);
     message.language = request.language;
     message.request_id = request.request_id;
+    message.trace = request.trace;
     absl::Status sent = sms_->Send(message);
     if (!sent.ok()) {
       Log(LogLevel::kError, "sms delivery failed",
           {{"request_id", request.request_id},
            {"phone", MaskPhone(key.phone_e164)},
-           {"error", sent.message()}});
+           {"error", sent.message()}},
+          request.trace);
       return ApiError(ApiCode::kSmsFailed);
     }
     return absl::OkStatus();

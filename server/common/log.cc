@@ -146,6 +146,12 @@ bool ParseLogLevel(absl::string_view text, LogLevel* level) {
 
 void Log(LogLevel level, absl::string_view message,
          std::initializer_list<LogField> fields) {
+  static const TraceContext* const kNoTrace = new TraceContext();
+  Log(level, message, fields, *kNoTrace);
+}
+
+void Log(LogLevel level, absl::string_view message,
+         std::initializer_list<LogField> fields, const TraceContext& trace) {
   if (!LogEnabled(level)) return;
   std::string line;
   line.reserve(256);
@@ -160,6 +166,13 @@ void Log(LogLevel level, absl::string_view message,
     AppendJsonString(key, &line);
     line.push_back(':');
     AppendJsonString(value, &line);
+  }
+  if (trace.has_trace()) {
+    line.append(",\"trace_id\":\"");
+    line.append(trace.trace_id);  // lowercase hex: nothing to escape
+    line.append("\",\"span_id\":\"");
+    line.append(trace.span_id);
+    line.push_back('"');
   }
   line.append("}\n");
   WriteLine(line);

@@ -21,6 +21,7 @@
 #include <utility>
 
 #include "absl/strings/string_view.h"
+#include "server/common/trace_context.h"
 
 namespace profile {
 
@@ -31,6 +32,11 @@ using LogField = std::pair<absl::string_view, absl::string_view>;
 // Writes one log line if `level` is at or above the minimum level.
 void Log(LogLevel level, absl::string_view message,
          std::initializer_list<LogField> fields = {});
+
+// As above, followed by `trace_id` and `span_id` when the call that wrote
+// the line carries a trace.
+void Log(LogLevel level, absl::string_view message,
+         std::initializer_list<LogField> fields, const TraceContext& trace);
 
 // Sets the minimum level written (kInfo by default).
 void SetMinLogLevel(LogLevel level);

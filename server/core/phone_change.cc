@@ -130,7 +130,8 @@ absl::StatusOr<SendCodeResult> PhoneChange::SendCode(
   absl::Status allowed = deps_.limiter->Acquire(key, caller.user_id);
   if (!allowed.ok()) return allowed;
   absl::Status sent =
-      deps_.verifier->Send({key, caller.language, caller.request_id});
+      deps_.verifier->Send({key, caller.language, caller.request_id,
+                            caller.trace});
   if (!sent.ok()) {
     // Nothing was delivered: the send does not count against the limits.
     deps_.limiter->Release(key, caller.user_id);
@@ -242,7 +243,8 @@ absl::Status PhoneChange::Update(const Caller& caller,
        {"user_id", caller.user_id},
        {"old_phone", MaskPhone(grant->old_phone_e164)},
        {"new_phone", MaskPhone(grant->new_phone_e164)},
-       {"request_id", caller.request_id}});
+       {"request_id", caller.request_id}},
+      caller.trace);
   return absl::OkStatus();
 }
 

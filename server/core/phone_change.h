@@ -29,6 +29,7 @@
 #include "server/codes/code_verifier.h"
 #include "server/common/clock.h"
 #include "server/common/language.h"
+#include "server/common/trace_context.h"
 #include "server/limits/send_limiter.h"
 #include "server/metrics/phone_change_metrics.h"
 #include "server/phone/phone_number.h"
@@ -42,6 +43,9 @@ struct Caller {
   std::string user_id;
   std::string request_id;
   Language language = Language::kEnglish;
+  // The caller's W3C trace (metadata `traceparent`); empty without one.
+  // Log lines of the call carry it, and so do outgoing provider requests.
+  TraceContext trace;
 };
 
 struct PhoneChangeOptions {

@@ -58,6 +58,12 @@ std::string RequestIdFrom(const CallMetadata& metadata) {
   return IsSaneRequestId(id) ? std::string(id) : NewRequestId();
 }
 
+TraceContext TraceContextFrom(const CallMetadata& metadata) {
+  const grpc::string_ref key("traceparent");
+  if (metadata.count(key) != 1) return {};
+  return ParseTraceparent(Lookup(metadata, "traceparent"));
+}
+
 Language LanguageFrom(const CallMetadata& metadata) {
   absl::string_view lang = Lookup(metadata, "x-authing-lang");
   if (lang.empty()) lang = Lookup(metadata, "accept-language");

@@ -1,5 +1,5 @@
 // What the RPC layer reads from a call's metadata before the core runs: the
-// request id and the caller's language.
+// request id, the caller's trace and the caller's language.
 //
 //   std::string request_id = RequestIdFrom(context->client_metadata());
 //   Language language = LanguageFrom(context->client_metadata());
@@ -13,6 +13,7 @@
 #include "absl/strings/string_view.h"
 #include "server/auth/authenticator.h"
 #include "server/common/language.h"
+#include "server/common/trace_context.h"
 
 namespace profile {
 
@@ -25,6 +26,11 @@ std::string RequestIdFrom(const CallMetadata& metadata);
 
 // Returns a fresh random request id, a UUID v4.
 std::string NewRequestId();
+
+// Returns the caller's W3C trace from metadata `traceparent` (one
+// well-formed version-00 value; see ParseTraceparent()); empty when it is
+// missing, repeated or malformed, which is never an error.
+TraceContext TraceContextFrom(const CallMetadata& metadata);
 
 // Returns Chinese if `x-authing-lang` or, failing that, `accept-language`
 // asks for zh (zh-CN, zh-Hans, zh;q=0.9...), else English.

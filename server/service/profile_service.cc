@@ -76,6 +76,7 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::Handle(
   const CallMetadata& metadata = context->client_metadata();
   call->caller.request_id = RequestIdFrom(metadata);
   call->caller.language = LanguageFrom(metadata);
+  call->caller.trace = TraceContextFrom(metadata);
 
   // Work for a caller who is gone is wasted, and a write it makes would be
   // acknowledged to nobody.
@@ -135,7 +136,8 @@ void ProfileServiceImpl::Finish(Call<Request, Response>& call,
          {"grpc.time_ms",
           absl::StrCat(absl::ToDoubleMilliseconds(absl::Now() - call.start))},
          {"request_id", caller.request_id},
-         {"api_code", absl::StrCat(static_cast<int>(ApiCodeOf(status)))}});
+         {"api_code", absl::StrCat(static_cast<int>(ApiCodeOf(status)))}},
+        caller.trace);
   }
   call.reactor->Finish(grpc_status);
 }

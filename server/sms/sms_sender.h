@@ -28,6 +28,7 @@
 #include "absl/strings/string_view.h"
 #include "server/codes/code_store.h"
 #include "server/common/language.h"
+#include "server/common/trace_context.h"
 
 namespace profile {
 
@@ -40,6 +41,10 @@ struct SmsMessage {
   // The language of `text`, and the request that asked for the message.
   Language language = Language::kEnglish;
   std::string request_id;
+  // The trace of that request. A sender that calls a provider over the
+  // network sends `trace.Traceparent()` (when non-empty) as the
+  // `traceparent` header of its request, so the provider joins the trace.
+  TraceContext trace;
 };
 
 class SmsSender {

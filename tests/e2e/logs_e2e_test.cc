@@ -192,5 +192,73 @@ TEST(LogsE2eTest, InfoLogKeepsTheAuditLineButNoPerRpcLines) {
   ExpectNoSecrets(log, secrets);
 }
 
+// W3C Trace Context: a well-formed `traceparent` puts its trace-id and
+// parent-id on the call's log lines (the per-RPC line and the audit line); a
+// malformed one is ignored and the call succeeds as if it had none.
+TEST(LogsE2eTest, TraceparentIsCarriedIntoTheCallsLogLines) {
+  ServerProcess server;
+  ASSERT_TRUE(server.Start(kBinary,
+                           {"--log_level=debug",
+                            "--test_phone_codes=+8613800138000:246810"}))
+      << server.log();
+  E2eClient client(server.port());
+  const std::string trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+  const std::string span_id = "00f067aa0ba902b7";
+  const std::string traceparent =
+      "00-" + trace_id + "-" + span_id + "-01";
+
+  v1::UpdatePhoneVerificationRequest verify;
+  verify.set_new_phone_country_code("+86");
+  verify.set_new_phone_number("13800138000");
+  verify.set_new_phone_pass_code("246810");
+  v1::UpdatePhoneVerificationResponse verified;
+  CallResult result = client.Call(
+      &Stub::UpdatePhoneVerification, "u1", verify, &verified,
+      {{"traceparent", traceparent}, {"x-request-id", "traced-1"}});
+  ASSERT_EQ(result.code(), grpc::StatusCode::OK)
+      << result.status.error_message();
+  v1::UpdatePhoneRequest update;
+  update.set_update_phone_token(verified.data().update_phone_token());
+  v1::CommonResponse updated;
+  result = client.Call(&Stub::UpdatePhone, "u1", update, &updated,
+                       {{"traceparent", traceparent},
+                        {"x-request-id", "traced-2"}});
+  ASSERT_EQ(result.code(), grpc::StatusCode::OK)
+      << result.status.error_message();
+  // Uppercase hex, and an all-zero trace-id: both malformed.
+  v1::GetProfileResponse profile;
+  for (const char* malformed :
+       {"00-4BF92F3577B34DA6A3CE929D0E0E4736-00F067AA0BA902B7-01",
+        "00-00000000000000000000000000000000-00f067aa0ba902b7-01"}) {
+    result = client.Call(&Stub::GetProfile, "u1", v1::GetProfileRequest(),
+                         &profile,
+                         {{"traceparent", malformed},
+                          {"x-request-id", "malformed-1"}});
+    EXPECT_EQ(result.code(), grpc::StatusCode::OK)
+        << result.status.error_message();
+  }
+  EXPECT_EQ(server.Stop(SIGTERM), 0);
+
+  int traced_rpc_lines = 0, traced_audit_lines = 0, malformed_lines = 0;
+  for (const nlohmann::json& line : ParseLog(server.log())) {
+    const std::string request_id = line.value("request_id", "");
+    if (request_id == "traced-1" || request_id == "traced-2") {
+      EXPECT_EQ(line.value("trace_id", ""), trace_id) << line.dump();
+      EXPECT_EQ(line.value("span_id", ""), span_id) << line.dump();
+      if (line.contains("grpc.method")) ++traced_rpc_lines;
+      if (line.value("audit", "") == "phone_change") ++traced_audit_lines;
+    } else if (request_id == "malformed-1") {
+      ++malformed_lines;
+      EXPECT_FALSE(line.contains("trace_id")) << line.dump();
+      EXPECT_FALSE(line.contains("span_id")) << line.dump();
+    } else {
+      EXPECT_FALSE(line.contains("trace_id")) << line.dump();
+    }
+  }
+  EXPECT_EQ(traced_rpc_lines, 2);
+  EXPECT_EQ(traced_audit_lines, 1);
+  EXPECT_EQ(malformed_lines, 2);
+}
+
 }  // namespace
 }  // namespace profile

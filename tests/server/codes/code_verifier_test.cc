@@ -90,7 +90,9 @@ TEST_F(CodeVerifierTest, LocalSendTextsACodeThatChecksOnce) {
   EXPECT_TRUE(verifier->Texts(kRealPhone));
   EXPECT_FALSE(verifier->SendMayBlock());
   EXPECT_FALSE(verifier->CheckMayBlock());
-  ASSERT_THAT(verifier->Send({key, Language::kChinese, "request-1"}), IsOk());
+  ASSERT_THAT(
+      verifier->Send({key, Language::kChinese, "request-1", TraceContext()}),
+      IsOk());
   ASSERT_EQ(sms_.count(), 1u);
   const SmsMessage text = sms_.sent()[0];
   EXPECT_EQ(text.phone_e164, kRealPhone);
@@ -112,9 +114,35 @@ TEST_F(CodeVerifierTest, LocalSendThatCannotBeDeliveredIsSmsFailed) {
   sms_.set_failing(true);
   EXPECT_THAT(
       verifier->Send({{kRealPhone, CodePurpose::kNewPhone}, Language::kEnglish,
-                      "request-1"}),
+                      "request-1", TraceContext()}),
       StatusIs(absl::StatusCode::kUnavailable, ApiCode::kSmsFailed));
   EXPECT_EQ(sms_.count(), 0u);
+}
+
+TEST_F(CodeVerifierTest, LocalSendHandsTheTraceToTheSenderAndTheLog) {
+  auto verifier = LocalVerifier(kSecret);
+  const TraceContext trace = ParseTraceparent(
+      "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+  const CodeRequest request{{kRealPhone, CodePurpose::kNewPhone},
+                            Language::kEnglish, "request-1", trace};
+  ASSERT_THAT(verifier->Send(request), IsOk());
+  ASSERT_EQ(sms_.count(), 1u);
+  // What a network provider sends as its `traceparent` header.
+  EXPECT_EQ(sms_.sent()[0].trace.Traceparent(),
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+
+  sms_.set_failing(true);
+  ::testing::internal::CaptureStderr();
+  EXPECT_THAT(verifier->Send(request),
+              StatusIs(absl::StatusCode::kUnavailable, ApiCode::kSmsFailed));
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  EXPECT_THAT(log, HasSubstr("\"sms delivery failed\""));
+  EXPECT_THAT(log, HasSubstr(
+                       "\"trace_id\":\"4bf92f3577b34da6a3ce929d0e0e4736\","
+                       "\"span_id\":\"00f067aa0ba902b7\""));
+  ASSERT_EQ(sms_.failed().size(), 1u);
+  EXPECT_EQ(sms_.failed()[0].trace.trace_id,
+            "4bf92f3577b34da6a3ce929d0e0e4736");
 }
 
 TEST_F(CodeVerifierTest, TestNumbersTextNothing) {
@@ -122,7 +150,7 @@ TEST_F(CodeVerifierTest, TestNumbersTextNothing) {
   EXPECT_FALSE(chain->Texts(kTestPhone));
   EXPECT_TRUE(chain->Texts(kRealPhone));
   EXPECT_THAT(chain->Send({{kTestPhone, CodePurpose::kNewPhone},
-                           Language::kEnglish, "request-1"}),
+                           Language::kEnglish, "request-1", TraceContext()}),
               IsOk());
   EXPECT_EQ(sms_.count(), 0u);
   EXPECT_THAT(chain->Check({kTestPhone, CodePurpose::kNewPhone}, kTestCode),

@@ -90,6 +90,21 @@ TEST_F(LogTest, FieldsKeepTheirOrderAfterTimeLevelMessage) {
                                      "\"zeta\":\"1\",\"alpha\":\"2\"\\}"));
 }
 
+TEST_F(LogTest, ATracedLineEndsWithTraceAndSpanIds) {
+  const TraceContext trace = ParseTraceparent(
+      "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+  std::vector<std::string> lines = CaptureLines([&] {
+    Log(LogLevel::kInfo, "m", {{"a", "1"}}, trace);
+    Log(LogLevel::kInfo, "m", {{"a", "1"}}, TraceContext());
+  });
+  ASSERT_THAT(lines, SizeIs(2));
+  EXPECT_THAT(lines[0],
+              MatchesRegex(".*\"message\":\"m\",\"a\":\"1\","
+                           "\"trace_id\":\"4bf92f3577b34da6a3ce929d0e0e4736\","
+                           "\"span_id\":\"00f067aa0ba902b7\"\\}"));
+  EXPECT_THAT(lines[1], MatchesRegex(".*\"message\":\"m\",\"a\":\"1\"\\}"));
+}
+
 TEST_F(LogTest, EscapesQuotesNewlinesAndControlCharacters) {
   const std::string nasty = "a\"b\\c\nd\re\tf\x01g";
   std::vector<std::string> lines = CaptureLines([&] {

@@ -28,7 +28,8 @@ using Rpc = PhoneChange::Rpc;
 constexpr char kTestPhone[] = "+8613700000000";
 
 Caller Call(std::string user_id) {
-  return Caller{std::move(user_id), "request-1", Language::kEnglish};
+  return Caller{std::move(user_id), "request-1", Language::kEnglish,
+                TraceContext()};
 }
 
 TEST(CoreFactoryTest, DefaultsAreInMemoryAndNeverBlock) {

@@ -58,7 +58,7 @@ constexpr CodePurpose kNew = CodePurpose::kNewPhone;
 constexpr CodePurpose kOld = CodePurpose::kOldPhone;
 
 Caller Call(std::string user_id, Language language = Language::kEnglish) {
-  return Caller{std::move(user_id), "request-1", language};
+  return Caller{std::move(user_id), "request-1", language, TraceContext()};
 }
 
 class PhoneChangeTest : public ::testing::Test {

@@ -196,5 +196,27 @@ TEST(SuccessMessageTest, ByLanguage) {
   EXPECT_EQ(SuccessMessage(Language::kChinese), "操作成功");
 }
 
+TEST(TraceContextFromTest, ReadsAWellFormedTraceparent) {
+  const TraceContext trace = TraceContextFrom(
+      Metadata{{"traceparent",
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}}
+          .map());
+  EXPECT_EQ(trace.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+  EXPECT_EQ(trace.span_id, "00f067aa0ba902b7");
+}
+
+TEST(TraceContextFromTest, MissingMalformedOrRepeatedIsNoTrace) {
+  EXPECT_FALSE(TraceContextFrom(Metadata{}.map()).has_trace());
+  EXPECT_FALSE(
+      TraceContextFrom(Metadata{{"traceparent", "not a trace"}}.map())
+          .has_trace());
+  Metadata twice{
+      {"traceparent",
+       "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
+      {"traceparent",
+       "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b8-01"}};
+  EXPECT_FALSE(TraceContextFrom(twice.map()).has_trace());
+}
+
 }  // namespace
 }  // namespace profile
