@@ -4,6 +4,7 @@
 //       --test_phone_codes=+8613800138000:246810
 //
 // Flags may also come from a file: --flagfile=/etc/profile/flags.
+// --version prints the version and the git commit of the build and exits 0.
 // SIGTERM or SIGINT: health goes NOT_SERVING, --drain_delay passes (so load
 // balancers stop routing here), calls in flight get --shutdown_grace to
 // finish, and the process exits 0.
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "absl/flags/parse.h"
+#include "absl/flags/usage_config.h"
 #include "absl/flags/usage.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/strings/str_cat.h"
@@ -24,6 +26,7 @@
 #include "absl/time/time.h"
 #include "grpc/support/log.h"
 #include "server/common/log.h"
+#include "server/common/version.h"
 #include "server/flags/server_flags.h"
 #include "server/server.h"
 
@@ -55,6 +58,10 @@ int Run(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Serves profile.v1.ProfileService, the phone-change API.\n"
       "Usage: profile_server [--flag=value ...] [--flagfile=FILE]");
+  // --version (Abseil's own flag) prints this to stdout and exits 0.
+  absl::FlagsUsageConfig usage_config;
+  usage_config.version_string = &VersionText;
+  absl::SetFlagsUsageConfig(usage_config);
   std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
   if (positional.size() > 1) {
     return Fail(absl::StrCat("unexpected argument \"", positional[1],
@@ -100,7 +107,9 @@ int Run(int argc, char** argv) {
   }
   const std::string port = absl::StrCat((*server)->port());
   Log(LogLevel::kInfo, "serving",
-      {{"listen", options.listen},
+      {{"version", ProfileVersion()},
+       {"commit", ProfileGitCommit()},
+       {"listen", options.listen},
        {"port", port},
        {"health_port", absl::StrCat((*server)->health_port())},
        {"metrics_port", absl::StrCat((*server)->metrics_port())},

@@ -22,6 +22,7 @@
 #include "prometheus/metric_family.h"
 #include "prometheus/registry.h"
 #include "server/common/api_error.h"
+#include "server/common/version.h"
 
 namespace profile {
 namespace {
@@ -149,6 +150,14 @@ class PrometheusMetrics final : public Metrics {
       codes_sent_[static_cast<int>(purpose)] = &codes_sent_family_.Add(
           {{"purpose", std::string(CodePurposeName(purpose))}});
     }
+    // profile_build_info{version="1.0.0"} 1: joins any series to the
+    // version that produced it.
+    prometheus::BuildGauge()
+        .Name("profile_build_info")
+        .Help("The version of this profile_server; always 1.")
+        .Register(*registry_)
+        .Add({{"version", std::string(ProfileVersion())}})
+        .Set(1);
     exposer_->RegisterCollectable(registry_);
     exposer_->RegisterCollectable(live_tokens_);
   }

@@ -17,6 +17,7 @@
 //   profile_tokens_spent_total
 //   profile_tokens_expired_total
 //   profile_tokens_live                          read at scrape time
+//   profile_build_info{version}                  always 1
 //
 //   absl::StatusOr<std::unique_ptr<Metrics>> metrics =
 //       Metrics::Start("0.0.0.0:9090");

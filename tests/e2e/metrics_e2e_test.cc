@@ -266,6 +266,22 @@ TEST(MetricsE2eTest, CountsRpcsAndDomainEventsWithExactLabels) {
   EXPECT_EQ(server.Stop(SIGTERM), 0);
 }
 
+TEST(MetricsE2eTest, BuildInfoCarriesTheVersion) {
+  ServerProcess server;
+  ASSERT_TRUE(server.Start(kBinary, {"--metrics_listen=127.0.0.1:0"}))
+      << server.log();
+  const int metrics_port = PortField(server.log(), "metrics_port");
+  ASSERT_GT(metrics_port, 0) << server.log();
+  const std::string version = PROFILE_EXPECTED_VERSION;
+  EXPECT_EQ(Value(Scrape(metrics_port), "profile_build_info",
+                  {"version=\"" + version + "\""}),
+            1);
+  EXPECT_THAT(HttpGet(metrics_port, "/metrics"),
+              HasSubstr("# TYPE profile_build_info gauge\n"
+                        "profile_build_info{version=\"" + version + "\"} 1\n"));
+  EXPECT_EQ(server.Stop(SIGTERM), 0);
+}
+
 TEST(MetricsE2eTest, BadMetricsListenStopsTheStart) {
   for (std::string listen : {"nonsense", "127.0.0.1:notaport"}) {
     ServerProcess server;

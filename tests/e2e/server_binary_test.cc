@@ -2,11 +2,13 @@
 // reflection, signals and real-time token expiry. Each test starts the real
 // binary as a child process on 127.0.0.1 port 0.
 #include <signal.h>
+#include <sys/wait.h>
 
 #include <cstdio>
 #include <fstream>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -280,6 +282,40 @@ TEST(ServerBinaryTest, UnconfiguredFictionalNumberIsInvalid) {
   EXPECT_EQ(result.api_code(), 1001);
   EXPECT_THAT(result.status.error_message(), HasSubstr("phone_number"));
   EXPECT_EQ(server.Stop(SIGTERM), 0) << server.log();
+}
+
+// Runs `command` through the shell; returns its exit code and its stdout.
+std::pair<int, std::string> RunForStdout(const std::string& command) {
+  std::string out;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return {-1, out};
+  char buffer[256];
+  size_t n;
+  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) {
+    out.append(buffer, n);
+  }
+  const int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+TEST(ServerBinaryTest, VersionPrintsTheVersionAndExitsZero) {
+  const std::string version = PROFILE_EXPECTED_VERSION;
+  auto [code, out] =
+      RunForStdout(absl::StrCat("'", kBinary, "' --version 2>/dev/null"));
+  EXPECT_EQ(code, 0) << out;
+  // "profile_server 1.0.0" and, built in a git checkout, " (commit <hex>)".
+  EXPECT_THAT(out, ::testing::MatchesRegex(
+                       "profile_server " + version +
+                       "( \\(commit [0-9a-f]{12}\\))?\n"));
+}
+
+TEST(ServerBinaryTest, ServingLineCarriesTheVersion) {
+  ServerProcess server;
+  ASSERT_TRUE(server.Start(kBinary, {})) << server.log();
+  EXPECT_THAT(server.log(),
+              HasSubstr(absl::StrCat("\"message\":\"serving\",\"version\":\"",
+                                     PROFILE_EXPECTED_VERSION, "\"")));
+  EXPECT_EQ(server.Stop(SIGTERM), 0);
 }
 
 TEST(ServerBinaryTest, BusyPortStopsTheStart) {
