@@ -10,6 +10,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <thread>
 #include <vector>
 
@@ -35,6 +36,17 @@ using ::testing::HasSubstr;
 using ::testing::MatchesRegex;
 using ::testing::SizeIs;
 
+// A message with the four fields the senders write.
+SmsMessage Sms(std::string phone_e164, std::string code, CodePurpose purpose,
+               std::string text) {
+  SmsMessage message;
+  message.phone_e164 = std::move(phone_e164);
+  message.code = std::move(code);
+  message.purpose = purpose;
+  message.text = std::move(text);
+  return message;
+}
+
 // A fresh directory per test, removed afterwards.
 class SmsSenderTest : public ::testing::Test {
  protected:
@@ -59,11 +71,11 @@ TEST_F(SmsSenderTest, OutboxWritesOneJsonObjectPerLine) {
   const std::string path = Path("outbox.jsonl");
   absl::StatusOr<std::unique_ptr<SmsSender>> sender = NewOutboxSmsSender(path);
   ASSERT_THAT(sender, IsOk());
-  ASSERT_THAT((*sender)->Send({"+8613800138000", "123456",
-                               CodePurpose::kNewPhone, "Your code is 123456"}),
+  ASSERT_THAT((*sender)->Send(Sms("+8613800138000", "123456",
+                               CodePurpose::kNewPhone, "Your code is 123456")),
               IsOk());
-  ASSERT_THAT((*sender)->Send({"+14155550100", "654321",
-                               CodePurpose::kOldPhone, "您的验证码是 654321"}),
+  ASSERT_THAT((*sender)->Send(Sms("+14155550100", "654321",
+                               CodePurpose::kOldPhone, "您的验证码是 654321")),
               IsOk());
 
   std::vector<std::string> lines = ReadLines(path);
@@ -106,8 +118,8 @@ TEST_F(SmsSenderTest, OutboxAppendsToAnExistingFile) {
     absl::StatusOr<std::unique_ptr<SmsSender>> sender =
         NewOutboxSmsSender(path);
     ASSERT_THAT(sender, IsOk());
-    ASSERT_THAT((*sender)->Send({"+8613800138000", "111111",
-                                 CodePurpose::kNewPhone, "a"}),
+    ASSERT_THAT((*sender)->Send(Sms("+8613800138000", "111111",
+                                 CodePurpose::kNewPhone, "a")),
                 IsOk());
   }
   {
@@ -115,8 +127,8 @@ TEST_F(SmsSenderTest, OutboxAppendsToAnExistingFile) {
     absl::StatusOr<std::unique_ptr<SmsSender>> sender =
         NewOutboxSmsSender(path);
     ASSERT_THAT(sender, IsOk());
-    ASSERT_THAT((*sender)->Send({"+8613800138000", "222222",
-                                 CodePurpose::kNewPhone, "b"}),
+    ASSERT_THAT((*sender)->Send(Sms("+8613800138000", "222222",
+                                 CodePurpose::kNewPhone, "b")),
                 IsOk());
   }
   std::vector<std::string> lines = ReadLines(path);
@@ -130,9 +142,9 @@ TEST_F(SmsSenderTest, OutboxEscapesTextAndReplacesInvalidUtf8) {
   const std::string path = Path("outbox.jsonl");
   absl::StatusOr<std::unique_ptr<SmsSender>> sender = NewOutboxSmsSender(path);
   ASSERT_THAT(sender, IsOk());
-  ASSERT_THAT((*sender)->Send({"+8613800138000", "123456",
+  ASSERT_THAT((*sender)->Send(Sms("+8613800138000", "123456",
                                CodePurpose::kNewPhone,
-                               "line1\nline2 \"quoted\" \xFF"}),
+                               "line1\nline2 \"quoted\" \xFF")),
               IsOk());
   std::vector<std::string> lines = ReadLines(path);
   ASSERT_THAT(lines, SizeIs(1));
@@ -153,8 +165,8 @@ TEST_F(SmsSenderTest, ConcurrentSendsWriteWholeLines) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kPerThread; ++i) {
         if (!(*sender)
-                 ->Send({"+8613800138000", absl::StrCat(t * 1000 + i),
-                         CodePurpose::kNewPhone, std::string(300, 'x')})
+                 ->Send(Sms("+8613800138000", absl::StrCat(t * 1000 + i),
+                         CodePurpose::kNewPhone, std::string(300, 'x')))
                  .ok()) {
           ++failures;
         }
@@ -194,8 +206,8 @@ TEST_F(SmsSenderTest, FailedWriteIsUnavailable) {
   absl::StatusOr<std::unique_ptr<SmsSender>> sender =
       NewOutboxSmsSender("/dev/full");
   ASSERT_THAT(sender, IsOk());
-  EXPECT_THAT((*sender)->Send({"+8613800138000", "123456",
-                               CodePurpose::kNewPhone, "x"}),
+  EXPECT_THAT((*sender)->Send(Sms("+8613800138000", "123456",
+                               CodePurpose::kNewPhone, "x")),
               StatusIs(absl::StatusCode::kUnavailable, HasSubstr("outbox")));
 }
 
@@ -204,8 +216,8 @@ TEST_F(SmsSenderTest, SpecOutboxWritesToThePath) {
   absl::StatusOr<std::unique_ptr<SmsSender>> sender =
       NewSmsSenderFromSpec(absl::StrCat("outbox:", path));
   ASSERT_THAT(sender, IsOk());
-  ASSERT_THAT((*sender)->Send({"+8613800138000", "123456",
-                               CodePurpose::kNewPhone, "t"}),
+  ASSERT_THAT((*sender)->Send(Sms("+8613800138000", "123456",
+                               CodePurpose::kNewPhone, "t")),
               IsOk());
   std::vector<std::string> lines = ReadLines(path);
   ASSERT_THAT(lines, SizeIs(1));
@@ -218,7 +230,7 @@ TEST_F(SmsSenderTest, SpecLogWritesTheMessageToTheLog) {
   ASSERT_THAT(sender, IsOk());
   ::testing::internal::CaptureStderr();
   absl::Status sent = (*sender)->Send(
-      {"+8613800138000", "123456", CodePurpose::kOldPhone, "code 123456"});
+      Sms("+8613800138000", "123456", CodePurpose::kOldPhone, "code 123456"));
   const std::string out = ::testing::internal::GetCapturedStderr();
   ASSERT_THAT(sent, IsOk());
   std::vector<std::string> lines =
