@@ -32,6 +32,8 @@ enum class ApiCode : int {
   kUnauthenticated = 1000,
   // INVALID_ARGUMENT: a malformed field (the message names it).
   kInvalidArgument = 1001,
+  // INVALID_ARGUMENT: an x-idempotency-key reused with a different request.
+  kIdempotencyKeyReused = 1004,
   // INVALID_ARGUMENT: the verification code is wrong.
   kWrongCode = 2001,
   // ALREADY_EXISTS: the new phone is bound to another account.

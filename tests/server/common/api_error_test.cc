@@ -22,6 +22,7 @@ TEST(ApiCodeTest, NumbersArePinned) {
   EXPECT_EQ(static_cast<int>(ApiCode::kOk), 0);
   EXPECT_EQ(static_cast<int>(ApiCode::kUnauthenticated), 1000);
   EXPECT_EQ(static_cast<int>(ApiCode::kInvalidArgument), 1001);
+  EXPECT_EQ(static_cast<int>(ApiCode::kIdempotencyKeyReused), 1004);
   EXPECT_EQ(static_cast<int>(ApiCode::kWrongCode), 2001);
   EXPECT_EQ(static_cast<int>(ApiCode::kPhoneTaken), 2035);
   EXPECT_EQ(static_cast<int>(ApiCode::kNoCurrentPhone), 2037);
@@ -44,6 +45,7 @@ TEST(CanonicalCodeOfTest, MapsEveryApiCode) {
       {ApiCode::kOk, absl::StatusCode::kOk},
       {ApiCode::kUnauthenticated, absl::StatusCode::kUnauthenticated},
       {ApiCode::kInvalidArgument, absl::StatusCode::kInvalidArgument},
+      {ApiCode::kIdempotencyKeyReused, absl::StatusCode::kInvalidArgument},
       {ApiCode::kWrongCode, absl::StatusCode::kInvalidArgument},
       {ApiCode::kPhoneTaken, absl::StatusCode::kAlreadyExists},
       {ApiCode::kNoCurrentPhone, absl::StatusCode::kFailedPrecondition},
@@ -69,7 +71,7 @@ TEST(CanonicalCodeOfTest, MapsEveryApiCode) {
 TEST(ApiErrorTest, CarriesCanonicalCodeApiCodeAndMessage) {
   for (ApiCode api_code :
        {ApiCode::kUnauthenticated, ApiCode::kInvalidArgument,
-        ApiCode::kWrongCode, ApiCode::kPhoneTaken, ApiCode::kNoCurrentPhone,
+        ApiCode::kIdempotencyKeyReused, ApiCode::kWrongCode, ApiCode::kPhoneTaken, ApiCode::kNoCurrentPhone,
         ApiCode::kOldPhoneMismatch, ApiCode::kTooFrequent,
         ApiCode::kSmsFailed, ApiCode::kSamePhone, ApiCode::kCodeExpired,
         ApiCode::kTokenNotFound, ApiCode::kTokenOtherUser,
