@@ -7,6 +7,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "server/common/api_error.h"
 #include "server/common/crypto.h"
 
@@ -322,6 +323,158 @@ class RedisSendLimiter final : public SendLimiter {
   const SendLimits limits_;
 };
 
+// ---- Idempotency records ----
+
+// A record is a hash: 'r' the request digest (hex), 'c' the claim in flight,
+// 'a' the answer once completed.
+
+// KEYS: record. ARGV: request, claim id, lease ms.
+// {1} claimed, {2, answer} replay, {3} other request, {0} in flight.
+ABSL_CONST_INIT const RedisScript kBeginIdempotent(R"lua(
+local r = redis.call('HMGET', KEYS[1], 'r', 'c', 'a')
+if not r[1] then
+  redis.call('DEL', KEYS[1])
+  redis.call('HSET', KEYS[1], 'r', ARGV[1], 'c', ARGV[2])
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+  return {1}
+end
+if r[1] ~= ARGV[1] then return {3} end
+if r[3] then return {2, r[3]} end
+return {0}
+)lua");
+
+// KEYS: record. ARGV: claim id, answer, ttl ms.
+ABSL_CONST_INIT const RedisScript kCompleteIdempotent(R"lua(
+if redis.call('HGET', KEYS[1], 'c') ~= ARGV[1] then return 0 end
+redis.call('HDEL', KEYS[1], 'c')
+redis.call('HSET', KEYS[1], 'a', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+)lua");
+
+// KEYS: record. ARGV: claim id.
+ABSL_CONST_INIT const RedisScript kAbandonIdempotent(R"lua(
+if redis.call('HGET', KEYS[1], 'c') ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+return 1
+)lua");
+
+// KEYS: record. ARGV: answer, ttl ms.
+ABSL_CONST_INIT const RedisScript kPutIdempotent(R"lua(
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'r', '', 'a', ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+)lua");
+
+// How often a duplicate looks again at a key held by a call in flight.
+constexpr absl::Duration kIdempotentPoll = absl::Milliseconds(20);
+
+class RedisIdempotencyStore final : public IdempotencyStore {
+ public:
+  RedisIdempotencyStore(RedisClient* redis, std::string prefix,
+                        std::shared_ptr<Clock> clock)
+      : redis_(redis),
+        prefix_(absl::StrCat(prefix, "idempotency:")),
+        clock_(std::move(clock)) {}
+
+  absl::StatusOr<IdempotencyClaim> Begin(absl::string_view key,
+                                         absl::string_view request,
+                                         absl::Time lease_until,
+                                         absl::Duration wait) override {
+    const std::string claim_id = absl::BytesToHexString(RandomBytes(16));
+    const std::string request_hex = absl::BytesToHexString(request);
+    // Real time bounds the wait; the lease follows the clock.
+    const absl::Time wait_until = absl::Now() + wait;
+    for (;;) {
+      const int64_t lease_ms = MillisUntil(clock_->Now(), lease_until);
+      absl::StatusOr<RedisReply> reply = redis_->Eval(
+          kBeginIdempotent, {Key(key)},
+          {request_hex, claim_id, absl::StrCat(std::max<int64_t>(1, lease_ms))});
+      if (!reply.ok()) return reply.status();
+      if (reply->type != RedisReply::Type::kArray || reply->elements.empty()) {
+        return Unexpected("idempotency begin", *reply);
+      }
+      IdempotencyClaim claim;
+      switch (reply->elements[0].integer) {
+        case 1:
+          claim.outcome = IdempotencyClaim::kClaimed;
+          claim.claim_id = claim_id;
+          return claim;
+        case 2:
+          if (reply->elements.size() < 2) {
+            return Unexpected("idempotency begin", *reply);
+          }
+          claim.outcome = IdempotencyClaim::kReplay;
+          claim.answer = reply->elements[1].str;
+          return claim;
+        case 3:
+          claim.outcome = IdempotencyClaim::kOtherRequest;
+          return claim;
+        case 0:
+          break;
+        default:
+          return Unexpected("idempotency begin", *reply);
+      }
+      if (absl::Now() + kIdempotentPoll > wait_until) {
+        return IdempotencyInFlightError();
+      }
+      absl::SleepFor(kIdempotentPoll);
+    }
+  }
+
+  absl::Status Complete(absl::string_view key, absl::string_view claim_id,
+                        absl::string_view answer,
+                        absl::Time expires_at) override {
+    const int64_t ttl_ms = MillisUntil(clock_->Now(), expires_at);
+    if (ttl_ms <= 0) {
+      Abandon(key, claim_id);
+      return absl::OkStatus();
+    }
+    absl::StatusOr<RedisReply> reply = redis_->Eval(
+        kCompleteIdempotent, {Key(key)},
+        {std::string(claim_id), std::string(answer), absl::StrCat(ttl_ms)});
+    return reply.ok() ? absl::OkStatus() : reply.status();
+  }
+
+  void Abandon(absl::string_view key, absl::string_view claim_id) override {
+    redis_->Eval(kAbandonIdempotent, {Key(key)}, {std::string(claim_id)})
+        .IgnoreError();
+  }
+
+  absl::Status Put(absl::string_view key, absl::string_view answer,
+                   absl::Time expires_at) override {
+    const int64_t ttl_ms = MillisUntil(clock_->Now(), expires_at);
+    if (ttl_ms <= 0) return absl::OkStatus();
+    absl::StatusOr<RedisReply> reply =
+        redis_->Eval(kPutIdempotent, {Key(key)},
+                     {std::string(answer), absl::StrCat(ttl_ms)});
+    return reply.ok() ? absl::OkStatus() : reply.status();
+  }
+
+  absl::StatusOr<std::optional<std::string>> Get(
+      absl::string_view key) override {
+    absl::StatusOr<RedisReply> reply =
+        redis_->Command({"HGET", Key(key), "a"});
+    if (!reply.ok()) return reply.status();
+    if (reply->type != RedisReply::Type::kString) {
+      return std::optional<std::string>();
+    }
+    return std::optional<std::string>(reply->str);
+  }
+
+  size_t SweepExpired() override { return 0; }  // Redis expires records
+
+ private:
+  std::string Key(absl::string_view key) const {
+    return absl::StrCat(prefix_, absl::BytesToHexString(key));
+  }
+
+  RedisClient* const redis_;
+  const std::string prefix_;
+  const std::shared_ptr<Clock> clock_;
+};
+
 }  // namespace
 
 std::unique_ptr<TokenStore> NewRedisTokenStore(RedisClient* redis,
@@ -343,6 +496,12 @@ std::unique_ptr<SendLimiter> NewRedisSendLimiter(RedisClient* redis,
                                                  std::string prefix,
                                                  const SendLimits& limits) {
   return std::make_unique<RedisSendLimiter>(redis, std::move(prefix), limits);
+}
+
+std::unique_ptr<IdempotencyStore> NewRedisIdempotencyStore(
+    RedisClient* redis, std::string prefix, std::shared_ptr<Clock> clock) {
+  return std::make_unique<RedisIdempotencyStore>(redis, std::move(prefix),
+                                                 std::move(clock));
 }
 
 absl::StatusOr<std::string> SharedCodeSecret(RedisClient* redis,

@@ -1,5 +1,5 @@
 // The short-lived state in Redis, shared by every replica: tokens, codes,
-// and send limits. Same contracts as the in-memory stores (see
+// send limits and idempotency records. Same contracts as the in-memory stores (see
 // token_store.h, code_store.h, send_limiter.h); every check-and-change is
 // one Lua script, so it is atomic across replicas:
 //
@@ -8,7 +8,10 @@
 //     replicas, exactly one wins;
 //   - a code's wrong attempts are counted by the same script that compares
 //     it, and the last allowed one deletes it;
-//   - the cooldown and the hourly caps are checked and counted together.
+//   - the cooldown and the hourly caps are checked and counted together;
+//   - an idempotency key is claimed, completed or abandoned by one script
+//     each (a claim is named by a random id, so a holder whose lease ran
+//     out cannot complete another's claim).
 //
 // Tokens and codes are keyed by their digests, never their values. Expiry
 // is Redis's own (PX / PEXPIRE), so every replica agrees on it. All keys
@@ -28,6 +31,7 @@
 #include "server/backends/redis_client.h"
 #include "server/codes/code_store.h"
 #include "server/common/clock.h"
+#include "server/idempotency/idempotency_store.h"
 #include "server/limits/send_limiter.h"
 #include "server/token/token_store.h"
 
@@ -46,6 +50,10 @@ std::unique_ptr<CodeStore> NewRedisCodeStore(RedisClient* redis,
 std::unique_ptr<SendLimiter> NewRedisSendLimiter(RedisClient* redis,
                                                  std::string prefix,
                                                  const SendLimits& limits);
+
+// Records under "<prefix>idempotency:<hex digest>".
+std::unique_ptr<IdempotencyStore> NewRedisIdempotencyStore(
+    RedisClient* redis, std::string prefix, std::shared_ptr<Clock> clock);
 
 // Returns the secret that keys code digests, shared by every replica through
 // Redis: the first replica creates it (SET NX). Used only when no
