@@ -150,6 +150,10 @@ absl::StatusOr<std::unique_ptr<Core>> NewCore(const CoreOptions& options,
           clock, {options.phone_change.send_limits, 1000000,
                   stores.sweep_interval});
     }
+    if (components.idempotency == nullptr) {
+      components.idempotency =
+          NewInMemoryIdempotencyStore(clock, {1000000, stores.sweep_interval});
+    }
   } else {
     absl::StatusOr<BackendUrl> url =
         ParseBackendUrl(stores.redis_url, "redis", "REDIS_PASSWORD");
@@ -168,6 +172,9 @@ absl::StatusOr<std::unique_ptr<Core>> NewCore(const CoreOptions& options,
     if (components.limiter == nullptr) {
       components.limiter = NewRedisSendLimiter(
           redis, prefix, options.phone_change.send_limits);
+    }
+    if (components.idempotency == nullptr) {
+      components.idempotency = NewRedisIdempotencyStore(redis, prefix, clock);
     }
     if (components.code_secret.empty()) {
       // Every replica must key codes alike; without a file, they agree
@@ -216,6 +223,7 @@ absl::StatusOr<std::unique_ptr<Core>> NewCore(const CoreOptions& options,
   deps.limiter = components.limiter.get();
   deps.verifier = core->verifier_.get();
   deps.metrics = components.metrics;
+  deps.idempotency = components.idempotency.get();
   core->phone_change_ =
       std::make_unique<PhoneChange>(phone_change, std::move(deps));
   core->components_ = std::move(components);

@@ -3,12 +3,12 @@
 //
 // Every component the caller does not supply in CoreComponents is built
 // from CoreOptions: in-memory stores by default, Redis (codes, tokens,
-// limits) and PostgreSQL (profiles) when their URLs are set, the SMS sender
-// --sms_sender names, and the code verifier chain (test numbers first, then
-// locally generated codes texted through the sender). profile_server, the
-// end-to-end tests, the fuzzers and the benchmarks all assemble the core
-// here; tests inject fakes (a clock, a capturing SMS sender) through
-// CoreComponents.
+// limits, idempotency records) and PostgreSQL (profiles) when their URLs
+// are set, the SMS sender --sms_sender names, and the code verifier chain
+// (test numbers first, then locally generated codes texted through the
+// sender). profile_server, the end-to-end tests, the fuzzers and the
+// benchmarks all assemble the core here; tests inject fakes (a clock, a
+// capturing SMS sender) through CoreComponents.
 //
 //   CoreOptions options;
 //   options.test_phone_codes = "+8613800138000:246810";
@@ -39,6 +39,7 @@
 #include "server/codes/code_verifier.h"
 #include "server/common/clock.h"
 #include "server/core/phone_change.h"
+#include "server/idempotency/idempotency_store.h"
 #include "server/limits/send_limiter.h"
 #include "server/metrics/phone_change_metrics.h"
 #include "server/sms/sms_sender.h"
@@ -98,6 +99,8 @@ struct CoreComponents {
   std::shared_ptr<TokenStore> tokens;
   std::shared_ptr<CodeStore> codes;
   std::shared_ptr<SendLimiter> limiter;
+  // Answers kept for retries (idempotency keys, spent tokens).
+  std::shared_ptr<IdempotencyStore> idempotency;
   // Replaces the sender --sms_sender names.
   std::shared_ptr<SmsSender> sms;
   // Keys code digests; empty: as CoreOptions::code_secret_file says.

@@ -1,10 +1,15 @@
 #include "server/core/phone_change.h"
 
 #include <algorithm>
+#include <optional>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/types/optional.h"
 #include "server/common/api_error.h"
 #include "server/common/flag_error.h"
 #include "server/common/crypto.h"
@@ -39,6 +44,41 @@ bool IsBase64Url(absl::string_view text) {
   });
 }
 
+// How long a SendCode() call holds its idempotency key before a repeat may
+// take it over (the replica running it died); longer than any call runs.
+constexpr absl::Duration kIdempotencyLease = absl::Seconds(30);
+// How long a repeat waits for the call holding its key.
+constexpr absl::Duration kIdempotencyWait = absl::Seconds(3);
+
+// Record keys: digests of what names the logical call, each kind with its
+// own label, the user id first (it holds no newline).
+std::string SendCodeKey(absl::string_view user_id, absl::string_view key) {
+  return Sha256(absl::StrCat("send-code\n", user_id, "\n", key));
+}
+
+std::string SpentTokenKey(absl::string_view user_id,
+                          absl::string_view token_hash) {
+  return Sha256(absl::StrCat("update-phone\n", user_id, "\n", token_hash));
+}
+
+// A SendCode() answer as kept for a replay: "<expires ms>,<resend ms>".
+std::string EncodeSendCodeAnswer(const SendCodeResult& result) {
+  return absl::StrCat(absl::ToInt64Milliseconds(result.expires_in), ",",
+                      absl::ToInt64Milliseconds(result.resend_after));
+}
+
+absl::optional<SendCodeResult> DecodeSendCodeAnswer(absl::string_view answer) {
+  std::vector<absl::string_view> parts = absl::StrSplit(answer, ',');
+  int64_t expires_ms = 0;
+  int64_t resend_ms = 0;
+  if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], &expires_ms) ||
+      !absl::SimpleAtoi(parts[1], &resend_ms)) {
+    return absl::nullopt;
+  }
+  return SendCodeResult{absl::Milliseconds(expires_ms),
+                        absl::Milliseconds(resend_ms)};
+}
+
 }  // namespace
 
 absl::Status PhoneChangeOptions::Validate() const {
@@ -65,12 +105,13 @@ bool PhoneChange::MayBlock(Rpc rpc) const {
   switch (rpc) {
     case Rpc::kSendCode:
       return deps_.users->MayBlock() || deps_.limiter->MayBlock() ||
-             deps_.verifier->SendMayBlock();
+             deps_.verifier->SendMayBlock() || IdempotencyMayBlock();
     case Rpc::kVerify:
       return deps_.users->MayBlock() || deps_.tokens->MayBlock() ||
              deps_.verifier->CheckMayBlock();
     case Rpc::kUpdate:
-      return deps_.users->MayBlock() || deps_.tokens->MayBlock();
+      return deps_.users->MayBlock() || deps_.tokens->MayBlock() ||
+             IdempotencyMayBlock();
     case Rpc::kGetProfile:
       return deps_.users->MayBlock();
   }
@@ -103,30 +144,78 @@ absl::StatusOr<SendCodeResult> PhoneChange::SendCode(
       input.phone_country_code, input.phone_number, "phone_number",
       &options_.fictional_numbers);
   if (!phone.ok()) return phone.status();
+  IdempotencyStore* const store = deps_.idempotency;
+  if (caller.idempotency_key.empty() || store == nullptr) {
+    return DoSendCode(caller, *phone, purpose);
+  }
+
+  // The request as the server understands it: "138 0013 8000" and
+  // "13800138000" are one request.
+  const std::string key = SendCodeKey(caller.user_id, caller.idempotency_key);
+  const std::string request =
+      Sha256(absl::StrCat(phone->e164, "\n", CodePurposeName(purpose)));
+  absl::StatusOr<IdempotencyClaim> claim =
+      store->Begin(key, request, deps_.clock->Now() + kIdempotencyLease,
+                   kIdempotencyWait);
+  if (!claim.ok()) return claim.status();
+  switch (claim->outcome) {
+    case IdempotencyClaim::kOtherRequest:
+      return ApiError(ApiCode::kIdempotencyKeyReused);
+    case IdempotencyClaim::kReplay: {
+      absl::optional<SendCodeResult> replayed = DecodeSendCodeAnswer(
+          claim->answer);
+      if (!replayed.has_value()) {
+        return absl::InternalError("unreadable idempotency record");
+      }
+      return *replayed;
+    }
+    case IdempotencyClaim::kClaimed:
+      break;
+  }
+  absl::StatusOr<SendCodeResult> result = DoSendCode(caller, *phone, purpose);
+  if (!result.ok()) {
+    store->Abandon(key, claim->claim_id);
+    return result;
+  }
+  absl::Status kept =
+      store->Complete(key, claim->claim_id, EncodeSendCodeAnswer(*result),
+                      deps_.clock->Now() + options_.code_ttl);
+  if (!kept.ok()) {
+    // The code went out; only a retry's replay is lost (it would be limited
+    // by the cooldown like any new request).
+    Log(LogLevel::kWarning, "cannot record an idempotent answer",
+        {{"error", std::string(kept.message())},
+         {"request_id", caller.request_id}});
+  }
+  return result;
+}
+
+absl::StatusOr<SendCodeResult> PhoneChange::DoSendCode(
+    const Caller& caller, const PhoneNumber& phone, CodePurpose purpose) {
   // The owner of the phone matters only for a new phone, but reading it
   // with the account's phone costs no extra round trip.
   absl::StatusOr<PhoneBindings> bindings =
-      deps_.users->Lookup(caller.user_id, phone->e164);
+      deps_.users->Lookup(caller.user_id, phone.e164);
   if (!bindings.ok()) return bindings.status();
   const std::string& current = bindings->user_phone;
 
   if (purpose == CodePurpose::kNewPhone) {
-    absl::Status free = CheckNewPhoneIsFree(caller, *bindings, phone->e164);
+    absl::Status free = CheckNewPhoneIsFree(caller, *bindings, phone.e164);
     if (!free.ok()) return free;
   } else if (current.empty()) {
     return ApiError(ApiCode::kNoCurrentPhone,
                     "the account has no phone to send an old-phone code to");
-  } else if (phone->e164 != current) {
+  } else if (phone.e164 != current) {
     return ApiError(ApiCode::kOldPhoneMismatch,
                     "the phone is not the account's current phone");
   }
 
-  if (!deps_.verifier->Texts(phone->e164)) {
+  if (!deps_.verifier->Texts(phone.e164)) {
     // Test numbers have a fixed code: nothing to send, nothing to limit.
     return SendCodeResult{options_.code_ttl, absl::ZeroDuration()};
   }
 
-  const CodeKey key{phone->e164, purpose};
+  const CodeKey key{phone.e164, purpose};
   absl::Status allowed = deps_.limiter->Acquire(key, caller.user_id);
   if (!allowed.ok()) return allowed;
   absl::Status sent =
@@ -230,14 +319,37 @@ absl::Status PhoneChange::Update(const Caller& caller,
     return InvalidFieldError("update_phone_token",
                    "is not a token issued by UpdatePhoneVerification");
   }
+  const std::string token_hash = Sha256(token);
   absl::StatusOr<TokenGrant> grant =
-      deps_.tokens->Take(Sha256(token), caller.user_id);
-  if (!grant.ok()) return grant.status();
+      deps_.tokens->Take(token_hash, caller.user_id);
+  IdempotencyStore* const store = deps_.idempotency;
+  if (!grant.ok()) {
+    if (store == nullptr ||
+        ApiCodeOf(grant.status()) != ApiCode::kTokenNotFound) {
+      return grant.status();
+    }
+    // Gone: perhaps spent by this very user, whose answer was lost.
+    absl::StatusOr<std::optional<std::string>> spent =
+        store->Get(SpentTokenKey(caller.user_id, token_hash));
+    if (!spent.ok()) return spent.status();
+    return spent->has_value() ? absl::OkStatus() : grant.status();
+  }
   if (deps_.metrics != nullptr) deps_.metrics->TokenSpent();
 
   absl::Status changed = deps_.users->ChangePhone(
       caller.user_id, grant->old_phone_e164, grant->new_phone_e164);
   if (!changed.ok()) return changed;
+  if (store != nullptr) {
+    absl::Status kept =
+        store->Put(SpentTokenKey(caller.user_id, token_hash), "",
+                   deps_.clock->Now() + options_.token_ttl);
+    if (!kept.ok()) {
+      // The change is committed; only a retry's OK is lost (it gets 2310).
+      Log(LogLevel::kWarning, "cannot record a spent token",
+          {{"error", std::string(kept.message())},
+           {"request_id", caller.request_id}});
+    }
+  }
   Log(LogLevel::kInfo, "phone changed",
       {{"audit", "phone_change"},
        {"user_id", caller.user_id},

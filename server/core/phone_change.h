@@ -30,6 +30,7 @@
 #include "server/common/clock.h"
 #include "server/common/language.h"
 #include "server/common/trace_context.h"
+#include "server/idempotency/idempotency_store.h"
 #include "server/limits/send_limiter.h"
 #include "server/metrics/phone_change_metrics.h"
 #include "server/phone/phone_number.h"
@@ -46,6 +47,9 @@ struct Caller {
   // The caller's W3C trace (metadata `traceparent`); empty without one.
   // Log lines of the call carry it, and so do outgoing provider requests.
   TraceContext trace;
+  // The caller's `x-idempotency-key`, already checked for form; empty for
+  // none. SendCode() replays its first successful answer to a repeat.
+  std::string idempotency_key;
 };
 
 struct PhoneChangeOptions {
@@ -78,6 +82,9 @@ struct PhoneChangeDeps {
   CodeVerifier* verifier;
   // Counts codes sent, verifications and tokens spent; null for none.
   PhoneChangeMetrics* metrics = nullptr;
+  // Remembers answers for retries (idempotency keys, spent tokens); null
+  // for none: a retry then runs anew.
+  IdempotencyStore* idempotency = nullptr;
 };
 
 struct SendCodeInput {
@@ -121,7 +128,12 @@ class PhoneChange {
  public:
   PhoneChange(const PhoneChangeOptions& options, PhoneChangeDeps deps);
 
-  // Texts a code to a phone (nothing for a test number).
+  // Texts a code to a phone (nothing for a test number). With
+  // `caller.idempotency_key`, a repeat by the same user with the same key and
+  // the same request (phone and purpose) within the code's TTL gets the first
+  // successful answer again and texts nothing; a concurrent repeat waits for
+  // the first. The same key with another request is INVALID_ARGUMENT, api
+  // code 1004. A failed call is not remembered: its retry runs anew.
   absl::StatusOr<SendCodeResult> SendCode(const Caller& caller,
                                           const SendCodeInput& input);
 
@@ -129,7 +141,9 @@ class PhoneChange {
   absl::StatusOr<VerifyResult> Verify(const Caller& caller,
                                       const VerifyInput& input);
 
-  // Spends a token and binds its new phone to the caller's account.
+  // Spends a token and binds its new phone to the caller's account. The
+  // same user retrying with the same token within --token_ttl of a change
+  // that succeeded gets OK again, and nothing changes twice.
   absl::Status Update(const Caller& caller, absl::string_view token);
 
   // Returns the caller's profile; empty phone fields if it has no phone.
@@ -146,6 +160,15 @@ class PhoneChange {
   bool MayBlock(Rpc rpc) const;
 
  private:
+  // SendCode() after the request is checked, without idempotency.
+  absl::StatusOr<SendCodeResult> DoSendCode(const Caller& caller,
+                                            const PhoneNumber& phone,
+                                            CodePurpose purpose);
+
+  bool IdempotencyMayBlock() const {
+    return deps_.idempotency != nullptr && deps_.idempotency->MayBlock();
+  }
+
   // Verify() without the metrics.
   absl::StatusOr<VerifyResult> DoVerify(const Caller& caller,
                                         const VerifyInput& input);

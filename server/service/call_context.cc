@@ -1,9 +1,11 @@
 #include "server/service/call_context.h"
 
 #include <algorithm>
+#include <iterator>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "server/common/api_error.h"
 #include "server/common/crypto.h"
 
 namespace profile {
@@ -62,6 +64,23 @@ TraceContext TraceContextFrom(const CallMetadata& metadata) {
   const grpc::string_ref key("traceparent");
   if (metadata.count(key) != 1) return {};
   return ParseTraceparent(Lookup(metadata, "traceparent"));
+}
+
+absl::StatusOr<std::string> IdempotencyKeyFrom(const CallMetadata& metadata) {
+  constexpr absl::string_view kName = "x-idempotency-key";
+  auto range = metadata.equal_range(grpc::string_ref(kName.data(), kName.size()));
+  if (range.first == range.second) return std::string();
+  absl::string_view key(range.first->second.data(),
+                        range.first->second.size());
+  if (std::next(range.first) != range.second) {
+    return InvalidFieldError(kName, "must be sent once");
+  }
+  // The request id's alphabet and length.
+  if (!IsSaneRequestId(key)) {
+    return InvalidFieldError(kName,
+                             "must be 1 to 64 characters of [A-Za-z0-9._:-]");
+  }
+  return std::string(key);
 }
 
 Language LanguageFrom(const CallMetadata& metadata) {

@@ -1,5 +1,6 @@
 // What the RPC layer reads from a call's metadata before the core runs: the
-// request id, the caller's trace and the caller's language.
+// request id, the caller's trace, the caller's language and the idempotency
+// key.
 //
 //   std::string request_id = RequestIdFrom(context->client_metadata());
 //   Language language = LanguageFrom(context->client_metadata());
@@ -10,6 +11,7 @@
 
 #include <string>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "server/auth/authenticator.h"
 #include "server/common/language.h"
@@ -23,6 +25,11 @@ inline constexpr size_t kMaxRequestIdBytes = 64;
 // Returns the caller's `x-request-id` if it is 1 to 64 characters of
 // [A-Za-z0-9._:-]; otherwise a fresh random one (a UUID v4).
 std::string RequestIdFrom(const CallMetadata& metadata);
+
+// Returns the caller's `x-idempotency-key`, or "" if it sent none. A key
+// that is not 1 to 64 characters of [A-Za-z0-9._:-], or is sent twice, is
+// INVALID_ARGUMENT, api code 1001, naming x-idempotency-key.
+absl::StatusOr<std::string> IdempotencyKeyFrom(const CallMetadata& metadata);
 
 // Returns a fresh random request id, a UUID v4.
 std::string NewRequestId();

@@ -87,6 +87,11 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::Handle(
     if (user_id.ok()) {
       call->caller.user_id = *std::move(user_id);
       status = ParseRequest(*raw_request, &call->request);
+      if (status.ok() && rpc == PhoneChange::Rpc::kSendCode) {
+        absl::StatusOr<std::string> key = IdempotencyKeyFrom(metadata);
+        status = key.status();
+        if (key.ok()) call->caller.idempotency_key = *std::move(key);
+      }
     } else {
       status = user_id.status();
     }

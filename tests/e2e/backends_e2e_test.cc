@@ -22,6 +22,7 @@
 #include "nlohmann/json.hpp"
 #include "server/backends/backend_url.h"
 #include "server/backends/postgres_user_store.h"
+#include "server/backends/redis_client.h"
 #include "tests/testing/e2e_client.h"
 #include "tests/testing/backend_servers.h"
 #include "tests/testing/health_probe.h"
@@ -178,8 +179,12 @@ TEST_F(BackendsE2eTest, ReplicasShareCodesTokensProfilesAndCooldowns) {
   EXPECT_EQ(again.api_code(), 2100);
   EXPECT_GE(again.retry_after(), 59);
 
-  // The token was single use everywhere.
+  // The token was single use everywhere: its owner's retry through B is
+  // told the change succeeded, anyone else that it is unknown.
   CallResult reused = Update(client_b, "u1", token);
+  EXPECT_EQ(reused.code(), grpc::StatusCode::OK)
+      << reused.status.error_message();
+  reused = Update(client_b, "u3", token);
   EXPECT_EQ(reused.code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_EQ(reused.api_code(), 2310);
   EXPECT_EQ(a.Stop(SIGTERM), 0);
@@ -195,9 +200,98 @@ TEST_F(BackendsE2eTest, SixtyFourSpendsOfOneTokenAcrossReplicasOneWins) {
 
   const SpendRace race = RaceSpends(
       64, [&](int i) { return Update(i % 2 ? client_a : client_b, "u1", token); });
-  EXPECT_EQ(race.ok, 1);
-  EXPECT_EQ(race.not_found, 63);
+  // One spend changed the phone (one audit line between the replicas); the
+  // others lost the race for the token (2310) or came after the change and
+  // were told it succeeded.
+  EXPECT_GE(race.ok, 1);
+  EXPECT_EQ(race.ok + race.not_found, 64);
   EXPECT_EQ(race.other, 0);
+  EXPECT_EQ(a.Stop(SIGTERM), 0);
+  EXPECT_EQ(b.Stop(SIGTERM), 0);
+  const std::string logs = a.log() + b.log();
+  int audits = 0;
+  for (size_t at = logs.find("\"audit\":\"phone_change\"");
+       at != std::string::npos;
+       at = logs.find("\"audit\":\"phone_change\"", at + 1)) {
+    ++audits;
+  }
+  EXPECT_EQ(audits, 1);
+}
+
+TEST_F(BackendsE2eTest, RetriesAreAnsweredAlikeAcrossReplicas) {
+  ServerProcess a, b;
+  ASSERT_TRUE(a.Start(kBinary, ReplicaFlags())) << a.log();
+  ASSERT_TRUE(b.Start(kBinary, ReplicaFlags())) << b.log();
+  E2eClient client_a(a.port()), client_b(b.port());
+
+  // SendPhoneCode through A, its retry with the key through B: one SMS,
+  // the first answer.
+  v1::SendPhoneCodeRequest request;
+  request.set_phone_country_code("+86");
+  request.set_phone_number("13800138001");
+  request.set_purpose(v1::PHONE_CODE_PURPOSE_NEW_PHONE);
+  const std::vector<std::pair<std::string, std::string>> key = {
+      {"x-idempotency-key", "replica-key-1"}};
+  v1::SendPhoneCodeResponse first, again;
+  ASSERT_EQ(client_a.Call(&Stub::SendPhoneCode, "u1", request, &first, key)
+                .code(),
+            grpc::StatusCode::OK);
+  CallResult result =
+      client_b.Call(&Stub::SendPhoneCode, "u1", request, &again, key);
+  ASSERT_EQ(result.code(), grpc::StatusCode::OK)
+      << result.status.error_message();
+  EXPECT_EQ(again.data().expires_in(), first.data().expires_in());
+  EXPECT_EQ(again.data().resend_after(), first.data().resend_after());
+  std::ifstream in(outbox_);
+  int texts = 0;
+  for (std::string line; std::getline(in, line);) ++texts;
+  EXPECT_EQ(texts, 1);
+  request.set_phone_number("13800138002");
+  result = client_b.Call(&Stub::SendPhoneCode, "u1", request, &again, key);
+  EXPECT_EQ(result.code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(result.api_code(), 1004);
+
+  // UpdatePhone through A, its retry through B.
+  std::string token;
+  ASSERT_EQ(Verify(client_b, "u1", "13800138001",
+                   CodeFromOutbox("+8613800138001"), &token)
+                .code(),
+            grpc::StatusCode::OK);
+  ASSERT_EQ(Update(client_a, "u1", token).code(), grpc::StatusCode::OK);
+  result = Update(client_b, "u1", token);
+  EXPECT_EQ(result.code(), grpc::StatusCode::OK)
+      << result.status.error_message();
+  result = Update(client_b, "u2", token);
+  EXPECT_EQ(result.code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(result.api_code(), 2310);
+
+  // Only digests and TTLs in Redis: no raw key or token in any key name.
+  absl::StatusOr<BackendUrl> url =
+      ParseBackendUrl(redis_->url(), "redis", "REDIS_PASSWORD");
+  ASSERT_TRUE(url.ok()) << url.status();
+  std::unique_ptr<RedisClient> redis = RedisClient::Create({*url});
+  absl::StatusOr<RedisReply> keys = redis->Command({"KEYS", prefix_ + "*"});
+  ASSERT_TRUE(keys.ok()) << keys.status();
+  int records = 0;
+  for (const RedisReply& key : keys->elements) {
+    const std::string& name = key.str;
+    EXPECT_EQ(name.find("replica-key-1"), std::string::npos) << name;
+    EXPECT_EQ(name.find(token), std::string::npos) << name;
+    if (name.rfind(prefix_ + "idempotency:", 0) != 0) continue;
+    ++records;
+    absl::StatusOr<RedisReply> ttl = redis->Command({"PTTL", name});
+    ASSERT_TRUE(ttl.ok()) << ttl.status();
+    EXPECT_GT(ttl->integer, 0) << name;
+    absl::StatusOr<RedisReply> fields = redis->Command({"HGETALL", name});
+    ASSERT_TRUE(fields.ok()) << fields.status();
+    for (const RedisReply& field : fields->elements) {
+      EXPECT_EQ(field.str.find("replica-key-1"), std::string::npos);
+      EXPECT_EQ(field.str.find(token), std::string::npos);
+    }
+  }
+  EXPECT_EQ(records, 2);  // the send's key and the spent token
+  EXPECT_EQ(a.Stop(SIGTERM), 0);
+  EXPECT_EQ(b.Stop(SIGTERM), 0);
 }
 
 TEST_F(BackendsE2eTest, TwoUsersRacingAcrossReplicasOneWins) {

@@ -22,6 +22,10 @@ InMemoryCore::InMemoryCore(InMemoryCoreOptions options)
   code_options.max_codes = options_.max_codes;
   code_options.sweep_interval = absl::ZeroDuration();
   codes_ = NewInMemoryCodeStore(options_.clock, code_options);
+  InMemoryIdempotencyStoreOptions idempotency_options;
+  idempotency_options.sweep_interval = absl::ZeroDuration();
+  idempotency_ =
+      NewInMemoryIdempotencyStore(options_.clock, idempotency_options);
   authenticator_ = NewTrustedHeaderAuthenticator();
   ResetLimiter();
 }
@@ -42,6 +46,7 @@ std::unique_ptr<Core> InMemoryCore::NewCore(
   components.tokens = tokens != nullptr ? std::move(tokens) : tokens_;
   components.codes = codes_;
   components.limiter = limiter_;
+  components.idempotency = idempotency_;
   // Not owned: the test keeps its sender.
   components.sms = std::shared_ptr<SmsSender>(std::shared_ptr<void>(),
                                               options_.sms);

@@ -30,6 +30,7 @@
 #include "server/common/clock.h"
 #include "server/core/core_factory.h"
 #include "server/core/phone_change.h"
+#include "server/idempotency/idempotency_store.h"
 #include "server/limits/send_limiter.h"
 #include "server/sms/sms_sender.h"
 #include "server/token/token_store.h"
@@ -66,6 +67,7 @@ class InMemoryCore {
   TokenStore* tokens() const { return tokens_.get(); }
   CodeStore* codes() const { return codes_.get(); }
   SendLimiter* limiter() const { return limiter_.get(); }
+  IdempotencyStore* idempotency() const { return idempotency_.get(); }
   // The trusted-header Authenticator (x-user-id), as the server's default.
   Authenticator* authenticator() const { return authenticator_.get(); }
 
@@ -96,6 +98,7 @@ class InMemoryCore {
   std::shared_ptr<TokenStore> tokens_;
   std::shared_ptr<CodeStore> codes_;
   std::shared_ptr<SendLimiter> limiter_;
+  std::shared_ptr<IdempotencyStore> idempotency_;
   std::unique_ptr<Core> core_;
   std::unique_ptr<Authenticator> authenticator_;
 };

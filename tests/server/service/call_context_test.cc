@@ -218,5 +218,43 @@ TEST(TraceContextFromTest, MissingMalformedOrRepeatedIsNoTrace) {
   EXPECT_FALSE(TraceContextFrom(twice.map()).has_trace());
 }
 
+TEST(IdempotencyKeyFromTest, NoKeyIsEmpty) {
+  absl::StatusOr<std::string> key = IdempotencyKeyFrom(Metadata{}.map());
+  ASSERT_TRUE(key.ok());
+  EXPECT_EQ(*key, "");
+}
+
+TEST(IdempotencyKeyFromTest, KeepsAWellFormedKey) {
+  for (const std::string& id :
+       {std::string("k"), std::string("abc.DEF_1:2-3"),
+        std::string(64, 'x')}) {
+    absl::StatusOr<std::string> key =
+        IdempotencyKeyFrom(Metadata{{"x-idempotency-key", id}}.map());
+    ASSERT_TRUE(key.ok()) << id;
+    EXPECT_EQ(*key, id);
+  }
+}
+
+TEST(IdempotencyKeyFromTest, RefusesAMalformedKeyNamingIt) {
+  for (const std::string& id :
+       {std::string(""), std::string(65, 'x'), std::string("has space"),
+        std::string("slash/id"), std::string("é")}) {
+    absl::StatusOr<std::string> key =
+        IdempotencyKeyFrom(Metadata{{"x-idempotency-key", id}}.map());
+    ASSERT_FALSE(key.ok()) << id;
+    EXPECT_EQ(key.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_EQ(ApiCodeOf(key.status()), ApiCode::kInvalidArgument);
+    EXPECT_EQ(FieldOf(key.status()), "x-idempotency-key");
+  }
+}
+
+TEST(IdempotencyKeyFromTest, RefusesARepeatedKey) {
+  Metadata metadata{{"x-idempotency-key", "a"}};
+  metadata.Add("x-idempotency-key", "a");
+  absl::StatusOr<std::string> key = IdempotencyKeyFrom(metadata.map());
+  ASSERT_FALSE(key.ok());
+  EXPECT_EQ(FieldOf(key.status()), "x-idempotency-key");
+}
+
 }  // namespace
 }  // namespace profile
