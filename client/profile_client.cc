@@ -4,13 +4,16 @@
 #include <utility>
 
 #include <grpcpp/client_context.h>
+#include <grpcpp/create_channel.h>
 #include <grpcpp/support/status.h>
 
+#include "absl/random/random.h"
 #include "absl/strings/cord.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/types/optional.h"
 
 namespace profile {
@@ -21,6 +24,8 @@ namespace {
 constexpr char kUserIdKey[] = "x-user-id";
 constexpr char kRequestIdKey[] = "x-request-id";
 constexpr char kLanguageKey[] = "x-authing-lang";
+constexpr char kIdempotencyKey[] = "x-idempotency-key";
+constexpr char kAuthorizationKey[] = "authorization";
 constexpr char kApiCodeKey[] = "x-api-code";
 constexpr char kRetryAfterKey[] = "retry-after";
 
@@ -38,6 +43,11 @@ absl::Status CheckMetadataValue(absl::string_view name,
                                 absl::string_view value) {
   for (char c : value) {
     if (c < 0x20 || c > 0x7e) {
+      // A credential is never echoed.
+      if (name == "bearer_token") {
+        return absl::InvalidArgumentError(
+            "bearer_token must be printable ASCII");
+      }
       return absl::InvalidArgumentError(
           absl::StrCat(name, " must be printable ASCII, got \"",
                        absl::CEscape(value), "\""));
@@ -46,8 +56,30 @@ absl::Status CheckMetadataValue(absl::string_view name,
   return absl::OkStatus();
 }
 
-// Sets the deadline and metadata of one call from `options`.
+// The retry policy of the header comment. gRPC retries only attempts the
+// server answered without sending headers (as this service's errors are),
+// and never past the call's deadline.
+constexpr char kServiceConfig[] = R"json({
+  "methodConfig": [{
+    "name": [
+      {"service": "profile.v1.ProfileService", "method": "GetProfile"},
+      {"service": "profile.v1.ProfileService", "method": "SendPhoneCode"},
+      {"service": "profile.v1.ProfileService", "method": "UpdatePhone"}
+    ],
+    "retryPolicy": {
+      "maxAttempts": 4,
+      "initialBackoff": "0.1s",
+      "maxBackoff": "1s",
+      "backoffMultiplier": 2,
+      "retryableStatusCodes": ["UNAVAILABLE"]
+    }
+  }]
+})json";
+
+// Sets the deadline and metadata of one call from `options`;
+// `idempotency_key`, if not empty, goes out as x-idempotency-key.
 absl::Status PrepareContext(const ProfileClient::Options& options,
+                            absl::string_view idempotency_key,
                             grpc::ClientContext* context) {
   if (options.timeout <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError(
@@ -57,11 +89,15 @@ absl::Status PrepareContext(const ProfileClient::Options& options,
   const struct {
     const char* key;
     absl::string_view name;
-    const std::string& value;
+    std::string value;
   } metadata[] = {
       {kUserIdKey, "user_id", options.user_id},
       {kRequestIdKey, "request_id", options.request_id},
       {kLanguageKey, "language", options.language},
+      {kIdempotencyKey, "idempotency_key", std::string(idempotency_key)},
+      {kAuthorizationKey, "bearer_token",
+       options.bearer_token.empty() ? std::string()
+                                    : "Bearer " + options.bearer_token},
   };
   for (const auto& entry : metadata) {
     if (entry.value.empty()) continue;
@@ -127,13 +163,16 @@ template <typename Request, typename Response>
 using SyncMethod = grpc::Status (Stub::*)(grpc::ClientContext*, const Request&,
                                           Response*);
 
-// Makes one unary call of `method` through `stub` with `options`.
+// Makes one unary call of `method` through `stub` with `options` (and
+// `idempotency_key` as x-idempotency-key unless empty); gRPC may make it
+// in several attempts, each with the same metadata.
 template <typename Request, typename Response>
 absl::StatusOr<Response> Call(Stub* stub, SyncMethod<Request, Response> method,
                               const Request& request,
-                              const ProfileClient::Options& options) {
+                              const ProfileClient::Options& options,
+                              absl::string_view idempotency_key = "") {
   grpc::ClientContext context;
-  absl::Status prepared = PrepareContext(options, &context);
+  absl::Status prepared = PrepareContext(options, idempotency_key, &context);
   if (!prepared.ok()) return prepared;
   Response response;
   grpc::Status status = (stub->*method)(&context, request, &response);
@@ -162,6 +201,12 @@ ProfileClient::ProfileClient(std::shared_ptr<grpc::ChannelInterface> channel,
     : ProfileClient(v1::ProfileService::NewStub(std::move(channel)),
                     std::move(options)) {}
 
+ProfileClient::ProfileClient(
+    const std::string& target,
+    std::shared_ptr<grpc::ChannelCredentials> credentials, Options options)
+    : ProfileClient(CreateProfileChannel(target, std::move(credentials)),
+                    std::move(options)) {}
+
 ProfileClient::ProfileClient(std::unique_ptr<Stub> stub)
     : ProfileClient(std::move(stub), Options()) {}
 
@@ -177,7 +222,11 @@ absl::StatusOr<v1::SendPhoneCodeResponse> ProfileClient::SendPhoneCode(
 
 absl::StatusOr<v1::SendPhoneCodeResponse> ProfileClient::SendPhoneCode(
     const v1::SendPhoneCodeRequest& request, const Options& options) const {
-  return Call(stub_.get(), &Stub::SendPhoneCode, request, options);
+  // One key per logical call: every retry of this call reuses it.
+  const std::string key = options.idempotency_key.empty()
+                              ? NewIdempotencyKey()
+                              : options.idempotency_key;
+  return Call(stub_.get(), &Stub::SendPhoneCode, request, options, key);
 }
 
 absl::StatusOr<v1::UpdatePhoneVerificationResponse>
@@ -211,6 +260,33 @@ absl::StatusOr<v1::GetProfileResponse> ProfileClient::GetProfile(
 absl::StatusOr<v1::GetProfileResponse> ProfileClient::GetProfile(
     const v1::GetProfileRequest& request, const Options& options) const {
   return Call(stub_.get(), &Stub::GetProfile, request, options);
+}
+
+grpc::ChannelArguments ProfileChannelArguments() {
+  grpc::ChannelArguments arguments;
+  arguments.SetServiceConfigJSON(kServiceConfig);
+  return arguments;
+}
+
+std::shared_ptr<grpc::Channel> CreateProfileChannel(
+    const std::string& target,
+    std::shared_ptr<grpc::ChannelCredentials> credentials) {
+  return grpc::CreateCustomChannel(target, std::move(credentials),
+                                   ProfileChannelArguments());
+}
+
+std::string NewIdempotencyKey() {
+  // Unique, not secret: a key only names a call among its user's calls.
+  static absl::Mutex mu(absl::kConstInit);
+  static absl::BitGen* gen = new absl::BitGen();
+  uint64_t high, low;
+  {
+    absl::MutexLock lock(&mu);
+    high = absl::Uniform<uint64_t>(*gen);
+    low = absl::Uniform<uint64_t>(*gen);
+  }
+  return absl::StrCat(absl::Hex(high, absl::kZeroPad16),
+                      absl::Hex(low, absl::kZeroPad16));
 }
 
 int ApiCodeOf(const absl::Status& status) {

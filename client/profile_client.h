@@ -1,8 +1,9 @@
 // ProfileClient: the C++ client of profile.v1.ProfileService.
 //
 // A thin wrapper over the generated stub. Every call gets a deadline and the
-// call metadata the service reads (`x-user-id`, `x-request-id`,
-// `x-authing-lang`), and answers with absl::StatusOr. A failed call keeps
+// call metadata the service reads (`x-user-id` or `authorization`,
+// `x-request-id`, `x-authing-lang`, `x-idempotency-key`), and answers with
+// absl::StatusOr. A failed call keeps
 // the gRPC canonical code and message; the service's fine-grained api code,
 // its request id and, for RESOURCE_EXHAUSTED, the retry-after seconds come
 // from the trailing metadata and ride on the absl::Status as payloads, read
@@ -26,6 +27,27 @@
 //     // Too frequent: come back in RetryAfterOf(response.status()) seconds.
 //   }
 //
+// Retries. A channel made by CreateProfileChannel() (or with
+// ProfileChannelArguments(), or the constructor taking a target) carries a
+// gRPC service config that retries calls answered UNAVAILABLE (api code
+// 5003, an overloaded server, a connection that broke before an answer),
+// at most 4 attempts in all with exponential backoff (0.1 s, then up to
+// 1 s, jittered), within the call's deadline, for the methods that are safe
+// to repeat:
+//   - GetProfile: reads only;
+//   - UpdatePhone: the token makes it safe. The server answers a retry of a
+//     change that succeeded with OK again and changes nothing twice;
+//   - SendPhoneCode: only with an idempotency key, so this client always
+//     sends one: Options::idempotency_key, or, when that is empty, a fresh
+//     random key per call. Every attempt of one call carries the same key,
+//     so the server texts at most once and answers a retry with the first
+//     answer. A key is per logical call: reusing one with a different
+//     request is INVALID_ARGUMENT, api code 1004.
+// UpdatePhoneVerification is never retried: a repeat would fail on the
+// code the first attempt used up. A service config applies per method and
+// cannot look at metadata, which is why SendPhoneCode always has a key. A
+// channel made otherwise (grpc::CreateChannel()) does not retry.
+//
 // Thread-safety: a ProfileClient is immutable after construction; any number
 // of threads may call its methods concurrently (the calls block the calling
 // thread until the RPC ends).
@@ -39,6 +61,8 @@
 #include <string>
 
 #include <grpcpp/channel.h>
+#include <grpcpp/security/credentials.h>
+#include <grpcpp/support/channel_arguments.h>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -62,15 +86,30 @@ class ProfileClient {
     std::string request_id;
     // Sent as `x-authing-lang`, like "zh-CN" for Chinese messages.
     std::string language;
-    // Deadline of each call, counted from its start. Must be positive;
-    // absl::InfiniteDuration() means no deadline.
+    // Deadline of each call, counted from its start, retries included.
+    // Must be positive; absl::InfiniteDuration() means no deadline.
     absl::Duration timeout = absl::Seconds(5);
+    // Sent as `authorization: Bearer <token>`: the caller's JWT, for a
+    // server run with --auth=jwt (which ignores `x-user-id`). Send it only
+    // over TLS outside a test: it is a credential.
+    std::string bearer_token;
+    // Sent as `x-idempotency-key` on SendPhoneCode (1 to 64 characters of
+    // [A-Za-z0-9._:-]): the same key and request within the code's TTL get
+    // the first answer again and text nothing. Empty: a fresh random key for
+    // each call. Other methods send none.
+    std::string idempotency_key;
   };
 
   // Calls the service over `channel` with default Options (no metadata,
   // 5 s deadline) or with `options`.
   explicit ProfileClient(std::shared_ptr<grpc::ChannelInterface> channel);
   ProfileClient(std::shared_ptr<grpc::ChannelInterface> channel,
+                Options options);
+
+  // Calls the service at `target` over a channel from
+  // CreateProfileChannel(): with retries.
+  ProfileClient(const std::string& target,
+                std::shared_ptr<grpc::ChannelCredentials> credentials,
                 Options options);
 
   // Calls the service through `stub`, e.g. a
@@ -126,6 +165,18 @@ class ProfileClient {
   std::unique_ptr<v1::ProfileService::StubInterface> stub_;
   Options options_;
 };
+
+// Returns the channel arguments that carry the retry service config
+// described at the top of this file, for grpc::CreateCustomChannel().
+grpc::ChannelArguments ProfileChannelArguments();
+
+// Returns a channel to `target` with ProfileChannelArguments().
+std::shared_ptr<grpc::Channel> CreateProfileChannel(
+    const std::string& target,
+    std::shared_ptr<grpc::ChannelCredentials> credentials);
+
+// Returns a fresh random idempotency key (32 characters of [0-9a-f]).
+std::string NewIdempotencyKey();
 
 // Returns the service's fine-grained api code a failed call carries (the
 // `x-api-code` trailing metadata, e.g. 2001 for a wrong code), or 0 if

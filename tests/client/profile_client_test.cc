@@ -15,6 +15,7 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/test/client_context_test_peer.h>
@@ -46,6 +47,7 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
+using ::testing::MatchesRegex;
 using ::testing::Pair;
 
 using Metadata = std::multimap<std::string, std::string>;
@@ -178,7 +180,10 @@ TEST_F(ProfileClientMockTest, PerCallOptionsReplaceTheDefaults) {
 
   ASSERT_TRUE(response.ok()) << response.status();
   EXPECT_EQ(response->data().expires_in(), 300);
-  EXPECT_THAT(sent, ElementsAre(Pair("x-user-id", "u2")));
+  // SendPhoneCode always carries an idempotency key, fresh per call.
+  EXPECT_THAT(sent, ElementsAre(Pair("x-idempotency-key",
+                                     MatchesRegex("[0-9a-f]{32}")),
+                                Pair("x-user-id", "u2")));
   EXPECT_GE(absl::FromChrono(deadline), before + absl::Milliseconds(250));
   EXPECT_LE(absl::FromChrono(deadline), after + absl::Milliseconds(250));
 }
@@ -491,6 +496,178 @@ TEST(ProfileClientNoServerTest, UnreachableServerIsUnavailable) {
   EXPECT_EQ(ApiCodeOf(status), 0);
   EXPECT_EQ(RetryAfterOf(status), -1);
   EXPECT_EQ(RequestIdOf(status), "req-2");
+}
+
+// ---------------------------------------------------------------------------
+// Retries, against an in-process server that fails each call's first
+// attempt with UNAVAILABLE.
+// ---------------------------------------------------------------------------
+
+// A ProfileService whose every method answers the first attempt of a call
+// UNAVAILABLE (api code 5003, as the real service when a backend is down)
+// and the next one OK, and records the x-idempotency-key of each attempt.
+// Attempts of one call are told apart from new calls by the request: each
+// test uses a distinct request per logical call.
+// Thread-safety: thread-safe; calls arrive on gRPC's threads.
+class FlakyService final : public v1::ProfileService::CallbackService {
+ public:
+  // The x-idempotency-key of every attempt so far ("-" for none), in order.
+  std::vector<std::string> keys() const {
+    absl::MutexLock lock(&mu_);
+    return keys_;
+  }
+
+  grpc::ServerUnaryReactor* GetProfile(
+      grpc::CallbackServerContext* context, const v1::GetProfileRequest*,
+      v1::GetProfileResponse* response) override {
+    response->set_status_code(200);
+    return Answer(context, "get");
+  }
+
+  grpc::ServerUnaryReactor* UpdatePhone(grpc::CallbackServerContext* context,
+                                        const v1::UpdatePhoneRequest* request,
+                                        v1::CommonResponse* response) override {
+    response->set_status_code(200);
+    return Answer(context, "update " + request->update_phone_token());
+  }
+
+  grpc::ServerUnaryReactor* UpdatePhoneVerification(
+      grpc::CallbackServerContext* context,
+      const v1::UpdatePhoneVerificationRequest* request,
+      v1::UpdatePhoneVerificationResponse* response) override {
+    response->set_status_code(200);
+    return Answer(context, "verify " + request->new_phone_number());
+  }
+
+  grpc::ServerUnaryReactor* SendPhoneCode(
+      grpc::CallbackServerContext* context,
+      const v1::SendPhoneCodeRequest* request,
+      v1::SendPhoneCodeResponse* response) override {
+    response->set_status_code(200);
+    response->mutable_data()->set_expires_in(300);
+    return Answer(context, "send " + request->phone_number());
+  }
+
+ private:
+  grpc::ServerUnaryReactor* Answer(grpc::CallbackServerContext* context,
+                                   const std::string& call) {
+    std::string key = "-";
+    auto it = context->client_metadata().find("x-idempotency-key");
+    if (it != context->client_metadata().end()) {
+      key = std::string(it->second.data(), it->second.size());
+    }
+    bool first;
+    {
+      absl::MutexLock lock(&mu_);
+      keys_.push_back(key);
+      first = ++attempts_[call] == 1;
+    }
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    if (first) {
+      context->AddTrailingMetadata("x-api-code", "5003");
+      reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                   "a backend is unavailable; retry later"));
+    } else {
+      reactor->Finish(grpc::Status::OK);
+    }
+    return reactor;
+  }
+
+  mutable absl::Mutex mu_;
+  std::vector<std::string> keys_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, int> attempts_ ABSL_GUARDED_BY(mu_);
+};
+
+class ProfileClientRetryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                             &port_);
+    builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+    builder.RegisterService(&service_);
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(server_, nullptr);
+    ASSERT_GT(port_, 0);
+  }
+
+  void TearDown() override {
+    if (server_ != nullptr) server_->Shutdown();
+  }
+
+  std::string target() const { return absl::StrCat("127.0.0.1:", port_); }
+
+  static v1::SendPhoneCodeRequest SendRequest(const std::string& number) {
+    v1::SendPhoneCodeRequest request;
+    request.set_phone_country_code("+86");
+    request.set_phone_number(number);
+    request.set_purpose(v1::PHONE_CODE_PURPOSE_NEW_PHONE);
+    return request;
+  }
+
+  FlakyService service_;
+  int port_ = 0;
+  std::unique_ptr<grpc::Server> server_;
+};
+
+TEST_F(ProfileClientRetryTest, SendPhoneCodeRetriesWithOneKey) {
+  ProfileClient client(target(), grpc::InsecureChannelCredentials(),
+                       FullOptions());
+  absl::StatusOr<v1::SendPhoneCodeResponse> response =
+      client.SendPhoneCode(SendRequest("18800008888"));
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_EQ(response->data().expires_in(), 300);
+  std::vector<std::string> keys = service_.keys();
+  ASSERT_EQ(keys.size(), 2u);
+  EXPECT_THAT(keys[0], MatchesRegex("[0-9a-f]{32}"));
+  EXPECT_EQ(keys[1], keys[0]);
+
+  // The next logical call has a key of its own.
+  ASSERT_TRUE(client.SendPhoneCode(SendRequest("18800008889")).ok());
+  keys = service_.keys();
+  ASSERT_EQ(keys.size(), 4u);
+  EXPECT_EQ(keys[3], keys[2]);
+  EXPECT_NE(keys[2], keys[0]);
+}
+
+TEST_F(ProfileClientRetryTest, SendPhoneCodeRetriesWithTheCallersKey) {
+  ProfileClient::Options options = FullOptions();
+  options.idempotency_key = "order-42:send";
+  ProfileClient client(CreateProfileChannel(
+                           target(), grpc::InsecureChannelCredentials()),
+                       options);
+  ASSERT_TRUE(client.SendPhoneCode(SendRequest("18800008888")).ok());
+  EXPECT_THAT(service_.keys(), ElementsAre("order-42:send", "order-42:send"));
+}
+
+TEST_F(ProfileClientRetryTest, GetProfileAndUpdatePhoneRetryWithoutAKey) {
+  ProfileClient client(target(), grpc::InsecureChannelCredentials(),
+                       FullOptions());
+  ASSERT_TRUE(client.GetProfile(v1::GetProfileRequest()).ok());
+  v1::UpdatePhoneRequest update;
+  update.set_update_phone_token("tok");
+  ASSERT_TRUE(client.UpdatePhone(update).ok());
+  EXPECT_THAT(service_.keys(), ElementsAre("-", "-", "-", "-"));
+}
+
+TEST_F(ProfileClientRetryTest, UpdatePhoneVerificationIsNotRetried) {
+  ProfileClient client(target(), grpc::InsecureChannelCredentials(),
+                       FullOptions());
+  v1::UpdatePhoneVerificationRequest request;
+  request.set_new_phone_number("18800008888");
+  absl::Status status = client.UpdatePhoneVerification(request).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(ApiCodeOf(status), 5003);
+  EXPECT_EQ(service_.keys().size(), 1u);
+}
+
+TEST_F(ProfileClientRetryTest, PlainChannelDoesNotRetry) {
+  ProfileClient client(
+      grpc::CreateChannel(target(), grpc::InsecureChannelCredentials()),
+      FullOptions());
+  absl::Status status = client.GetProfile(v1::GetProfileRequest()).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(service_.keys().size(), 1u);
 }
 
 }  // namespace
