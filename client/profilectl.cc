@@ -4,13 +4,18 @@
 //   profilectl --user_id=u1 verify +86 18800008888 123456
 //   profilectl --user_id=u1 update <updatePhoneToken>
 //   profilectl --user_id=u1 --lang=zh-CN get
+//   PROFILE_BEARER_TOKEN=eyJ... profilectl get          # --auth=jwt servers
+//   profilectl --tls_ca_file=ca.pem --tls_cert_file=client.pem \
+//       --tls_key_file=client.key --user_id=u1 get      # mutual TLS
 //
-// Prints the response as JSON with the API's camelCase field names (as
-// grpcurl does) on stdout and exits 0. A failed call prints one line
+// Prints the response on stdout byte for byte as grpcurl prints it (the
+// JSON of protobuf's printer, so names follow the descriptors, laid out as
+// grpcurl's jsonpb does: 2-space indent, zero values left out) and exits 0. A failed call prints one line
 //   error: INVALID_ARGUMENT (api code 2001): ... [request id abc]
 // on stderr and exits 1. A malformed command line prints the usage on stderr
 // and exits 2.
 
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -31,10 +36,10 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
-#include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "client/profile_client.h"
+#include "nlohmann/json.hpp"
 
 ABSL_FLAG(std::string, target, "127.0.0.1:50051",
           "Address of the profile service, host:port.");
@@ -50,7 +55,21 @@ ABSL_FLAG(absl::Duration, timeout, absl::Seconds(5),
           "Deadline of the call, like 5s or 500ms.");
 ABSL_FLAG(std::string, tls_ca_file, "",
           "PEM file of the root CA that signed the server's certificate. "
-          "When set the channel uses TLS, else it is plaintext.");
+          "When set (or with --tls_cert_file) the channel uses TLS, else it "
+          "is plaintext.");
+ABSL_FLAG(std::string, tls_cert_file, "",
+          "PEM certificate chain of this client, for a server that asks for "
+          "mutual TLS (--tls_client_ca_file). Needs --tls_key_file.");
+ABSL_FLAG(std::string, tls_key_file, "",
+          "PEM private key (unencrypted) of --tls_cert_file.");
+ABSL_FLAG(std::string, bearer_token_file, "",
+          "File holding the caller's JWT, sent as `authorization: Bearer "
+          "<token>` to a server run with --auth=jwt (one trailing newline is "
+          "dropped). Without it, $PROFILE_BEARER_TOKEN is used if set.");
+ABSL_FLAG(std::string, idempotency_key, "",
+          "x-idempotency-key of send-code, 1 to 64 chars of [A-Za-z0-9._:-]: "
+          "the same key and request within the code's TTL get the first "
+          "answer again and text nothing. Empty: a fresh key per run.");
 
 namespace {
 
@@ -75,8 +94,11 @@ Commands:
       Prints the caller's profile.
 
 Flags:
-  --target=127.0.0.1:50051  --user_id=ID (required)  --request_id=ID
-  --lang=zh-CN  --timeout=5s  --tls_ca_file=ca.pem
+  --target=127.0.0.1:50051  --user_id=ID  --request_id=ID  --lang=zh-CN
+  --timeout=5s  --tls_ca_file=ca.pem  --tls_cert_file=client.pem
+  --tls_key_file=client.key  --bearer_token_file=jwt.txt  --idempotency_key=K
+--user_id is required unless a bearer token is given (--bearer_token_file or
+$PROFILE_BEARER_TOKEN).
 Run with --help for details.)";
 
 // Prints `problem` and the usage to stderr; returns the usage exit code.
@@ -106,19 +128,81 @@ int CallError(const absl::Status& status) {
   return kExitError;
 }
 
-// Returns `json` as printed by protobuf with add_whitespace (one space per
-// level) re-indented with two spaces per level and a final newline, the way
-// grpcurl prints. JSON strings cannot hold raw newlines, so every leading
-// space of a line is indentation.
-std::string GrpcurlIndent(absl::string_view json) {
-  std::string out;
-  for (absl::string_view line : absl::StrSplit(json, '\n', absl::SkipEmpty())) {
-    size_t depth = line.find_first_not_of(' ');
-    if (depth == absl::string_view::npos) continue;
-    out.append(2 * depth, ' ');
-    absl::StrAppend(&out, line.substr(depth), "\n");
+// Appends `text` as a JSON string the way Go's encoding/json writes it
+// (grpcurl prints through it): \" \\ \n \r \t \b \f, other control
+// characters as \u00xx, and <, >, &, U+2028 and U+2029 as \u escapes.
+void AppendGoJsonString(absl::string_view text, std::string* out) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out->push_back('"');
+  for (size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    switch (c) {
+      case '"': out->append("\\\""); continue;
+      case '\\': out->append("\\\\"); continue;
+      case '\n': out->append("\\n"); continue;
+      case '\r': out->append("\\r"); continue;
+      case '\t': out->append("\\t"); continue;
+      case '\b': out->append("\\b"); continue;
+      case '\f': out->append("\\f"); continue;
+      default: break;
+    }
+    if (c < 0x20 || c == '<' || c == '>' || c == '&') {
+      out->append("\\u00");
+      out->push_back(kHex[c >> 4]);
+      out->push_back(kHex[c & 0xF]);
+      continue;
+    }
+    // U+2028 and U+2029 are E2 80 A8 and E2 80 A9 in UTF-8.
+    if (c == 0xE2 && i + 2 < text.size() &&
+        static_cast<unsigned char>(text[i + 1]) == 0x80 &&
+        (static_cast<unsigned char>(text[i + 2]) & 0xFE) == 0xA8) {
+      out->append(static_cast<unsigned char>(text[i + 2]) == 0xA8
+                      ? "\\u2028"
+                      : "\\u2029");
+      i += 2;
+      continue;
+    }
+    out->push_back(static_cast<char>(c));
   }
-  return out;
+  out->push_back('"');
+}
+
+// Appends `value` laid out as grpcurl's jsonpb marshaler (Indent "  ")
+// lays out a message: "{", a newline, each field on its own line one level
+// in as `"name": value` with ",\n" between fields, a newline, the closing
+// brace at `indent` (so an empty message is "{", a blank line and "}").
+void AppendGrpcurlJson(const nlohmann::ordered_json& value,
+                       const std::string& indent, std::string* out) {
+  if (value.is_object()) {
+    out->append("{\n");
+    bool first = true;
+    for (auto it = value.begin(); it != value.end(); ++it) {
+      if (!first) out->append(",\n");
+      first = false;
+      absl::StrAppend(out, indent, "  ");
+      AppendGoJsonString(it.key(), out);
+      out->append(": ");
+      AppendGrpcurlJson(it.value(), indent + "  ", out);
+    }
+    absl::StrAppend(out, "\n", indent, "}");
+  } else if (value.is_array()) {
+    // The API has no repeated fields; an array is printed one element a
+    // line, which may not be jsonpb's exact layout.
+    out->append("[\n");
+    bool first = true;
+    for (const auto& element : value) {
+      if (!first) out->append(",\n");
+      first = false;
+      absl::StrAppend(out, indent, "  ");
+      AppendGrpcurlJson(element, indent + "  ", out);
+    }
+    absl::StrAppend(out, "\n", indent, "]");
+  } else if (value.is_string()) {
+    AppendGoJsonString(value.get<std::string>(), out);
+  } else {
+    // Numbers (protobuf already quotes 64-bit integers) and booleans.
+    out->append(value.dump());
+  }
 }
 
 // Prints `response` as JSON on stdout, or the call's error on stderr;
@@ -126,38 +210,99 @@ std::string GrpcurlIndent(absl::string_view json) {
 template <typename Response>
 int Report(const absl::StatusOr<Response>& response) {
   if (!response.ok()) return CallError(response.status());
-  google::protobuf::util::JsonPrintOptions options;
-  options.add_whitespace = true;
+  // Protobuf's printer decides what is printed and how it is named (JSON
+  // names from the descriptors, enums by name, 64-bit integers quoted,
+  // zero values left out); the layout is then grpcurl's.
   std::string json;
-  auto printed =
-      google::protobuf::util::MessageToJsonString(*response, &json, options);
-  if (!printed.ok()) {
-    return CallError(
-        absl::InternalError(absl::StrCat("cannot print the response as JSON: ",
-                                         std::string(printed.message()))));
+  auto printed = google::protobuf::util::MessageToJsonString(
+      *response, &json, google::protobuf::util::JsonPrintOptions());
+  nlohmann::ordered_json parsed = nlohmann::ordered_json::parse(
+      json, /*cb=*/nullptr, /*allow_exceptions=*/false);
+  if (!printed.ok() || parsed.is_discarded()) {
+    return CallError(absl::InternalError(
+        absl::StrCat("cannot print the response as JSON: ",
+                     std::string(printed.message()))));
   }
-  std::cout << GrpcurlIndent(json) << std::flush;
+  std::string out;
+  AppendGrpcurlJson(parsed, "", &out);
+  std::cout << out << "\n" << std::flush;
   return kExitOk;
+}
+
+// Returns the contents of the file `flag` names, or an error naming it.
+absl::StatusOr<std::string> ReadFlagFile(absl::string_view flag,
+                                         const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream contents;
+  contents << in.rdbuf();
+  if (!in || contents.str().empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot read --", flag, " ", path));
+  }
+  return contents.str();
 }
 
 // Returns the channel credentials the flags ask for.
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> Credentials() {
-  std::string ca_file = absl::GetFlag(FLAGS_tls_ca_file);
-  if (ca_file.empty()) return grpc::InsecureChannelCredentials();
-  std::ifstream in(ca_file, std::ios::binary);
-  std::stringstream pem;
-  pem << in.rdbuf();
-  if (!in || pem.str().empty()) {
+  const std::string ca_file = absl::GetFlag(FLAGS_tls_ca_file);
+  const std::string cert_file = absl::GetFlag(FLAGS_tls_cert_file);
+  const std::string key_file = absl::GetFlag(FLAGS_tls_key_file);
+  if (cert_file.empty() != key_file.empty()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("cannot read --tls_ca_file ", ca_file));
+        "--tls_cert_file and --tls_key_file go together");
   }
-  if (!absl::StrContains(pem.str(), "-----BEGIN CERTIFICATE-----")) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--tls_ca_file ", ca_file, " holds no PEM certificate"));
+  if (ca_file.empty() && cert_file.empty()) {
+    return grpc::InsecureChannelCredentials();
   }
   grpc::SslCredentialsOptions options;
-  options.pem_root_certs = pem.str();
+  if (!ca_file.empty()) {
+    absl::StatusOr<std::string> pem = ReadFlagFile("tls_ca_file", ca_file);
+    if (!pem.ok()) return pem.status();
+    if (!absl::StrContains(*pem, "-----BEGIN CERTIFICATE-----")) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--tls_ca_file ", ca_file, " holds no PEM certificate"));
+    }
+    options.pem_root_certs = *std::move(pem);
+  }
+  if (!cert_file.empty()) {
+    absl::StatusOr<std::string> cert = ReadFlagFile("tls_cert_file", cert_file);
+    if (!cert.ok()) return cert.status();
+    if (!absl::StrContains(*cert, "-----BEGIN CERTIFICATE-----")) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--tls_cert_file ", cert_file, " holds no PEM certificate"));
+    }
+    absl::StatusOr<std::string> key = ReadFlagFile("tls_key_file", key_file);
+    if (!key.ok()) return key.status();
+    if (!absl::StrContains(*key, "PRIVATE KEY-----")) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--tls_key_file ", key_file, " holds no PEM private key"));
+    }
+    options.pem_cert_chain = *std::move(cert);
+    options.pem_private_key = *std::move(key);
+  }
   return grpc::SslCredentials(options);
+}
+
+// Returns the bearer token from --bearer_token_file or, without it,
+// $PROFILE_BEARER_TOKEN; "" for none. Never echoes the token.
+absl::StatusOr<std::string> BearerToken() {
+  std::string token;
+  const std::string file = absl::GetFlag(FLAGS_bearer_token_file);
+  if (!file.empty()) {
+    absl::StatusOr<std::string> read = ReadFlagFile("bearer_token_file", file);
+    if (!read.ok()) return read.status();
+    token = *std::move(read);
+  } else if (const char* env = std::getenv("PROFILE_BEARER_TOKEN")) {
+    token = env;
+  }
+  // One trailing newline, as `echo` writes it.
+  if (absl::EndsWith(token, "\n")) token.pop_back();
+  if (absl::EndsWith(token, "\r")) token.pop_back();
+  if (!file.empty() && token.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--bearer_token_file ", file, " is empty"));
+  }
+  return token;
 }
 
 // Runs `command` with its `args` (everything after the command word).
@@ -206,7 +351,15 @@ int Run(const std::string& command, const std::vector<std::string>& args) {
   options.request_id = absl::GetFlag(FLAGS_request_id);
   options.language = absl::GetFlag(FLAGS_lang);
   options.timeout = absl::GetFlag(FLAGS_timeout);
-  if (options.user_id.empty()) return UsageError("--user_id is required");
+  options.idempotency_key = absl::GetFlag(FLAGS_idempotency_key);
+  absl::StatusOr<std::string> bearer = BearerToken();
+  if (!bearer.ok()) return UsageError(std::string(bearer.status().message()));
+  options.bearer_token = *std::move(bearer);
+  if (options.user_id.empty() && options.bearer_token.empty()) {
+    return UsageError(
+        "--user_id is required (or a bearer token: --bearer_token_file or "
+        "$PROFILE_BEARER_TOKEN)");
+  }
   if (options.timeout <= absl::ZeroDuration()) {
     return UsageError("--timeout must be positive");
   }
@@ -214,8 +367,9 @@ int Run(const std::string& command, const std::vector<std::string>& args) {
   absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
       Credentials();
   if (!credentials.ok()) return CallError(credentials.status());
-  ProfileClient client(
-      grpc::CreateChannel(absl::GetFlag(FLAGS_target), *credentials), options);
+  // With the retry policy of profile_client.h: UNAVAILABLE is retried for
+  // get, update and send-code (which always carries an idempotency key).
+  ProfileClient client(absl::GetFlag(FLAGS_target), *credentials, options);
 
   if (command == "send-code") return Report(client.SendPhoneCode(send_code));
   if (command == "verify") {
