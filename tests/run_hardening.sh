@@ -32,7 +32,8 @@ begin() { echo "=== hardening: $1"; stage_start=$SECONDS; }
 end() { echo "=== hardening: $1 passed in $((SECONDS - stage_start)) s"; }
 
 tsan_tests=(token_store_test code_store_test code_verifier_test
-  send_limiter_test user_store_test connection_pool_test)
+  send_limiter_test user_store_test connection_pool_test
+  idempotency_store_test)
 fuzzers=(phone_number_fuzzer token_fuzzer phone_change_fuzzer)
 
 for stage in "${stages[@]}"; do

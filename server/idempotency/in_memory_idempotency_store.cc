@@ -1,6 +1,6 @@
-// The in-memory IdempotencyStore: 16 shards by key, each a mutex, a
-// condition variable its duplicates wait on, and a map from the first 128
-// bits of a key digest to its record (collisions are out of reach).
+// The in-memory IdempotencyStore: 16 shards by key, each a mutex (its
+// duplicates wait on it for their key to settle) and a map from the first
+// 128 bits of a key digest to its record (collisions are out of reach).
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -44,8 +44,6 @@ struct Record {
 
 struct alignas(64) Shard {
   absl::Mutex mu;
-  // Signalled whenever a record of this shard completes or goes away.
-  absl::CondVar changed;
   absl::flat_hash_map<Key128, Record> records ABSL_GUARDED_BY(mu);
 };
 
@@ -107,13 +105,17 @@ class InMemoryIdempotencyStore final : public IdempotencyStore {
         claim.answer = record.answer;
         return claim;
       }
-      // A duplicate in flight: wait for it to complete or give up.
-      if (shard.changed.WaitWithDeadline(&shard.mu, wait_until)) {
-        auto again = shard.records.find(k);
-        if (again != shard.records.end() && again->second.claim != 0 &&
-            again->second.request == r) {
-          return IdempotencyInFlightError();
-        }
+      // A duplicate in flight: wait for it to complete, give up or run out
+      // of its lease, then look again.
+      const uint64_t holder = record.claim;
+      const auto settled = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu) {
+        auto now = shard.records.find(k);
+        return now == shard.records.end() || now->second.claim != holder ||
+               now->second.expires_at_ns <= absl::ToUnixNanos(clock_->Now());
+      };
+      if (!shard.mu.AwaitWithTimeout(absl::Condition(&settled),
+                                     wait_until - absl::Now())) {
+        return IdempotencyInFlightError();
       }
     }
   }
@@ -133,7 +135,6 @@ class InMemoryIdempotencyStore final : public IdempotencyStore {
     it->second.claim = 0;
     it->second.expires_at_ns = absl::ToUnixNanos(expires_at);
     it->second.answer = std::string(answer);
-    shard.changed.SignalAll();
     return absl::OkStatus();
   }
 
@@ -147,7 +148,6 @@ class InMemoryIdempotencyStore final : public IdempotencyStore {
     if (it == shard.records.end() || it->second.claim != id) return;
     shard.records.erase(it);
     size_.fetch_sub(1, std::memory_order_relaxed);
-    shard.changed.SignalAll();
   }
 
   absl::Status Put(absl::string_view key, absl::string_view answer,
@@ -165,7 +165,6 @@ class InMemoryIdempotencyStore final : public IdempotencyStore {
     }
     it->second = Record{Key128{}, 0, absl::ToUnixNanos(expires_at),
                         std::string(answer)};
-    shard.changed.SignalAll();
     return absl::OkStatus();
   }
 
@@ -193,11 +192,7 @@ class InMemoryIdempotencyStore final : public IdempotencyStore {
         return entry.second.expires_at_ns <= now_ns;
       });
       const size_t removed = before - shard.records.size();
-      if (removed > 0) {
-        size_.fetch_sub(removed, std::memory_order_relaxed);
-        // A lease that ran out frees its duplicates to claim the key.
-        shard.changed.SignalAll();
-      }
+      if (removed > 0) size_.fetch_sub(removed, std::memory_order_relaxed);
       swept += removed;
     }
     return swept;
