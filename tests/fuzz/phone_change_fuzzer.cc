@@ -14,7 +14,9 @@
 //     code; a texted code is accepted once;
 //   - no token is accepted that was not issued: UpdatePhone succeeds only
 //     with a live token issued to the caller, its newest, not yet spent;
-//     the phone then is the one the token was issued for;
+//     the phone then is the one the token was issued for; or it is the
+//     owner's retry of a spend that changed the phone, within the token TTL
+//     of that change, and then it changes nothing;
 //   - no phone is bound to two accounts, and every bound phone's owner is
 //     the account that holds it;
 //   - old-phone codes are texted only to the caller's current phone;
@@ -107,6 +109,9 @@ struct IssuedToken {
   std::string new_e164;
   absl::Time expires_at;
   bool spent = false;
+  // Whether the spend changed the phone, and when.
+  bool changed = false;
+  absl::Time changed_at;
 };
 
 class World {
@@ -131,6 +136,7 @@ class World {
           memory_.tokens()->SweepExpired();
           memory_.codes()->SweepExpired();
           memory_.limiter()->SweepExpired();
+          memory_.idempotency()->SweepExpired();
           break;
       }
       CheckUserStore();
@@ -335,6 +341,7 @@ class World {
     Caller caller;
     if (!PickCaller(in, &caller)) return;
     const std::string token = PickToken(in);
+    const std::string before = *memory_.users()->GetPhone(caller.user_id);
     absl::Status updated = memory_.core()->Update(caller, token);
     CheckCanonical(updated, "Update");
     const ApiCode code = ApiCodeOf(updated);
@@ -346,12 +353,22 @@ class World {
     IssuedToken& grant = it->second;
     Check(grant.user == caller.user_id,
           "a token issued to another user was taken");
-    Check(!grant.spent, "a token was taken twice");
+    if (grant.spent) {
+      Check(updated.ok() && grant.changed &&
+                clock_->Now() <
+                    grant.changed_at + memory_.core()->options().token_ttl,
+            "a token was taken twice");
+      Check(*memory_.users()->GetPhone(caller.user_id) == before,
+            "a retried UpdatePhone changed the phone again");
+      return;
+    }
     Check(newest_token_[caller.user_id] == token,
           "a token revoked by a newer verification was taken");
     Check(clock_->Now() < grant.expires_at, "an expired token was taken");
     grant.spent = true;
     if (updated.ok()) {
+      grant.changed = true;
+      grant.changed_at = clock_->Now();
       Check(*memory_.users()->GetPhone(caller.user_id) == grant.new_e164,
             "after UpdatePhone the account has not the token's phone");
     }
