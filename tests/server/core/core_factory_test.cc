@@ -28,8 +28,11 @@ using Rpc = PhoneChange::Rpc;
 constexpr char kTestPhone[] = "+8613700000000";
 
 Caller Call(std::string user_id) {
-  return Caller{std::move(user_id), "request-1", Language::kEnglish,
-                TraceContext()};
+  Caller caller;
+  caller.user_id = std::move(user_id);
+  caller.request_id = "request-1";
+  caller.language = Language::kEnglish;
+  return caller;
 }
 
 TEST(CoreFactoryTest, DefaultsAreInMemoryAndNeverBlock) {

@@ -58,7 +58,11 @@ constexpr CodePurpose kNew = CodePurpose::kNewPhone;
 constexpr CodePurpose kOld = CodePurpose::kOldPhone;
 
 Caller Call(std::string user_id, Language language = Language::kEnglish) {
-  return Caller{std::move(user_id), "request-1", language, TraceContext()};
+  Caller caller;
+  caller.user_id = std::move(user_id);
+  caller.request_id = "request-1";
+  caller.language = language;
+  return caller;
 }
 
 class PhoneChangeTest : public ::testing::Test {
