@@ -12,7 +12,11 @@
 #ifndef PROFILE_SERVER_COMMON_CRYPTO_H_
 #define PROFILE_SERVER_COMMON_CRYPTO_H_
 
+#include <algorithm>
+#include <array>
 #include <cstddef>
+#include <cstdint>
+#include <cstring>
 #include <string>
 
 #include "absl/strings/string_view.h"
@@ -35,6 +39,17 @@ std::string HmacSha256(absl::string_view key, absl::string_view data);
 // Returns true if `a` and `b` are equal, in time that depends only on their
 // lengths.
 bool ConstantTimeEquals(absl::string_view a, absl::string_view b);
+
+// Returns the first 128 bits of `digest` (a SHA-256 digest) as two words:
+// a compact map key, since collisions of 128 bits are out of reach. A
+// shorter input is a bug upstream; zero-padding keeps it memory-safe.
+inline std::array<uint64_t, 2> DigestPrefix128(absl::string_view digest) {
+  char bytes[16] = {};
+  std::memcpy(bytes, digest.data(), std::min<size_t>(16, digest.size()));
+  std::array<uint64_t, 2> key;
+  std::memcpy(key.data(), bytes, sizeof(bytes));
+  return key;
+}
 
 // Base64url without padding (RFC 4648 section 5).
 std::string Base64UrlEncode(absl::string_view data);

@@ -1,11 +1,9 @@
 // The in-memory IdempotencyStore: 16 shards by key, each a mutex (its
 // duplicates wait on it for their key to settle) and a map from the first
 // 128 bits of a key digest to its record (collisions are out of reach).
-#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstdint>
-#include <cstring>
 #include <optional>
 #include <utility>
 
@@ -16,6 +14,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "server/common/api_error.h"
+#include "server/common/crypto.h"
 #include "server/common/periodic.h"
 #include "server/idempotency/idempotency_store.h"
 
@@ -26,13 +25,7 @@ constexpr size_t kShards = 16;  // a power of two
 
 using Key128 = std::array<uint64_t, 2>;
 
-Key128 Key128Of(absl::string_view digest) {
-  char bytes[16] = {};
-  std::memcpy(bytes, digest.data(), std::min<size_t>(16, digest.size()));
-  Key128 key;
-  std::memcpy(key.data(), bytes, sizeof(bytes));
-  return key;
-}
+Key128 Key128Of(absl::string_view digest) { return DigestPrefix128(digest); }
 
 struct Record {
   Key128 request;

@@ -63,6 +63,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "server/common/api_error.h"
+#include "server/common/crypto.h"
 #include "server/common/periodic.h"
 #include "server/token/token_store.h"
 
@@ -74,13 +75,7 @@ constexpr size_t kShards = 64;  // a power of two
 using TokenKey = std::array<uint64_t, 2>;
 
 TokenKey KeyOf(absl::string_view token_hash) {
-  // Callers pass a SHA-256 digest; anything shorter is a bug upstream, but
-  // zero-padding keeps it memory-safe.
-  char bytes[16] = {};
-  std::memcpy(bytes, token_hash.data(), std::min<size_t>(16, token_hash.size()));
-  TokenKey key;
-  std::memcpy(key.data(), bytes, sizeof(bytes));
-  return key;
+  return DigestPrefix128(token_hash);
 }
 
 // "+8613800138000" <-> 8613800138000; "" <-> 0. E.164 digits never start
