@@ -1,0 +1,164 @@
+// The Redis stores against a real redis-server started by the test. So far
+// the idempotency records; the token, code and limit scripts are covered
+// end to end (tests/e2e/profile_service_e2e_test.cc, backends_e2e_test.cc).
+#include "server/backends/redis_stores.h"
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/backends/backend_url.h"
+#include "server/backends/redis_client.h"
+#include "server/common/api_error.h"
+#include "server/common/crypto.h"
+#include "tests/testing/backend_servers.h"
+#include "tests/testing/status_matchers.h"
+
+namespace profile {
+namespace {
+
+using ::profile::testing::IsOk;
+using ::profile::testing::RedisServer;
+using ::profile::testing::StatusIs;
+using ::testing::StartsWith;
+
+class RedisIdempotencyStoreTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    server_ = new RedisServer();
+    ASSERT_TRUE(server_->Start()) << server_->error();
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+
+  void SetUp() override {
+    absl::StatusOr<BackendUrl> url =
+        ParseBackendUrl(server_->url(), "redis", "REDIS_PASSWORD");
+    ASSERT_TRUE(url.ok()) << url.status();
+    redis_ = RedisClient::Create({*url});
+    prefix_ = absl::StrCat("t", ++tests_, ":");
+    store_ = NewRedisIdempotencyStore(redis_.get(), prefix_, clock_);
+  }
+
+  absl::Time In(absl::Duration d) const { return clock_->Now() + d; }
+
+  std::string RecordKey(absl::string_view key) const {
+    return absl::StrCat(prefix_, "idempotency:", absl::BytesToHexString(key));
+  }
+
+  static RedisServer* server_;
+  static int tests_;
+  std::shared_ptr<Clock> clock_ = SystemClock();
+  std::unique_ptr<RedisClient> redis_;
+  std::string prefix_;
+  std::unique_ptr<IdempotencyStore> store_;
+  const std::string key_ = Sha256("key");
+  const std::string request_ = Sha256("request");
+};
+
+RedisServer* RedisIdempotencyStoreTest::server_ = nullptr;
+int RedisIdempotencyStoreTest::tests_ = 0;
+
+TEST_F(RedisIdempotencyStoreTest, ClaimCompleteReplayOtherRequest) {
+  absl::StatusOr<IdempotencyClaim> claim =
+      store_->Begin(key_, request_, In(absl::Seconds(30)), absl::Seconds(1));
+  ASSERT_THAT(claim, IsOk());
+  EXPECT_EQ(claim->outcome, IdempotencyClaim::kClaimed);
+  EXPECT_FALSE(store_->Get(key_)->has_value());
+  ASSERT_THAT(store_->Complete(key_, claim->claim_id, "answer",
+                               In(absl::Minutes(5))),
+              IsOk());
+  absl::StatusOr<IdempotencyClaim> again =
+      store_->Begin(key_, request_, In(absl::Seconds(30)), absl::Seconds(1));
+  ASSERT_THAT(again, IsOk());
+  EXPECT_EQ(again->outcome, IdempotencyClaim::kReplay);
+  EXPECT_EQ(again->answer, "answer");
+  absl::StatusOr<IdempotencyClaim> other = store_->Begin(
+      key_, Sha256("other"), In(absl::Seconds(30)), absl::Seconds(1));
+  ASSERT_THAT(other, IsOk());
+  EXPECT_EQ(other->outcome, IdempotencyClaim::kOtherRequest);
+
+  // Kept under the prefix, by digest, with Redis's own expiry.
+  absl::StatusOr<RedisReply> ttl = redis_->Command({"PTTL", RecordKey(key_)});
+  ASSERT_THAT(ttl.status(), IsOk());
+  EXPECT_GT(ttl->integer, 4 * 60 * 1000);
+  EXPECT_LE(ttl->integer, 5 * 60 * 1000);
+}
+
+TEST_F(RedisIdempotencyStoreTest, AbandonedKeyIsClaimedAnewAndStaleClaimsDoNothing) {
+  auto claim = store_->Begin(key_, request_, In(absl::Seconds(30)),
+                             absl::Seconds(1));
+  ASSERT_THAT(claim, IsOk());
+  store_->Abandon(key_, claim->claim_id);
+  auto again = store_->Begin(key_, request_, In(absl::Seconds(30)),
+                             absl::Seconds(1));
+  ASSERT_THAT(again, IsOk());
+  EXPECT_EQ(again->outcome, IdempotencyClaim::kClaimed);
+  ASSERT_THAT(store_->Complete(key_, claim->claim_id, "stale",
+                               In(absl::Minutes(5))),
+              IsOk());
+  store_->Abandon(key_, claim->claim_id);
+  EXPECT_FALSE(store_->Get(key_)->has_value());
+  ASSERT_THAT(store_->Complete(key_, again->claim_id, "fresh",
+                               In(absl::Minutes(5))),
+              IsOk());
+  EXPECT_EQ(store_->Get(key_)->value_or(""), "fresh");
+}
+
+TEST_F(RedisIdempotencyStoreTest, DuplicateWaitsForTheHolderOrGivesUp) {
+  auto claim = store_->Begin(key_, request_, In(absl::Seconds(30)),
+                             absl::Seconds(1));
+  ASSERT_THAT(claim, IsOk());
+  EXPECT_THAT(store_->Begin(key_, request_, In(absl::Seconds(30)),
+                            absl::Milliseconds(100)),
+              StatusIs(absl::StatusCode::kUnavailable, ApiCode::kUnavailable));
+
+  absl::StatusOr<IdempotencyClaim> waited = absl::UnknownError("not run");
+  std::thread duplicate([&] {
+    waited = store_->Begin(key_, request_, In(absl::Seconds(30)),
+                           absl::Seconds(5));
+  });
+  absl::SleepFor(absl::Milliseconds(100));
+  ASSERT_THAT(store_->Complete(key_, claim->claim_id, "done",
+                               In(absl::Minutes(5))),
+              IsOk());
+  duplicate.join();
+  ASSERT_THAT(waited, IsOk());
+  EXPECT_EQ(waited->outcome, IdempotencyClaim::kReplay);
+  EXPECT_EQ(waited->answer, "done");
+}
+
+TEST_F(RedisIdempotencyStoreTest, LeaseThatRunsOutFreesTheKey) {
+  ASSERT_THAT(store_->Begin(key_, request_, In(absl::Milliseconds(200)),
+                            absl::Seconds(1)),
+              IsOk());
+  // The holder died: a duplicate waiting past the lease takes the key.
+  absl::StatusOr<IdempotencyClaim> taken =
+      store_->Begin(key_, request_, In(absl::Seconds(30)), absl::Seconds(2));
+  ASSERT_THAT(taken, IsOk());
+  EXPECT_EQ(taken->outcome, IdempotencyClaim::kClaimed);
+}
+
+TEST_F(RedisIdempotencyStoreTest, PutAndGetExpire) {
+  const std::string spent = Sha256("spent");
+  EXPECT_FALSE(store_->Get(spent)->has_value());
+  ASSERT_THAT(store_->Put(spent, "", In(absl::Milliseconds(200))), IsOk());
+  EXPECT_EQ(store_->Get(spent)->value_or("missing"), "");
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_FALSE(store_->Get(spent)->has_value());
+  absl::StatusOr<RedisReply> keys = redis_->Command({"KEYS", prefix_ + "*"});
+  ASSERT_THAT(keys.status(), IsOk());
+  EXPECT_TRUE(keys->elements.empty());
+}
+
+}  // namespace
+}  // namespace profile
