@@ -359,14 +359,6 @@ redis.call('DEL', KEYS[1])
 return 1
 )lua");
 
-// KEYS: record. ARGV: answer, ttl ms.
-ABSL_CONST_INIT const RedisScript kPutIdempotent(R"lua(
-redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'r', '', 'a', ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return 1
-)lua");
-
 // How often a duplicate looks again at a key held by a call in flight.
 constexpr absl::Duration kIdempotentPoll = absl::Milliseconds(20);
 
@@ -440,27 +432,6 @@ class RedisIdempotencyStore final : public IdempotencyStore {
   void Abandon(absl::string_view key, absl::string_view claim_id) override {
     redis_->Eval(kAbandonIdempotent, {Key(key)}, {std::string(claim_id)})
         .IgnoreError();
-  }
-
-  absl::Status Put(absl::string_view key, absl::string_view answer,
-                   absl::Time expires_at) override {
-    const int64_t ttl_ms = MillisUntil(clock_->Now(), expires_at);
-    if (ttl_ms <= 0) return absl::OkStatus();
-    absl::StatusOr<RedisReply> reply =
-        redis_->Eval(kPutIdempotent, {Key(key)},
-                     {std::string(answer), absl::StrCat(ttl_ms)});
-    return reply.ok() ? absl::OkStatus() : reply.status();
-  }
-
-  absl::StatusOr<std::optional<std::string>> Get(
-      absl::string_view key) override {
-    absl::StatusOr<RedisReply> reply =
-        redis_->Command({"HGET", Key(key), "a"});
-    if (!reply.ok()) return reply.status();
-    if (reply->type != RedisReply::Type::kString) {
-      return std::optional<std::string>();
-    }
-    return std::optional<std::string>(reply->str);
   }
 
   size_t SweepExpired() override { return 0; }  // Redis expires records

@@ -1,7 +1,6 @@
 #include "server/core/phone_change.h"
 
 #include <algorithm>
-#include <optional>
 #include <utility>
 #include <vector>
 
@@ -60,6 +59,9 @@ std::string SpentTokenKey(absl::string_view user_id,
                           absl::string_view token_hash) {
   return Sha256(absl::StrCat("update-phone\n", user_id, "\n", token_hash));
 }
+
+// The request of every spent-token record: its key says it all.
+constexpr absl::string_view kSpendRequest = "update-phone";
 
 // A SendCode() answer as kept for a replay: "<expires ms>,<resend ms>".
 std::string EncodeSendCodeAnswer(const SendCodeResult& result) {
@@ -320,36 +322,49 @@ absl::Status PhoneChange::Update(const Caller& caller,
                    "is not a token issued by UpdatePhoneVerification");
   }
   const std::string token_hash = Sha256(token);
+  IdempotencyStore* const store = deps_.idempotency;
+  if (store == nullptr) return Spend(caller, token_hash);
+
+  // The spend is claimed like a keyed SendCode(): the owner's retry of a
+  // change that succeeded replays OK, and one that arrives while the first
+  // attempt runs waits for its outcome instead of finding the token gone.
+  const std::string key = SpentTokenKey(caller.user_id, token_hash);
+  absl::StatusOr<IdempotencyClaim> claim =
+      store->Begin(key, kSpendRequest, deps_.clock->Now() + kIdempotencyLease,
+                   kIdempotencyWait);
+  if (!claim.ok()) return claim.status();
+  if (claim->outcome == IdempotencyClaim::kReplay) return absl::OkStatus();
+  if (claim->outcome != IdempotencyClaim::kClaimed) {
+    return absl::InternalError("spent-token record of another request");
+  }
+  absl::Status spent = Spend(caller, token_hash);
+  if (!spent.ok()) {
+    // Failed: the token is used up or was never the caller's; a retry gets
+    // what a spent or unknown token gets.
+    store->Abandon(key, claim->claim_id);
+    return spent;
+  }
+  absl::Status kept = store->Complete(key, claim->claim_id, "",
+                                      deps_.clock->Now() + options_.token_ttl);
+  if (!kept.ok()) {
+    // The change is committed; only a retry's OK is lost (it gets 2310).
+    Log(LogLevel::kWarning, "cannot record a spent token",
+        {{"error", std::string(kept.message())},
+         {"request_id", caller.request_id}});
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PhoneChange::Spend(const Caller& caller,
+                                absl::string_view token_hash) {
   absl::StatusOr<TokenGrant> grant =
       deps_.tokens->Take(token_hash, caller.user_id);
-  IdempotencyStore* const store = deps_.idempotency;
-  if (!grant.ok()) {
-    if (store == nullptr ||
-        ApiCodeOf(grant.status()) != ApiCode::kTokenNotFound) {
-      return grant.status();
-    }
-    // Gone: perhaps spent by this very user, whose answer was lost.
-    absl::StatusOr<std::optional<std::string>> spent =
-        store->Get(SpentTokenKey(caller.user_id, token_hash));
-    if (!spent.ok()) return spent.status();
-    return spent->has_value() ? absl::OkStatus() : grant.status();
-  }
+  if (!grant.ok()) return grant.status();
   if (deps_.metrics != nullptr) deps_.metrics->TokenSpent();
 
   absl::Status changed = deps_.users->ChangePhone(
       caller.user_id, grant->old_phone_e164, grant->new_phone_e164);
   if (!changed.ok()) return changed;
-  if (store != nullptr) {
-    absl::Status kept =
-        store->Put(SpentTokenKey(caller.user_id, token_hash), "",
-                   deps_.clock->Now() + options_.token_ttl);
-    if (!kept.ok()) {
-      // The change is committed; only a retry's OK is lost (it gets 2310).
-      Log(LogLevel::kWarning, "cannot record a spent token",
-          {{"error", std::string(kept.message())},
-           {"request_id", caller.request_id}});
-    }
-  }
   Log(LogLevel::kInfo, "phone changed",
       {{"audit", "phone_change"},
        {"user_id", caller.user_id},

@@ -143,7 +143,8 @@ class PhoneChange {
 
   // Spends a token and binds its new phone to the caller's account. The
   // same user retrying with the same token within --token_ttl of a change
-  // that succeeded gets OK again, and nothing changes twice.
+  // that succeeded gets OK again, and nothing changes twice; a retry while
+  // the first attempt runs waits for it.
   absl::Status Update(const Caller& caller, absl::string_view token);
 
   // Returns the caller's profile; empty phone fields if it has no phone.
@@ -160,6 +161,10 @@ class PhoneChange {
   bool MayBlock(Rpc rpc) const;
 
  private:
+  // Update() after the token is checked, without idempotency: takes the
+  // token and applies its change.
+  absl::Status Spend(const Caller& caller, absl::string_view token_hash);
+
   // SendCode() after the request is checked, without idempotency.
   absl::StatusOr<SendCodeResult> DoSendCode(const Caller& caller,
                                             const PhoneNumber& phone,

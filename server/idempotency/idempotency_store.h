@@ -9,9 +9,9 @@
 //     holder runs the call and Complete()s the key with its answer, or
 //     Abandon()s it if the call failed, so that a retry runs anew. A second
 //     call with the key waits for the holder, then replays its answer.
-//   - UpdatePhone: after a change is applied, Put() records the spent
-//     token (a digest of the user and the token's digest); a retry whose
-//     token is gone finds it with Get() and answers OK again.
+//   - UpdatePhone: the same, keyed by a digest of the user and the token's
+//     digest; a change that succeeded is completed, so the owner's retry
+//     answers OK again and changes nothing.
 //
 //   auto store = NewInMemoryIdempotencyStore(clock, {});
 //   absl::StatusOr<IdempotencyClaim> claim = store->Begin(
@@ -31,7 +31,6 @@
 
 #include <cstddef>
 #include <memory>
-#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -94,23 +93,12 @@ class IdempotencyStore {
   // its waiters. Does nothing if `claim_id` no longer holds the key.
   virtual void Abandon(absl::string_view key, absl::string_view claim_id) = 0;
 
-  // Stores a completed record `answer` under `key` until `expires_at`,
-  // without a claim, replacing any record there.
-  virtual absl::Status Put(absl::string_view key, absl::string_view answer,
-                           absl::Time expires_at) = 0;
-
-  // Returns the answer of the live completed record under `key`, or nullopt
-  // if there is none (or only a claim in flight).
-  virtual absl::StatusOr<std::optional<std::string>> Get(
-      absl::string_view key) = 0;
-
   // Removes every expired record; returns how many.
   virtual size_t SweepExpired() = 0;
 };
 
 struct InMemoryIdempotencyStoreOptions {
-  // Records held at most; beyond, Begin() answers UNAVAILABLE and Put()
-  // keeps nothing (a retry then runs as without a record).
+  // Records held at most; beyond, Begin() answers UNAVAILABLE.
   size_t max_entries = 1000000;
   // How often a background thread sweeps expired records; zero for never.
   absl::Duration sweep_interval = absl::Seconds(1);

@@ -143,38 +143,6 @@ class InMemoryIdempotencyStore final : public IdempotencyStore {
     size_.fetch_sub(1, std::memory_order_relaxed);
   }
 
-  absl::Status Put(absl::string_view key, absl::string_view answer,
-                   absl::Time expires_at) override {
-    const Key128 k = Key128Of(key);
-    Shard& shard = ShardOf(k);
-    absl::MutexLock lock(&shard.mu);
-    auto it = shard.records.find(k);
-    if (it == shard.records.end()) {
-      if (size_.fetch_add(1, std::memory_order_relaxed) >= max_entries_) {
-        size_.fetch_sub(1, std::memory_order_relaxed);
-        return absl::OkStatus();  // documented: nothing kept when full
-      }
-      it = shard.records.emplace(k, Record{}).first;
-    }
-    it->second = Record{Key128{}, 0, absl::ToUnixNanos(expires_at),
-                        std::string(answer)};
-    return absl::OkStatus();
-  }
-
-  absl::StatusOr<std::optional<std::string>> Get(
-      absl::string_view key) override {
-    const Key128 k = Key128Of(key);
-    Shard& shard = ShardOf(k);
-    const int64_t now_ns = absl::ToUnixNanos(clock_->Now());
-    absl::MutexLock lock(&shard.mu);
-    auto it = shard.records.find(k);
-    if (it == shard.records.end() || it->second.claim != 0 ||
-        it->second.expires_at_ns <= now_ns) {
-      return std::optional<std::string>();
-    }
-    return std::optional<std::string>(it->second.answer);
-  }
-
   size_t SweepExpired() override {
     const int64_t now_ns = absl::ToUnixNanos(clock_->Now());
     size_t swept = 0;

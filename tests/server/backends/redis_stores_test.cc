@@ -4,7 +4,6 @@
 #include "server/backends/redis_stores.h"
 
 #include <memory>
-#include <optional>
 #include <string>
 #include <thread>
 
@@ -27,7 +26,6 @@ namespace {
 using ::profile::testing::IsOk;
 using ::profile::testing::RedisServer;
 using ::profile::testing::StatusIs;
-using ::testing::StartsWith;
 
 class RedisIdempotencyStoreTest : public ::testing::Test {
  protected:
@@ -73,7 +71,6 @@ TEST_F(RedisIdempotencyStoreTest, ClaimCompleteReplayOtherRequest) {
       store_->Begin(key_, request_, In(absl::Seconds(30)), absl::Seconds(1));
   ASSERT_THAT(claim, IsOk());
   EXPECT_EQ(claim->outcome, IdempotencyClaim::kClaimed);
-  EXPECT_FALSE(store_->Get(key_)->has_value());
   ASSERT_THAT(store_->Complete(key_, claim->claim_id, "answer",
                                In(absl::Minutes(5))),
               IsOk());
@@ -107,11 +104,14 @@ TEST_F(RedisIdempotencyStoreTest, AbandonedKeyIsClaimedAnewAndStaleClaimsDoNothi
                                In(absl::Minutes(5))),
               IsOk());
   store_->Abandon(key_, claim->claim_id);
-  EXPECT_FALSE(store_->Get(key_)->has_value());
   ASSERT_THAT(store_->Complete(key_, again->claim_id, "fresh",
                                In(absl::Minutes(5))),
               IsOk());
-  EXPECT_EQ(store_->Get(key_)->value_or(""), "fresh");
+  auto replay = store_->Begin(key_, request_, In(absl::Seconds(30)),
+                              absl::Seconds(1));
+  ASSERT_THAT(replay, IsOk());
+  EXPECT_EQ(replay->outcome, IdempotencyClaim::kReplay);
+  EXPECT_EQ(replay->answer, "fresh");
 }
 
 TEST_F(RedisIdempotencyStoreTest, DuplicateWaitsForTheHolderOrGivesUp) {
@@ -148,16 +148,21 @@ TEST_F(RedisIdempotencyStoreTest, LeaseThatRunsOutFreesTheKey) {
   EXPECT_EQ(taken->outcome, IdempotencyClaim::kClaimed);
 }
 
-TEST_F(RedisIdempotencyStoreTest, PutAndGetExpire) {
-  const std::string spent = Sha256("spent");
-  EXPECT_FALSE(store_->Get(spent)->has_value());
-  ASSERT_THAT(store_->Put(spent, "", In(absl::Milliseconds(200))), IsOk());
-  EXPECT_EQ(store_->Get(spent)->value_or("missing"), "");
+TEST_F(RedisIdempotencyStoreTest, CompletedRecordExpires) {
+  auto claim = store_->Begin(key_, request_, In(absl::Seconds(30)),
+                             absl::Seconds(1));
+  ASSERT_THAT(claim, IsOk());
+  ASSERT_THAT(store_->Complete(key_, claim->claim_id, "",
+                               In(absl::Milliseconds(200))),
+              IsOk());
   absl::SleepFor(absl::Milliseconds(300));
-  EXPECT_FALSE(store_->Get(spent)->has_value());
   absl::StatusOr<RedisReply> keys = redis_->Command({"KEYS", prefix_ + "*"});
   ASSERT_THAT(keys.status(), IsOk());
   EXPECT_TRUE(keys->elements.empty());
+  auto again = store_->Begin(key_, Sha256("other"), In(absl::Seconds(30)),
+                             absl::Seconds(1));
+  ASSERT_THAT(again, IsOk());
+  EXPECT_EQ(again->outcome, IdempotencyClaim::kClaimed);
 }
 
 }  // namespace

@@ -1,7 +1,6 @@
 #include "server/idempotency/idempotency_store.h"
 
 #include <memory>
-#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -90,11 +89,14 @@ TEST_F(IdempotencyStoreTest, AbandonedKeyIsClaimedAnew) {
                               In(absl::Minutes(5))),
               IsOk());
   store->Abandon(key_, claim->claim_id);
-  EXPECT_EQ(store->Get(key_)->has_value(), false);
   ASSERT_THAT(store->Complete(key_, again->claim_id, "fresh",
                               In(absl::Minutes(5))),
               IsOk());
-  EXPECT_EQ(store->Get(key_)->value_or(""), "fresh");
+  auto replay = store->Begin(key_, request_, In(absl::Seconds(30)),
+                             absl::Seconds(1));
+  ASSERT_THAT(replay, IsOk());
+  EXPECT_EQ(replay->outcome, IdempotencyClaim::kReplay);
+  EXPECT_EQ(replay->answer, "fresh");
 }
 
 TEST_F(IdempotencyStoreTest, DuplicateWaitsForTheHolder) {
@@ -135,28 +137,23 @@ TEST_F(IdempotencyStoreTest, DuplicateOfAHolderThatNeverFinishesIsUnavailable) {
   EXPECT_EQ(taken->outcome, IdempotencyClaim::kClaimed);
 }
 
-TEST_F(IdempotencyStoreTest, PutAndGet) {
-  auto store = NewStore();
-  EXPECT_FALSE(store->Get(key_)->has_value());
-  ASSERT_THAT(store->Put(key_, "", In(absl::Seconds(60))), IsOk());
-  EXPECT_EQ(store->Get(key_)->value_or("missing"), "");
-  clock_->Advance(absl::Seconds(60));
-  EXPECT_FALSE(store->Get(key_)->has_value());
-  EXPECT_EQ(store->SweepExpired(), 1u);
-}
-
-TEST_F(IdempotencyStoreTest, FullStoreRefusesClaimsAndKeepsNothing) {
+TEST_F(IdempotencyStoreTest, FullStoreRefusesClaimsUntilSwept) {
   auto store = NewStore(/*max_entries=*/1);
-  ASSERT_THAT(store->Put(Sha256("a"), "", In(absl::Seconds(60))), IsOk());
+  auto held = store->Begin(Sha256("a"), request_, In(absl::Seconds(30)),
+                           absl::Seconds(1));
+  ASSERT_THAT(held, IsOk());
+  ASSERT_THAT(store->Complete(Sha256("a"), held->claim_id, "",
+                              In(absl::Seconds(60))),
+              IsOk());
   EXPECT_THAT(store->Begin(key_, request_, In(absl::Seconds(30)),
                            absl::Seconds(1)),
               StatusIs(absl::StatusCode::kUnavailable, ApiCode::kUnavailable));
-  ASSERT_THAT(store->Put(Sha256("b"), "", In(absl::Seconds(60))), IsOk());
-  EXPECT_FALSE(store->Get(Sha256("b"))->has_value());
   clock_->Advance(absl::Seconds(60));
   EXPECT_EQ(store->SweepExpired(), 1u);
-  ASSERT_THAT(store->Put(Sha256("b"), "", In(absl::Seconds(60))), IsOk());
-  EXPECT_TRUE(store->Get(Sha256("b"))->has_value());
+  auto claim = store->Begin(key_, request_, In(absl::Seconds(30)),
+                            absl::Seconds(1));
+  ASSERT_THAT(claim, IsOk());
+  EXPECT_EQ(claim->outcome, IdempotencyClaim::kClaimed);
 }
 
 }  // namespace
