@@ -171,6 +171,8 @@ absl::StatusOr<SendCodeResult> PhoneChange::SendCode(
       }
       return *replayed;
     }
+    case IdempotencyClaim::kNotKept:
+      return DoSendCode(caller, *phone, purpose);
     case IdempotencyClaim::kClaimed:
       break;
   }
@@ -334,6 +336,9 @@ absl::Status PhoneChange::Update(const Caller& caller,
                    kIdempotencyWait);
   if (!claim.ok()) return claim.status();
   if (claim->outcome == IdempotencyClaim::kReplay) return absl::OkStatus();
+  if (claim->outcome == IdempotencyClaim::kNotKept) {
+    return Spend(caller, token_hash);
+  }
   if (claim->outcome != IdempotencyClaim::kClaimed) {
     return absl::InternalError("spent-token record of another request");
   }

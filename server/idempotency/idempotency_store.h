@@ -50,6 +50,9 @@ struct IdempotencyClaim {
     kReplay,
     // A record (completed or in flight) for another request.
     kOtherRequest,
+    // No room for a record: run the call without one (its retry then runs
+    // anew). Availability over replay.
+    kNotKept,
   };
   Outcome outcome = kClaimed;
   // kReplay: what Complete() stored.
@@ -98,7 +101,7 @@ class IdempotencyStore {
 };
 
 struct InMemoryIdempotencyStoreOptions {
-  // Records held at most; beyond, Begin() answers UNAVAILABLE.
+  // Records held at most; beyond, Begin() answers kNotKept.
   size_t max_entries = 1000000;
   // How often a background thread sweeps expired records; zero for never.
   absl::Duration sweep_interval = absl::Seconds(1);

@@ -77,9 +77,8 @@ class InMemoryIdempotencyStore final : public IdempotencyStore {
       if (it == shard.records.end()) {
         if (size_.fetch_add(1, std::memory_order_relaxed) >= max_entries_) {
           size_.fetch_sub(1, std::memory_order_relaxed);
-          return ApiError(ApiCode::kUnavailable,
-                          "too many calls with an idempotency key are in "
-                          "progress; retry later");
+          claim.outcome = IdempotencyClaim::kNotKept;
+          return claim;
         }
         const uint64_t id = next_claim_.fetch_add(1, std::memory_order_relaxed);
         shard.records.emplace(
