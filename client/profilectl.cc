@@ -5,12 +5,13 @@
 //   profilectl --user_id=u1 update <updatePhoneToken>
 //   profilectl --user_id=u1 --lang=zh-CN get
 //   PROFILE_BEARER_TOKEN=eyJ... profilectl get          # --auth=jwt servers
-//   profilectl --tls_ca_file=ca.pem --tls_cert_file=client.pem \
+//   profilectl --tls_ca_file=ca.pem --tls_cert_file=client.pem
 //       --tls_key_file=client.key --user_id=u1 get      # mutual TLS
 //
 // Prints the response on stdout byte for byte as grpcurl prints it (the
 // JSON of protobuf's printer, so names follow the descriptors, laid out as
-// grpcurl's jsonpb does: 2-space indent, zero values left out) and exits 0. A failed call prints one line
+// grpcurl's jsonpb does: 2-space indent, zero values left out) and exits 0.
+// A failed call prints one line
 //   error: INVALID_ARGUMENT (api code 2001): ... [request id abc]
 // on stderr and exits 1. A malformed command line prints the usage on stderr
 // and exits 2.
