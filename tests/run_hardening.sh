@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # The hardening runs of issue 6, after the normal build and tests:
 #   1. the whole test suite under AddressSanitizer + UndefinedBehaviorSanitizer
-#      (build-asan);
+#      (build-asan), with the fuzz targets' seed corpora replayed once;
 #   2. the store, validator and connection pool tests under ThreadSanitizer
 #      (build-tsan);
-#   3. each libFuzzer target for FUZZ_SECONDS on its seed corpus (build-fuzz).
+#   3. each libFuzzer target for FUZZ_SECONDS on its seed corpus.
+# build-asan is one clang tree for 1 and 3: every library is compiled with
+# -fsanitize=fuzzer-no-link,address,undefined (-DPROFILE_FUZZ=ON), which the
+# fuzz targets need and the test suite runs under as well, so the fuzz
+# targets cost three more objects rather than a fourth build.
 # Debian's gRPC, protobuf and absl are not instrumented; what that means and
 # the few suppressions it needs: tests/sanitizers/.
 #
@@ -36,12 +40,18 @@ tsan_tests=(token_store_test code_store_test code_verifier_test
   idempotency_store_test)
 fuzzers=(phone_number_fuzzer token_fuzzer phone_change_fuzzer)
 
+# The ASan + UBSan tree, which also holds the fuzz targets.
+configure_asan() {
+  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_CXX_COMPILER=clang++ -DPROFILE_SANITIZE=address \
+    -DPROFILE_FUZZ=ON >/dev/null
+}
+
 for stage in "${stages[@]}"; do
   case "$stage" in
     asan)
       begin "ASan+UBSan, whole suite"
-      cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-        -DPROFILE_SANITIZE=address >/dev/null
+      configure_asan
       cmake --build build-asan -j"$jobs"
       # deploy_dockerfile_test checks that the runtime image provides every
       # library the release profile_server loads; an instrumented one also
@@ -62,25 +72,26 @@ for stage in "${stages[@]}"; do
       ;;
     fuzz)
       begin "libFuzzer, ${fuzz_seconds} s per target"
-      cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-        -DPROFILE_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++ >/dev/null
-      cmake --build build-fuzz -j"$jobs" --target profile_fuzzers
+      # Already built by the asan stage when it ran.
+      configure_asan
+      cmake --build build-asan -j"$jobs" --target profile_fuzzers
+      out=build-asan/fuzz
       for fuzzer in "${fuzzers[@]}"; do
-        # New inputs go to build-fuzz/corpus (the first directory); the seeds
-        # in the repository are only read.
-        mkdir -p "build-fuzz/corpus/$fuzzer" build-fuzz/artifacts
+        # New inputs go to $out/corpus (the first directory); the seeds in
+        # the repository are only read.
+        mkdir -p "$out/corpus/$fuzzer" "$out/artifacts"
         echo "--- $fuzzer"
         rc=0
-        "build-fuzz/tests/fuzz/$fuzzer" -max_total_time="$fuzz_seconds" \
+        "build-asan/tests/fuzz/$fuzzer" -max_total_time="$fuzz_seconds" \
           -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-          -artifact_prefix="build-fuzz/artifacts/$fuzzer-" \
-          "build-fuzz/corpus/$fuzzer" "tests/fuzz/corpus/$fuzzer" \
-          >"build-fuzz/$fuzzer.log" 2>&1 || rc=$?
+          -artifact_prefix="$out/artifacts/$fuzzer-" \
+          "$out/corpus/$fuzzer" "tests/fuzz/corpus/$fuzzer" \
+          >"$out/$fuzzer.log" 2>&1 || rc=$?
         # Progress lines ("#1234 NEW ...") are left in the log file.
-        grep -v '^#[0-9]' "build-fuzz/$fuzzer.log" | tail -n 40
+        grep -v '^#[0-9]' "$out/$fuzzer.log" | tail -n 40
         if ((rc != 0)); then
           echo "$fuzzer failed (exit $rc); failing inputs:" \
-            build-fuzz/artifacts/"$fuzzer"-* >&2
+            "$out"/artifacts/"$fuzzer"-* >&2
           exit 1
         fi
       done
