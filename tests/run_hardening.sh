@@ -15,12 +15,16 @@
 #   tests/run_hardening.sh            # everything, as CI runs it
 #   JOBS=1 FUZZ_SECONDS=10 tests/run_hardening.sh fuzz   # one stage
 #
+# JOBS: compile jobs (default 2); TEST_JOBS: tests that ctest runs at once
+# (default: twice JOBS, as most tests spend their time waiting on servers).
+#
 # Stages: asan, tsan, fuzz (default: all three). Exits non-zero on the first
 # failure; prints the time of each stage.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 repo=$(pwd)
 jobs=${JOBS:-2}
+test_jobs=${TEST_JOBS:-$((2 * jobs))}
 fuzz_seconds=${FUZZ_SECONDS:-30}
 stages=("$@")
 ((${#stages[@]})) || stages=(asan tsan fuzz)
@@ -57,7 +61,7 @@ for stage in "${stages[@]}"; do
       # library the release profile_server loads; an instrumented one also
       # loads libasan and libubsan, which no image carries. It runs in the
       # normal tree.
-      ctest --test-dir build-asan --output-on-failure \
+      ctest --test-dir build-asan --output-on-failure -j"$test_jobs" \
         -E '^deploy_dockerfile_test$'
       end asan
       ;;
@@ -67,7 +71,8 @@ for stage in "${stages[@]}"; do
         -DPROFILE_SANITIZE=thread >/dev/null
       cmake --build build-tsan -j"$jobs" --target "${tsan_tests[@]}"
       regex="^($(IFS='|'; echo "${tsan_tests[*]}"))\$"
-      ctest --test-dir build-tsan --output-on-failure -R "$regex"
+      ctest --test-dir build-tsan --output-on-failure -j"$test_jobs" \
+        -R "$regex"
       end tsan
       ;;
     fuzz)
