@@ -44,9 +44,14 @@ tsan_tests=(token_store_test code_store_test code_verifier_test
   idempotency_store_test)
 fuzzers=(phone_number_fuzzer token_fuzzer phone_change_fuzzer)
 
+# The sanitizer trees keep -O2 but their debug information is line tables
+# only (-gline-tables-only, -g1): all that their reports use, and a test
+# compiles in a sixth (clang) to a quarter (GCC) less time than with -g.
+
 # The ASan + UBSan tree, which also holds the fuzz targets.
 configure_asan() {
   cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -gline-tables-only -DNDEBUG" \
     -DCMAKE_CXX_COMPILER=clang++ -DPROFILE_SANITIZE=address \
     -DPROFILE_FUZZ=ON >/dev/null
 }
@@ -68,6 +73,7 @@ for stage in "${stages[@]}"; do
     tsan)
       begin "TSan, stores and validators"
       cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+        -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" \
         -DPROFILE_SANITIZE=thread >/dev/null
       cmake --build build-tsan -j"$jobs" --target "${tsan_tests[@]}"
       regex="^($(IFS='|'; echo "${tsan_tests[*]}"))\$"
