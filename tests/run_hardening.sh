@@ -4,7 +4,8 @@
 #      (build-asan), with the fuzz targets' seed corpora replayed once;
 #   2. the store, validator and connection pool tests under ThreadSanitizer
 #      (build-tsan);
-#   3. each libFuzzer target for FUZZ_SECONDS on its seed corpus.
+#   3. each libFuzzer target for FUZZ_SECONDS on its seed corpus, JOBS of
+#      them at a time.
 # build-asan is one clang tree for 1 and 3: every library is compiled with
 # -fsanitize=fuzzer-no-link,address,undefined (-DPROFILE_FUZZ=ON), which the
 # fuzz targets need and the test suite runs under as well, so the fuzz
@@ -87,25 +88,44 @@ for stage in "${stages[@]}"; do
       configure_asan
       cmake --build build-asan -j"$jobs" --target profile_fuzzers
       out=build-asan/fuzz
+      mkdir -p "$out/artifacts"
+      # JOBS targets at a time, each single-threaded on a CPU of its own for
+      # its FUZZ_SECONDS; a target's exit status goes to $out/<target>.rc.
+      running=0
       for fuzzer in "${fuzzers[@]}"; do
+        if ((running >= jobs)); then
+          wait -n
+          running=$((running - 1))
+        fi
         # New inputs go to $out/corpus (the first directory); the seeds in
         # the repository are only read.
-        mkdir -p "$out/corpus/$fuzzer" "$out/artifacts"
+        mkdir -p "$out/corpus/$fuzzer"
+        rm -f "$out/$fuzzer.rc"
+        (
+          rc=0
+          "build-asan/tests/fuzz/$fuzzer" -max_total_time="$fuzz_seconds" \
+            -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+            -artifact_prefix="$out/artifacts/$fuzzer-" \
+            "$out/corpus/$fuzzer" "tests/fuzz/corpus/$fuzzer" \
+            >"$out/$fuzzer.log" 2>&1 || rc=$?
+          echo "$rc" >"$out/$fuzzer.rc"
+        ) &
+        running=$((running + 1))
+      done
+      wait
+      failed=0
+      for fuzzer in "${fuzzers[@]}"; do
         echo "--- $fuzzer"
-        rc=0
-        "build-asan/tests/fuzz/$fuzzer" -max_total_time="$fuzz_seconds" \
-          -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-          -artifact_prefix="$out/artifacts/$fuzzer-" \
-          "$out/corpus/$fuzzer" "tests/fuzz/corpus/$fuzzer" \
-          >"$out/$fuzzer.log" 2>&1 || rc=$?
         # Progress lines ("#1234 NEW ...") are left in the log file.
-        grep -v '^#[0-9]' "$out/$fuzzer.log" | tail -n 40
+        grep -v '^#[0-9]' "$out/$fuzzer.log" | tail -n 40 || true
+        rc=$(cat "$out/$fuzzer.rc")
         if ((rc != 0)); then
           echo "$fuzzer failed (exit $rc); failing inputs:" \
             "$out"/artifacts/"$fuzzer"-* >&2
-          exit 1
+          failed=1
         fi
       done
+      ((failed == 0)) || exit 1
       end fuzz
       ;;
     *) echo "usage: $0 [asan] [tsan] [fuzz]" >&2; exit 2 ;;
