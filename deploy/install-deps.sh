@@ -53,6 +53,10 @@ if [[ "${1:-}" == --test ]]; then
   # tests/contract/package-lock.json (its binary comes in the npm package).
   npm ci --prefix "$repo_root/tests/contract" --no-audit --no-fund \
     --loglevel=error
+  # The independent Standard Webhooks check (tests/webhooks): the
+  # standardwebhooks package, pinned by tests/webhooks/package-lock.json.
+  npm ci --prefix "$repo_root/tests/webhooks" --no-audit --no-fund \
+    --loglevel=error
   # `kubectl kustomize` renders the overlays. Debian 12 has no kubectl recent
   # enough (kustomize v5): it must come with the machine.
   if ! kubectl kustomize --help >/dev/null 2>&1; then
