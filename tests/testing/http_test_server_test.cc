@@ -3,6 +3,9 @@
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <netinet/in.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -13,11 +16,14 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/standard_webhooks.h"
+#include "tests/testing/status_matchers.h"
 #include "tests/testing/test_crypto.h"
 #include "tests/testing/test_dir.h"
 
@@ -25,6 +31,7 @@ namespace profile::testing {
 namespace {
 
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 using ::testing::Pair;
 
 using Fields = std::vector<std::pair<std::string, std::string>>;
@@ -146,6 +153,23 @@ int ConnectTo(int port) {
     return -1;
   }
   return fd;
+}
+
+std::string HmacSha256Base64(absl::string_view key, absl::string_view data) {
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac,
+       &size);
+  return absl::Base64Escape(
+      absl::string_view(reinterpret_cast<const char*>(mac), size));
+}
+
+std::string RandomBytes(size_t n) {
+  std::string bytes(n, '\0');
+  RAND_bytes(reinterpret_cast<unsigned char*>(bytes.data()),
+             static_cast<int>(n));
+  return bytes;
 }
 
 class HttpTestServerTest : public ::testing::Test {
@@ -497,6 +521,85 @@ TEST_F(HttpTestServerTest, HttpClientOfHttpsServerFails) {
       Fetch(Get(absl::StrCat("http://127.0.0.1:", server->port(), "/")));
   EXPECT_NE(result.code, CURLE_OK);
   EXPECT_EQ(server->request_count(), 0u);
+}
+
+// The webhook provider's signature, made here as the specification says.
+struct SignedWebhook {
+  std::string secret;
+  std::vector<std::string> headers;
+};
+SignedWebhook SignWebhook(absl::string_view key, absl::string_view id,
+                          int64_t timestamp, absl::string_view body) {
+  const std::string content = absl::StrCat(id, ".", timestamp, ".", body);
+  return {absl::StrCat("whsec_", absl::Base64Escape(key)),
+          {"Content-Type: application/json", absl::StrCat("webhook-id: ", id),
+           absl::StrCat("webhook-timestamp: ", timestamp),
+           absl::StrCat("webhook-signature: v1,",
+                        HmacSha256Base64(key, content))}};
+}
+
+TEST_F(HttpTestServerTest, StandardWebhooksChecksTheSignature) {
+  auto server = HttpTestServer::Start({});
+  const std::string key = RandomBytes(32);
+  const std::string body =
+      R"({"to":"+8613800138000","text":"Your code is 123456"})";
+  const SignedWebhook webhook =
+      SignWebhook(key, "msg_2b7c", absl::ToUnixSeconds(absl::Now()), body);
+  ASSERT_EQ(Fetch(Post(server->url() + "/sms", webhook.headers, body))
+                .status,
+            200);
+  ASSERT_EQ(server->requests().size(), 1u);
+  const HttpTestRequest request = server->requests()[0];
+  EXPECT_THAT(VerifyWithStandardWebhooks(webhook.secret, request), IsOk());
+
+  HttpTestRequest tampered = request;
+  tampered.body = R"({"to":"+8613800138001","text":"Your code is 123456"})";
+  EXPECT_THAT(VerifyWithStandardWebhooks(webhook.secret, tampered),
+              StatusIs(absl::StatusCode::kUnauthenticated,
+                       HasSubstr("No matching signature found")));
+
+  const std::string wrong_secret =
+      absl::StrCat("whsec_", absl::Base64Escape(RandomBytes(32)));
+  EXPECT_THAT(VerifyWithStandardWebhooks(wrong_secret, request),
+              StatusIs(absl::StatusCode::kUnauthenticated,
+                       HasSubstr("No matching signature found")));
+}
+
+TEST_F(HttpTestServerTest, StandardWebhooksAcceptsOneOfSeveralSignatures) {
+  const std::string key = RandomBytes(24);
+  const std::string body = R"({"n":1})";
+  const int64_t now = absl::ToUnixSeconds(absl::Now());
+  HttpTestRequest request;
+  request.method = "POST";
+  request.body = body;
+  request.headers = {
+      {"webhook-id", "msg_1"},
+      {"webhook-timestamp", absl::StrCat(now)},
+      {"webhook-signature",
+       absl::StrCat("v1,", HmacSha256Base64(RandomBytes(24), "x"), " v1,",
+                    HmacSha256Base64(key, absl::StrCat("msg_1.", now, ".",
+                                                       body)))}};
+  const std::string secret = absl::StrCat("whsec_", absl::Base64Escape(key));
+  EXPECT_THAT(VerifyWithStandardWebhooks(secret, request), IsOk());
+}
+
+TEST_F(HttpTestServerTest, StandardWebhooksRejectsAnOldTimestamp) {
+  const std::string key = RandomBytes(32);
+  const std::string body = "{}";
+  const int64_t then = absl::ToUnixSeconds(absl::Now() - absl::Minutes(10));
+  HttpTestRequest request;
+  request.body = body;
+  request.headers = {
+      {"webhook-id", "msg_1"},
+      {"webhook-timestamp", absl::StrCat(then)},
+      {"webhook-signature",
+       absl::StrCat("v1,", HmacSha256Base64(
+                               key, absl::StrCat("msg_1.", then, ".", body)))}};
+  EXPECT_THAT(
+      VerifyWithStandardWebhooks(
+          absl::StrCat("whsec_", absl::Base64Escape(key)), request),
+      StatusIs(absl::StatusCode::kUnauthenticated,
+               HasSubstr("Message timestamp too old")));
 }
 
 }  // namespace
