@@ -211,9 +211,10 @@ std::unique_ptr<HttpTestServer> HttpTestServer::Start(
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = 0;
+  address.sin_port = htons(static_cast<uint16_t>(options.port));
   if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
-    Die(absl::StrCat("bind 127.0.0.1:0: ", std::strerror(errno)));
+    Die(absl::StrCat("bind 127.0.0.1:", options.port, ": ",
+                     std::strerror(errno)));
   }
   if (listen(fd, 1024) != 0) {
     Die(absl::StrCat("listen: ", std::strerror(errno)));

@@ -90,6 +90,8 @@ struct HttpTestReply {
 using HttpTestHandler = std::function<HttpTestReply(const HttpTestRequest&)>;
 
 struct HttpTestServerOptions {
+  // The port on 127.0.0.1; 0 (what tests use) picks an ephemeral one.
+  int port = 0;
   // HTTPS with `cert_file` (PEM, the chain) and `key_file` (PEM), TLS 1.2+.
   bool tls = false;
   std::string cert_file;
@@ -103,7 +105,8 @@ struct HttpTestServerOptions {
 
 class HttpTestServer {
  public:
-  // Listens on 127.0.0.1 at an ephemeral port and serves in the background.
+  // Listens on 127.0.0.1 (at an ephemeral port unless options.port is set)
+  // and serves in the background.
   // Aborts the test binary with the reason if it cannot (bad certificate or
   // key, no socket): a test without its provider has nothing to test.
   static std::unique_ptr<HttpTestServer> Start(HttpTestServerOptions options);
