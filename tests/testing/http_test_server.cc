@@ -6,10 +6,12 @@
 #include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -134,6 +136,27 @@ struct HttpTestServer::Connection {
     }
   }
 
+  // Waits `delay`; returns false early if the socket is shut down (by
+  // Stop()) or fails. Each connection waits on its own socket: no lock is
+  // shared by the sleepers.
+  bool Sleep(absl::Duration delay) {
+    const absl::Time deadline = absl::Now() + delay;
+    while (true) {
+      const absl::Duration left = deadline - absl::Now();
+      if (left <= absl::ZeroDuration()) return true;
+      // No events asked: poll() reports only POLLHUP (both directions shut
+      // down) and POLLERR, not the client's next bytes.
+      pollfd entry = {fd, 0, 0};
+      const int ready = poll(
+          &entry, 1,
+          static_cast<int>(absl::ToInt64Milliseconds(
+              absl::Ceil(std::min(left, absl::Hours(1)),
+                         absl::Milliseconds(1)))));
+      if (ready > 0) return false;
+      if (ready < 0 && errno != EINTR) return false;
+    }
+  }
+
   // Returns false if the connection failed.
   bool WriteAll(absl::string_view data) {
     if (data.empty()) return true;
@@ -246,11 +269,6 @@ void HttpTestServer::SetHandler(HttpTestHandler handler) {
   handler_ = std::move(shared);
 }
 
-HttpTestServer::HandlerPtr HttpTestServer::handler() const {
-  absl::MutexLock lock(&mu_);
-  return handler_;
-}
-
 std::vector<HttpTestRequest> HttpTestServer::requests() const {
   absl::MutexLock lock(&mu_);
   return requests_;
@@ -283,11 +301,13 @@ size_t HttpTestServer::connection_count() const {
   return connection_count_;
 }
 
-void HttpTestServer::Record(const HttpTestRequest& request) {
+HttpTestServer::HandlerPtr HttpTestServer::Record(
+    const HttpTestRequest& request) {
   absl::MutexLock lock(&mu_);
   ++request_count_;
   if (record_requests_) requests_.push_back(request);
   received_.SignalAll();
+  return handler_;
 }
 
 void HttpTestServer::Stop() {
@@ -466,8 +486,8 @@ void HttpTestServer::Serve(Connection* connection) {
         version == "HTTP/1.1"
             ? !absl::StrContains(connection_header, "close")
             : absl::StrContains(connection_header, "keep-alive");
-    Record(request);
-    if (!Answer(connection, request, keep_alive, &out)) break;
+    const HandlerPtr handle = Record(request);
+    if (!Answer(connection, *handle, request, keep_alive, &out)) break;
     if (!keep_alive) {
       clean_close = true;
       break;
@@ -487,10 +507,10 @@ void HttpTestServer::Serve(Connection* connection) {
 }
 
 bool HttpTestServer::Answer(Connection* connection,
+                            const HttpTestHandler& handler,
                             const HttpTestRequest& request, bool keep_alive,
                             std::string* out) {
-  const HandlerPtr handle = handler();
-  const HttpTestReply reply = (*handle)(request);
+  const HttpTestReply reply = handler(request);
   if (reply.kind == HttpTestReply::Kind::kHang) {
     // Reads (and drops) until the client gives up or Stop() shuts the
     // socket down.
@@ -500,7 +520,7 @@ bool HttpTestServer::Answer(Connection* connection,
     return false;
   }
   if (reply.delay > absl::ZeroDuration() &&
-      stopping_.WaitForNotificationWithTimeout(reply.delay)) {
+      !connection->Sleep(reply.delay)) {
     return false;
   }
   switch (reply.kind) {

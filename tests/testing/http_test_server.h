@@ -149,11 +149,13 @@ class HttpTestServer {
 
   void AcceptLoop();
   void Serve(Connection* connection);
-  // Handles one parsed request; returns false if the connection must close.
-  bool Answer(Connection* connection, const HttpTestRequest& request,
-              bool keep_alive, std::string* out);
-  void Record(const HttpTestRequest& request);
-  HandlerPtr handler() const;
+  // Answers one parsed request as `handler` says, in `out`; returns false
+  // if the connection must close.
+  bool Answer(Connection* connection, const HttpTestHandler& handler,
+              const HttpTestRequest& request, bool keep_alive,
+              std::string* out);
+  // Counts (and records) `request`; returns the handler to answer it.
+  HandlerPtr Record(const HttpTestRequest& request) ABSL_LOCKS_EXCLUDED(mu_);
   // Joins and frees the connections whose thread has finished.
   void ReapFinished() ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -163,7 +165,8 @@ class HttpTestServer {
   int listen_fd_ = -1;
   int port_ = 0;
   std::thread accept_thread_;
-  // Notified by Stop(): ends delays.
+  // Notified by Stop(): ends the accept loop. (Stop() ends delays and hangs
+  // by shutting the connections' sockets down.)
   absl::Notification stopping_;
 
   mutable absl::Mutex mu_;
