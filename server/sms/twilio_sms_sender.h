@@ -45,7 +45,10 @@ struct TwilioOptions {
 absl::StatusOr<std::string> TwilioAuthToken(const TwilioOptions& options);
 
 // Returns the provider. INVALID_ARGUMENT naming the flag at fault if an
-// option is missing or wrong.
+// option is missing or wrong. A refusal (4xx) quotes Twilio's error `code`
+// and `message`, nothing else of the answer; a 2xx without a message `sid`
+// is a failure that is not retried (the message may have gone out).
+// REQUIRES: `http` is not null.
 absl::StatusOr<std::unique_ptr<SmsProvider>> NewTwilioSmsSender(
     const TwilioOptions& options, std::shared_ptr<HttpClient> http);
 
