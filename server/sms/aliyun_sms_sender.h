@@ -48,7 +48,11 @@ std::string AliyunSignature(absl::string_view access_key_secret,
                             absl::string_view method, const HttpFields& params);
 
 // Returns the provider. INVALID_ARGUMENT naming the flag at fault if an
-// option is missing or wrong.
+// option is missing or wrong. A failure quotes Aliyun's `Code` and
+// `Message`; it is retryable for the API's flow control (Throttling*) and
+// isp.SYSTEM_ERROR, not for isv.BUSINESS_LIMIT_CONTROL (the per-number
+// limit, which holds for minutes to a day).
+// REQUIRES: `http` is not null.
 absl::StatusOr<std::unique_ptr<SmsProvider>> NewAliyunSmsSender(
     const AliyunSmsOptions& options, std::shared_ptr<HttpClient> http);
 
