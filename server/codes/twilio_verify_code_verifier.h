@@ -15,6 +15,11 @@
 // CodeStore, shared by replicas when it is Redis) until the code's TTL, as a
 // keyed digest of the approved code: Check() asks the store first and
 // Twilio only when the store has no live entry; Consume() uses the entry up.
+// A different code checked against a remembered approval is wrong (2001)
+// and forgets the approval, as Twilio would have no more checks for it.
+// Check() answers UNAVAILABLE (api code 5003) when Twilio gives no usable
+// answer (no response, a 5xx, another unexpected status); a 429 (60202, too
+// many checks) is no live code (2300).
 //
 // Thread-safety: safe to call concurrently.
 #ifndef PROFILE_SERVER_CODES_TWILIO_VERIFY_CODE_VERIFIER_H_
