@@ -99,8 +99,6 @@ class TwilioVerifyCodeVerifier final : public CodeVerifier {
     if (!response.ok()) {
       return Unavailable(key, response.status().message());
     }
-    const nlohmann::json json = nlohmann::json::parse(
-        response->body, nullptr, /*allow_exceptions=*/false);
     if (response->status == 404) return NoLiveCodeError();
     if (response->status == 429) {
       // 60202: max check attempts reached; the verification is burned.
@@ -113,6 +111,8 @@ class TwilioVerifyCodeVerifier final : public CodeVerifier {
                                            response->status,
                                            ErrorDetail(response->body)));
     }
+    const nlohmann::json json = nlohmann::json::parse(
+        response->body, nullptr, /*allow_exceptions=*/false);
     std::string status;
     if (json.is_object()) {
       auto it = json.find("status");
