@@ -19,9 +19,10 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage_config.h"
 #include "absl/flags/usage.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "grpc/support/log.h"
@@ -93,10 +94,11 @@ int Run(int argc, char** argv) {
   absl::StatusOr<std::unique_ptr<ProfileServer>> server =
       ProfileServer::Start(options);
   if (!server.ok()) return Fail(server.status().message());
-  if (options.core.sms_sender == "log") {
+  for (absl::string_view member : absl::StrSplit(options.core.sms.sender, ',')) {
+    if (member != "log") continue;
     Log(LogLevel::kWarning,
-        "--sms_sender=log writes verification codes to this log: for local "
-        "use only, never in production");
+        "--sms_sender names log, which writes verification codes to this "
+        "log: for local use only, never in production");
   }
   if (options.allow_trusted_header_without_mtls &&
       options.auth.mode == "trusted_header" && !options.tls.mutual()) {

@@ -156,6 +156,7 @@ absl::StatusOr<std::unique_ptr<ProfileServer>> ProfileServer::Start(
     if (!metrics.ok()) return metrics.status();
     s->metrics_ = *std::move(metrics);
     overrides.core.metrics = s->metrics_.get();
+    overrides.core.sms_metrics = s->metrics_.get();
   }
   absl::StatusOr<std::unique_ptr<Core>> core =
       NewCore(options.core, std::move(overrides.core));
@@ -167,8 +168,17 @@ absl::StatusOr<std::unique_ptr<ProfileServer>> ProfileServer::Start(
                      ? std::move(overrides.executor)
                      : std::shared_ptr<Executor>(NewThreadPoolExecutor(
                            options.backend_threads, options.backend_queue));
+  // Sends wait on SMS providers: they get threads of their own, started as
+  // they are needed, up to --sms_max_in_flight, so that a slow provider
+  // never starves the other calls.
+  const int max_sends = options.core.sms.delivery.max_in_flight;
+  s->send_executor_ = overrides.executor != nullptr
+                          ? s->executor_
+                          : std::shared_ptr<Executor>(NewThreadPoolExecutor(
+                                max_sends, static_cast<size_t>(max_sends)));
   s->service_ = std::make_unique<ProfileServiceImpl>(
-      s->authenticator_.get(), &s->core_->phone_change(), s->executor_.get());
+      s->authenticator_.get(), &s->core_->phone_change(), s->executor_.get(),
+      s->send_executor_.get());
 
   RouteProtobufLogs();
   grpc::EnableDefaultHealthCheckService(true);

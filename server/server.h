@@ -97,7 +97,8 @@ struct ServerOverrides {
   // from ServerOptions::core.
   CoreComponents core;
   // Runs the calls that may block; null: a pool of
-  // ServerOptions::backend_threads threads.
+  // ServerOptions::backend_threads threads. When set, it also runs the
+  // SendPhoneCode calls (else a pool of --sms_max_in_flight threads).
   std::shared_ptr<Executor> executor;
 };
 
@@ -156,6 +157,7 @@ class ProfileServer {
   std::unique_ptr<Authenticator> authenticator_;
   std::unique_ptr<Core> core_;
   std::shared_ptr<Executor> executor_;
+  std::shared_ptr<Executor> send_executor_;
   std::unique_ptr<ProfileServiceImpl> service_;
   std::unique_ptr<grpc::Server> server_;
   // After server_: it forwards to server_ and closes first.

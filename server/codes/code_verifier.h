@@ -35,6 +35,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "server/codes/code_store.h"
 #include "server/common/language.h"
 #include "server/common/trace_context.h"
@@ -49,6 +50,8 @@ struct CodeRequest {
   Language language = Language::kEnglish;
   std::string request_id;
   TraceContext trace;
+  // When the caller stops waiting.
+  absl::Time deadline = absl::InfiniteFuture();
 };
 
 class CodeVerifier {

@@ -41,10 +41,12 @@ class LocalCodeVerifier final : public CodeVerifier {
     message.phone_e164 = key.phone_e164;
     message.code = code;
     message.purpose = key.purpose;
-    message.text = CodeText(request.language, code, options_.code_ttl);
+    message.text = options_.texts->CodeText(request.language, key.purpose,
+                                            code, options_.code_ttl);
     message.language = request.language;
     message.request_id = request.request_id;
     message.trace = request.trace;
+    message.deadline = request.deadline;
     absl::Status sent = sms_->Send(message);
     if (!sent.ok()) {
       Log(LogLevel::kError, "sms delivery failed",

@@ -22,6 +22,7 @@
 #include "server/codes/code_verifier.h"
 #include "server/common/clock.h"
 #include "server/sms/sms_sender.h"
+#include "server/sms/sms_text.h"
 
 namespace profile {
 
@@ -34,6 +35,8 @@ struct LocalCodeVerifierOptions {
   // Keys the code digests; a dump of the store alone cannot be
   // brute-forced without it.
   std::string secret;
+  // The texts of the messages.
+  std::shared_ptr<const SmsTexts> texts = SmsTexts::Default();
 };
 
 // Returns the local verifier over `store` and `sms`.

@@ -7,6 +7,11 @@ namespace profile {
 
 enum class Language { kEnglish, kChinese };
 
+// Returns the BCP 47 tag of `language`: "en" or "zh-CN".
+constexpr const char* LanguageTag(Language language) {
+  return language == Language::kChinese ? "zh-CN" : "en";
+}
+
 }  // namespace profile
 
 #endif  // PROFILE_SERVER_COMMON_LANGUAGE_H_

@@ -11,6 +11,7 @@
 #include "server/backends/redis_stores.h"
 #include "server/codes/local_code_verifier.h"
 #include "server/codes/test_number_verifier.h"
+#include "server/codes/twilio_verify_code_verifier.h"
 #include "server/common/crypto.h"
 #include "server/common/files.h"
 #include "server/common/flag_error.h"
@@ -38,21 +39,38 @@ absl::StatusOr<PostgresOptions> PostgresOptionsFrom(
                          options.backend_pool_size};
 }
 
-// Returns the code verifier chain: test numbers first, then codes generated
-// here. A new verifier is one more entry.
-std::unique_ptr<CodeVerifier> BuildVerifier(const CoreOptions& options,
-                                            TestPhoneCodes test_codes,
-                                            const CoreComponents& components) {
+// Returns the code verifier chain: test numbers first, then the verifier
+// --code_verifier names. A new verifier is one more entry.
+absl::StatusOr<std::unique_ptr<CodeVerifier>> BuildVerifier(
+    const CoreOptions& options, TestPhoneCodes test_codes,
+    const CoreComponents& components) {
   std::vector<std::unique_ptr<CodeVerifier>> chain;
   chain.push_back(NewTestNumberVerifier(std::move(test_codes)));
-  LocalCodeVerifierOptions local;
-  local.code_length = options.phone_change.code_length;
-  local.code_ttl = options.phone_change.code_ttl;
-  local.max_attempts = options.phone_change.max_code_attempts;
-  local.secret = components.code_secret;
-  chain.push_back(NewLocalCodeVerifier(std::move(local), components.clock,
-                                       components.codes.get(),
-                                       components.sms.get()));
+  if (options.code_verifier == "twilio_verify") {
+    TwilioVerifyOptions twilio;
+    twilio.twilio = options.sms.twilio;
+    twilio.code_ttl = options.phone_change.code_ttl;
+    twilio.timeout = options.sms.delivery.timeout;
+    twilio.secret = components.code_secret;
+    absl::StatusOr<std::unique_ptr<CodeVerifier>> verifier =
+        NewTwilioVerifyCodeVerifier(std::move(twilio), components.http,
+                                    components.clock, components.codes.get());
+    if (!verifier.ok()) return verifier.status();
+    chain.push_back(*std::move(verifier));
+  } else {
+    absl::StatusOr<std::shared_ptr<const SmsTexts>> texts =
+        SmsTexts::New(options.texts);
+    if (!texts.ok()) return texts.status();
+    LocalCodeVerifierOptions local;
+    local.code_length = options.phone_change.code_length;
+    local.code_ttl = options.phone_change.code_ttl;
+    local.max_attempts = options.phone_change.max_code_attempts;
+    local.secret = components.code_secret;
+    local.texts = *std::move(texts);
+    chain.push_back(NewLocalCodeVerifier(std::move(local), components.clock,
+                                         components.codes.get(),
+                                         components.sms.get()));
+  }
   return NewCodeVerifierChain(std::move(chain));
 }
 
@@ -82,6 +100,12 @@ absl::Status StoreOptions::Validate() const {
 absl::Status CoreOptions::Validate() const {
   absl::Status valid = phone_change.Validate();
   if (valid.ok()) valid = stores.Validate();
+  if (valid.ok()) valid = sms.Validate();
+  if (valid.ok() && code_verifier != "local" &&
+      code_verifier != "twilio_verify") {
+    return InvalidFlagError("code_verifier",
+                            "must be \"local\" or \"twilio_verify\"");
+  }
   return valid;
 }
 
@@ -112,9 +136,15 @@ absl::StatusOr<std::unique_ptr<Core>> NewCore(const CoreOptions& options,
   absl::StatusOr<TestPhoneCodes> test_codes =
       ParseTestPhoneCodes(options.test_phone_codes);
   if (!test_codes.ok()) return test_codes.status();
+  if (components.http == nullptr) {
+    absl::StatusOr<std::shared_ptr<HttpClient>> http =
+        NewSmsHttpClient(options.sms);
+    if (!http.ok()) return http.status();
+    components.http = *std::move(http);
+  }
   if (components.sms == nullptr) {
     absl::StatusOr<std::unique_ptr<SmsSender>> sms =
-        NewSmsSenderFromSpec(options.sms_sender);
+        NewSmsSender(options.sms, components.http, components.sms_metrics);
     if (!sms.ok()) return sms.status();
     components.sms = *std::move(sms);
   }
@@ -215,7 +245,10 @@ absl::StatusOr<std::unique_ptr<Core>> NewCore(const CoreOptions& options,
 
   PhoneChangeOptions phone_change = options.phone_change;
   phone_change.fictional_numbers = FictionalTestNumbers(*test_codes);
-  core->verifier_ = BuildVerifier(options, *std::move(test_codes), components);
+  absl::StatusOr<std::unique_ptr<CodeVerifier>> verifier =
+      BuildVerifier(options, *std::move(test_codes), components);
+  if (!verifier.ok()) return verifier.status();
+  core->verifier_ = *std::move(verifier);
   PhoneChangeDeps deps;
   deps.clock = components.clock;
   deps.users = components.users.get();

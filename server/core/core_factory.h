@@ -20,7 +20,8 @@
 //
 // Adding a provider: a new SMS sender or code verifier is a file pair in its
 // component folder (server/sms/, server/codes/), an entry in its factory
-// (NewSmsSenderFromSpec(), or BuildVerifier() in core_factory.cc) and its
+// (NewProvider() in server/sms/sms_factory.cc, or BuildVerifier() in
+// core_factory.cc) and its
 // flags in server/flags/server_flags.cc. See the README, "Adding a
 // provider".
 //
@@ -42,7 +43,11 @@
 #include "server/idempotency/idempotency_store.h"
 #include "server/limits/send_limiter.h"
 #include "server/metrics/phone_change_metrics.h"
+#include "server/http/http_client.h"
+#include "server/sms/sms_factory.h"
+#include "server/sms/sms_metrics.h"
 #include "server/sms/sms_sender.h"
+#include "server/sms/sms_text.h"
 #include "server/token/token_store.h"
 #include "server/users/user_store.h"
 
@@ -76,8 +81,13 @@ struct CoreOptions {
   // The rules of the flow.
   PhoneChangeOptions phone_change;
   StoreOptions stores;
-  // "log" or "outbox:PATH" (server/sms/sms_sender.h).
-  std::string sms_sender = "log";
+  // The --sms_sender chain and its providers (server/sms/sms_factory.h).
+  SmsOptions sms;
+  // The texts of the messages (server/sms/sms_text.h).
+  SmsTextOptions texts;
+  // --code_verifier: "local" (codes made and checked here, texted through
+  // the chain) or "twilio_verify" (Twilio Verify sends and checks them).
+  std::string code_verifier = "local";
   // "+8613800138000:246810,..." (E.164:code pairs); empty for none.
   std::string test_phone_codes;
   // A file holding the secret that keys code digests (32+ bytes), the same
@@ -103,10 +113,14 @@ struct CoreComponents {
   std::shared_ptr<IdempotencyStore> idempotency;
   // Replaces the sender --sms_sender names.
   std::shared_ptr<SmsSender> sms;
+  // Replaces the HTTP client of the providers.
+  std::shared_ptr<HttpClient> http;
   // Keys code digests; empty: as CoreOptions::code_secret_file says.
   std::string code_secret;
   // Counts codes, verifications and tokens; null for none. Not owned.
   PhoneChangeMetrics* metrics = nullptr;
+  // Counts SMS attempts and breakers; null for none. Not owned.
+  SmsMetrics* sms_metrics = nullptr;
 };
 
 // The assembled core and everything it runs on.

@@ -224,7 +224,7 @@ absl::StatusOr<SendCodeResult> PhoneChange::DoSendCode(
   if (!allowed.ok()) return allowed;
   absl::Status sent =
       deps_.verifier->Send({key, caller.language, caller.request_id,
-                            caller.trace});
+                            caller.trace, caller.deadline});
   if (!sent.ok()) {
     // Nothing was delivered: the send does not count against the limits.
     deps_.limiter->Release(key, caller.user_id);

@@ -50,6 +50,8 @@ struct Caller {
   // The caller's `x-idempotency-key`, already checked for form; empty for
   // none. SendCode() replays its first successful answer to a repeat.
   std::string idempotency_key;
+  // When the caller stops waiting (the call's deadline).
+  absl::Time deadline = absl::InfiniteFuture();
 };
 
 struct PhoneChangeOptions {

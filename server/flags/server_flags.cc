@@ -2,9 +2,21 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
+#include <string>
 
 #include "absl/flags/flag.h"
 #include "server/common/flag_error.h"
+
+namespace {
+
+// The value of environment variable `name`, or "".
+std::string Env(const char* name) {
+  const char* value = std::getenv(name);
+  return value == nullptr ? "" : value;
+}
+
+}  // namespace
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
           "host:port to serve gRPC on (port 0: any free port)");
@@ -71,8 +83,64 @@ ABSL_FLAG(std::string, test_phone_codes, "",
           "fictional ranges (+447700900000-999, +1 NXX 555 0100-0199) "
           "become valid in requests; off when empty");
 ABSL_FLAG(std::string, sms_sender, "log",
-          "where codes go: log (the server log, local use only) or "
-          "outbox:PATH (one JSON object per line)");
+          "where codes go: a comma-separated chain tried in order, of log "
+          "(the server log, local use only), outbox:PATH (one JSON object "
+          "per line), webhook, twilio and aliyun");
+ABSL_FLAG(std::string, code_verifier, "local",
+          "who makes and checks codes: local (here, texted through "
+          "--sms_sender) or twilio_verify (Twilio Verify)");
+ABSL_FLAG(absl::Duration, sms_timeout, absl::Seconds(5),
+          "the longest one attempt at an SMS provider may take");
+ABSL_FLAG(int32_t, sms_attempts, 2,
+          "attempts per SMS provider before the next one (1 to 10)");
+ABSL_FLAG(int32_t, sms_breaker_failures, 5,
+          "failed attempts in a row that open a provider's circuit breaker");
+ABSL_FLAG(absl::Duration, sms_breaker_cooloff, absl::Seconds(30),
+          "how long an open breaker skips its provider before one probe");
+ABSL_FLAG(int32_t, sms_max_in_flight, 256,
+          "SMS sends at once; beyond: UNAVAILABLE 2110 at once");
+ABSL_FLAG(std::string, sms_ca_file, "",
+          "PEM CA certificates trusted for SMS providers besides the "
+          "system's");
+ABSL_FLAG(std::string, sms_webhook_url, "",
+          "webhook: the URL messages are POSTed to (https://, or http:// "
+          "to a loopback address)");
+ABSL_FLAG(std::string, sms_webhook_secret_file, "",
+          "webhook: file of Standard Webhooks secrets, one whsec_<base64> "
+          "per line; each signs every message");
+ABSL_FLAG(std::string, twilio_api_url, "https://api.twilio.com",
+          "twilio: the Programmable Messaging API");
+ABSL_FLAG(std::string, twilio_account_sid, "",
+          "twilio and twilio_verify: the account SID (AC...)");
+ABSL_FLAG(std::string, twilio_auth_token_file, "",
+          "twilio and twilio_verify: file holding the auth token "
+          "($TWILIO_AUTH_TOKEN wins)");
+ABSL_FLAG(std::string, twilio_from, "",
+          "twilio: the sending number (or --twilio_messaging_service_sid)");
+ABSL_FLAG(std::string, twilio_messaging_service_sid, "",
+          "twilio: the messaging service (MG...) instead of --twilio_from");
+ABSL_FLAG(std::string, twilio_verify_api_url, "https://verify.twilio.com",
+          "twilio_verify: the Verify API");
+ABSL_FLAG(std::string, twilio_verify_service_sid, "",
+          "twilio_verify: the Verify service (VA...)");
+ABSL_FLAG(std::string, aliyun_api_url, "https://dysmsapi.aliyuncs.com",
+          "aliyun: the Dysmsapi endpoint");
+ABSL_FLAG(std::string, aliyun_access_key_id, "", "aliyun: the AccessKey ID");
+ABSL_FLAG(std::string, aliyun_access_key_secret_file, "",
+          "aliyun: file holding the AccessKey secret "
+          "($ALIYUN_ACCESS_KEY_SECRET wins)");
+ABSL_FLAG(std::string, aliyun_sign_name, "",
+          "aliyun: the approved signature name");
+ABSL_FLAG(std::string, aliyun_template_code, "",
+          "aliyun: the approved template (SMS_...), with a ${code} variable");
+ABSL_FLAG(std::string, app_name, "Profile",
+          "the app's name in every text message");
+ABSL_FLAG(std::string, sms_origin, "",
+          "a host name: texts end with the WebOTP line @HOST #CODE; empty: "
+          "none");
+ABSL_FLAG(std::string, sms_templates_file, "",
+          "JSON file of text templates per language and purpose with {app}, "
+          "{code}, {minutes}; empty: the built-in texts");
 ABSL_FLAG(bool, verify_old_phone, false,
           "an account that has a phone must also verify it with a code");
 ABSL_FLAG(absl::Duration, token_ttl, absl::Seconds(60),
@@ -167,7 +235,37 @@ absl::StatusOr<ProgramOptions> ProgramOptionsFromFlags() {
       absl::GetFlag(FLAGS_max_codes_per_phone_per_hour);
   rules.send_limits.max_per_user_per_hour =
       absl::GetFlag(FLAGS_max_codes_per_user_per_hour);
-  core.sms_sender = absl::GetFlag(FLAGS_sms_sender);
+  core.code_verifier = absl::GetFlag(FLAGS_code_verifier);
+  SmsOptions& sms = core.sms;
+  sms.sender = absl::GetFlag(FLAGS_sms_sender);
+  sms.ca_file = absl::GetFlag(FLAGS_sms_ca_file);
+  sms.delivery.timeout = absl::GetFlag(FLAGS_sms_timeout);
+  sms.delivery.attempts = absl::GetFlag(FLAGS_sms_attempts);
+  sms.delivery.breaker_failures = absl::GetFlag(FLAGS_sms_breaker_failures);
+  sms.delivery.breaker_cooloff = absl::GetFlag(FLAGS_sms_breaker_cooloff);
+  sms.delivery.max_in_flight = absl::GetFlag(FLAGS_sms_max_in_flight);
+  sms.webhook.url = absl::GetFlag(FLAGS_sms_webhook_url);
+  sms.webhook.secret_file = absl::GetFlag(FLAGS_sms_webhook_secret_file);
+  sms.twilio.api_url = absl::GetFlag(FLAGS_twilio_api_url);
+  sms.twilio.account_sid = absl::GetFlag(FLAGS_twilio_account_sid);
+  sms.twilio.auth_token = Env("TWILIO_AUTH_TOKEN");
+  sms.twilio.auth_token_file = absl::GetFlag(FLAGS_twilio_auth_token_file);
+  sms.twilio.from = absl::GetFlag(FLAGS_twilio_from);
+  sms.twilio.messaging_service_sid =
+      absl::GetFlag(FLAGS_twilio_messaging_service_sid);
+  sms.twilio.verify_api_url = absl::GetFlag(FLAGS_twilio_verify_api_url);
+  sms.twilio.verify_service_sid =
+      absl::GetFlag(FLAGS_twilio_verify_service_sid);
+  sms.aliyun.api_url = absl::GetFlag(FLAGS_aliyun_api_url);
+  sms.aliyun.access_key_id = absl::GetFlag(FLAGS_aliyun_access_key_id);
+  sms.aliyun.access_key_secret = Env("ALIYUN_ACCESS_KEY_SECRET");
+  sms.aliyun.access_key_secret_file =
+      absl::GetFlag(FLAGS_aliyun_access_key_secret_file);
+  sms.aliyun.sign_name = absl::GetFlag(FLAGS_aliyun_sign_name);
+  sms.aliyun.template_code = absl::GetFlag(FLAGS_aliyun_template_code);
+  core.texts.app_name = absl::GetFlag(FLAGS_app_name);
+  core.texts.origin = absl::GetFlag(FLAGS_sms_origin);
+  core.texts.templates_file = absl::GetFlag(FLAGS_sms_templates_file);
   core.test_phone_codes = absl::GetFlag(FLAGS_test_phone_codes);
   core.code_secret_file = absl::GetFlag(FLAGS_code_secret_file);
   core.stores.max_live_tokens = Size(absl::GetFlag(FLAGS_max_live_tokens));

@@ -143,7 +143,21 @@ class PrometheusMetrics final : public Metrics {
                             .Name("profile_tokens_expired_total")
                             .Help("Update-phone tokens that expired unspent.")
                             .Register(*registry_)
-                            .Add({})) {
+                            .Add({})),
+        sms_sends_(prometheus::BuildCounter()
+                       .Name("profile_sms_sends_total")
+                       .Help("Attempts at SMS providers by outcome: ok, "
+                             "failed, retried, skipped (breaker open).")
+                       .Register(*registry_)),
+        sms_seconds_(prometheus::BuildHistogram()
+                         .Name("profile_sms_send_seconds")
+                         .Help("Latency of attempts at SMS providers.")
+                         .Register(*registry_)),
+        sms_breaker_open_(prometheus::BuildGauge()
+                              .Name("profile_sms_breaker_open")
+                              .Help("1 while an SMS provider's circuit "
+                                    "breaker is open.")
+                              .Register(*registry_)) {
     // Every purpose is exported from the start at 0, so that rate() sees
     // the first increment.
     for (CodePurpose purpose : {CodePurpose::kNewPhone, CodePurpose::kOldPhone}) {
@@ -186,6 +200,25 @@ class PrometheusMetrics final : public Metrics {
   }
 
   void TokenSpent() override { tokens_spent_.Increment(); }
+
+  void SmsAttempted(absl::string_view provider, absl::string_view outcome,
+                    absl::Duration latency) override {
+    const std::string name(provider);
+    sms_sends_.Add({{"provider", name}, {"outcome", std::string(outcome)}})
+        .Increment();
+    if (outcome != "skipped") {
+      sms_seconds_
+          .Add({{"provider", name}},
+               prometheus::Histogram::BucketBoundaries{
+                   0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10})
+          .Observe(absl::ToDoubleSeconds(latency));
+    }
+  }
+
+  void SmsBreakerOpen(absl::string_view provider, bool open) override {
+    sms_breaker_open_.Add({{"provider", std::string(provider)}})
+        .Set(open ? 1 : 0);
+  }
 
   void TokensExpired(size_t count) override {
     if (count > 0) tokens_expired_.Increment(static_cast<double>(count));
@@ -248,6 +281,9 @@ class PrometheusMetrics final : public Metrics {
   prometheus::Counter& tokens_issued_;
   prometheus::Counter& tokens_spent_;
   prometheus::Counter& tokens_expired_;
+  prometheus::Family<prometheus::Counter>& sms_sends_;
+  prometheus::Family<prometheus::Histogram>& sms_seconds_;
+  prometheus::Family<prometheus::Gauge>& sms_breaker_open_;
   // Indexed by CodePurpose (1 and 2).
   std::array<prometheus::Counter*, 3> codes_sent_{};
 

@@ -18,6 +18,10 @@
 //   profile_tokens_expired_total
 //   profile_tokens_live                          read at scrape time
 //   profile_build_info{version}                  always 1
+// SMS delivery figures, from the sender chain through SmsMetrics:
+//   profile_sms_sends_total{provider,outcome}    ok, failed, retried, skipped
+//   profile_sms_send_seconds{provider}           a histogram, 10ms to 10s
+//   profile_sms_breaker_open{provider}           1 while open
 //
 //   absl::StatusOr<std::unique_ptr<Metrics>> metrics =
 //       Metrics::Start("0.0.0.0:9090");
@@ -37,10 +41,11 @@
 #include "absl/status/statusor.h"
 #include "grpcpp/support/server_interceptor.h"
 #include "server/metrics/phone_change_metrics.h"
+#include "server/sms/sms_metrics.h"
 
 namespace profile {
 
-class Metrics : public PhoneChangeMetrics {
+class Metrics : public PhoneChangeMetrics, public SmsMetrics {
  public:
   // Starts the HTTP endpoint on `listen` (an IP address and port, port 0
   // picks a free one). Returns INVALID_ARGUMENT naming --metrics_listen if

@@ -77,6 +77,7 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::Handle(
   call->caller.request_id = RequestIdFrom(metadata);
   call->caller.language = LanguageFrom(metadata);
   call->caller.trace = TraceContextFrom(metadata);
+  call->caller.deadline = absl::FromChrono(context->deadline());
 
   // Work for a caller who is gone is wasted, and a write it makes would be
   // acknowledged to nobody.
@@ -101,15 +102,19 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::Handle(
     Finish(*call, status);
     return reactor;
   }
-  const bool scheduled = executor_->TrySchedule([this, call, body] {
+  const bool send = rpc == PhoneChange::Rpc::kSendCode;
+  Executor* const executor = send ? send_executor_ : executor_;
+  const bool scheduled = executor->TrySchedule([this, call, body] {
     // The call may have waited in the queue past its deadline.
     absl::Status status = Interrupted(call->context);
     if (status.ok()) status = body(call->caller, call->request, call->response);
     Finish(*call, status);
   });
   if (!scheduled) {
-    Finish(*call, ApiError(ApiCode::kUnavailable,
-                           "the server is overloaded; retry later"));
+    Finish(*call, send ? ApiError(ApiCode::kSmsFailed,
+                                  "too many codes are being sent; retry later")
+                       : ApiError(ApiCode::kUnavailable,
+                                  "the server is overloaded; retry later"));
   }
   return reactor;
 }

@@ -38,10 +38,17 @@ using RawProfileService = v1::ProfileService::WithRawCallbackMethod_SendPhoneCod
 
 class ProfileServiceImpl final : public RawProfileService {
  public:
-  // REQUIRES: all three outlive the service.
+  // `executor` runs the calls that may block; `send_executor` those of
+  // them that send a code (they wait on SMS providers, for as long as
+  // --sms_timeout, so they get threads of their own, as many as
+  // --sms_max_in_flight).
+  // REQUIRES: all four outlive the service.
   ProfileServiceImpl(const Authenticator* authenticator, PhoneChange* core,
-                     Executor* executor)
-      : authenticator_(authenticator), core_(core), executor_(executor) {}
+                     Executor* executor, Executor* send_executor)
+      : authenticator_(authenticator),
+        core_(core),
+        executor_(executor),
+        send_executor_(send_executor) {}
 
   grpc::ServerUnaryReactor* SendPhoneCode(grpc::CallbackServerContext* context,
                                           const grpc::ByteBuffer* request,
@@ -80,6 +87,7 @@ class ProfileServiceImpl final : public RawProfileService {
   const Authenticator* const authenticator_;
   PhoneChange* const core_;
   Executor* const executor_;
+  Executor* const send_executor_;
 };
 
 }  // namespace profile

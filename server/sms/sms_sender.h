@@ -1,17 +1,17 @@
 // SmsSender: delivers a text message (a verification code) to a phone.
 //
-// A pluggable piece: this header declares the interface and the factory
-// that builds a sender from its --sms_sender name; each sender is a file
-// pair in this folder:
-//   - log (log_sms_sender.h): writes the message to the server log. Local
-//     use only: the code appears in the log.
-//   - outbox:PATH (outbox_sms_sender.h): appends one JSON object per line
-//     to PATH, for tests and for a relay process.
+// The core sends through one SmsSender: the --sms_sender chain that
+// sms_factory.h builds, each member a provider (sms_provider.h) in a file
+// pair of this folder, under the delivery policy of failover_sms_sender.h.
+// `log` (log_sms_sender.h) and `outbox:PATH` (outbox_sms_sender.h) are
+// SmsSenders themselves, as are the tests' capturing senders.
 //
-//   absl::StatusOr<std::unique_ptr<SmsSender>> sender =
-//       NewSmsSenderFromSpec("outbox:/var/run/profile/outbox.jsonl");
-//   (*sender)->Send({"+8613800138000", "123456", CodePurpose::kNewPhone,
-//                    "Your code is 123456"});
+//   SmsMessage message;
+//   message.phone_e164 = "+8613800138000";
+//   message.code = "123456";
+//   message.purpose = CodePurpose::kNewPhone;
+//   message.text = texts->CodeText(...);
+//   absl::Status sent = sender->Send(message);
 //
 // A sender that waits on a network answers MayBlock() with true (the
 // default): the service then never calls it on gRPC's callback threads.
@@ -26,6 +26,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "server/codes/code_store.h"
 #include "server/common/language.h"
 #include "server/common/trace_context.h"
@@ -45,6 +46,8 @@ struct SmsMessage {
   // network sends `trace.Traceparent()` (when non-empty) as the
   // `traceparent` header of its request, so the provider joins the trace.
   TraceContext trace;
+  // When the caller stops waiting: no attempt runs past it.
+  absl::Time deadline = absl::InfiniteFuture();
 };
 
 class SmsSender {
@@ -60,10 +63,6 @@ class SmsSender {
   // Delivers `message`. Returns UNAVAILABLE if it could not be handed over.
   virtual absl::Status Send(const SmsMessage& message) = 0;
 };
-
-// Returns the sender a --sms_sender value names: "log" or "outbox:PATH".
-absl::StatusOr<std::unique_ptr<SmsSender>> NewSmsSenderFromSpec(
-    absl::string_view spec);
 
 }  // namespace profile
 

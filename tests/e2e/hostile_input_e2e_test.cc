@@ -146,7 +146,7 @@ class HostileInputE2eTest : public ::testing::Test {
   ServerOptions BaseOptions() {
     ServerOptions options;
     options.listen = "127.0.0.1:0";
-    options.core.sms_sender = "outbox:" + outbox_;
+    options.core.sms.sender = "outbox:" + outbox_;
     options.core.test_phone_codes = absl::StrCat(kTestPhone, ":", kTestCode, ",",
                                             kSecondTestPhone, ":",
                                             kSecondTestCode);

@@ -116,7 +116,7 @@ class ProfileServiceE2eTest : public ::testing::TestWithParam<Backend> {
   ServerOptions BaseOptions() {
     ServerOptions options;
     options.listen = "127.0.0.1:0";
-    options.core.sms_sender = "outbox:" + outbox_;
+    options.core.sms.sender = "outbox:" + outbox_;
     options.core.test_phone_codes = absl::StrCat(kTestPhone, ":", kTestCode);
     if (GetParam() == Backend::kRedisPostgres) {
       SharedBackends& backends = Backends();
@@ -487,7 +487,7 @@ TEST_P(ProfileServiceE2eTest, HourlyCapPerUserIs2100) {
 
 TEST_P(ProfileServiceE2eTest, SmsThatCannotBeSentIs2110AndKeepsNoCooldown) {
   ServerOptions options = BaseOptions();
-  options.core.sms_sender = "outbox:/dev/full";  // every write fails: ENOSPC
+  options.core.sms.sender = "outbox:/dev/full";  // every write fails: ENOSPC
   StartServer(options);
   for (int i = 0; i < 2; ++i) {
     // The second try is not refused as too frequent: a failed send does

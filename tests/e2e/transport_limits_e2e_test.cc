@@ -224,7 +224,7 @@ class TransportLimitsE2eTest : public ::testing::Test {
   static ServerOptions BaseOptions() {
     ServerOptions options;
     options.listen = "127.0.0.1:0";
-    options.core.sms_sender = "log";
+    options.core.sms.sender = "log";
     return options;
   }
 

@@ -49,7 +49,7 @@ TEST(CoreFactoryTest, DefaultsAreInMemoryAndNeverBlock) {
 TEST(CoreFactoryTest, ASenderThatMayBlockMovesOnlyTheCallsThatText) {
   TestDir dir("core_factory_test");
   CoreOptions options;
-  options.sms_sender = "outbox:" + dir.File("outbox.jsonl");
+  options.sms.sender = "outbox:" + dir.File("outbox.jsonl");
   absl::StatusOr<std::unique_ptr<Core>> core = NewCore(options, {});
   ASSERT_THAT(core, IsOk());
   const PhoneChange& phone_change = (*core)->phone_change();
@@ -108,7 +108,7 @@ TEST(CoreFactoryTest, BadOptionsNameTheirFlag) {
        "--max_live_tokens must be at least 1"},
       {[](CoreOptions& o) { o.stores.backend_pool_size = 0; },
        "--backend_pool_size must be from 1 to 1000"},
-      {[](CoreOptions& o) { o.sms_sender = "carrier-pigeon"; },
+      {[](CoreOptions& o) { o.sms.sender = "carrier-pigeon"; },
        "--sms_sender"},
       {[](CoreOptions& o) { o.test_phone_codes = "+86123:1"; },
        "--test_phone_codes"},

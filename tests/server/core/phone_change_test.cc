@@ -233,8 +233,9 @@ TEST_F(PhoneChangeTest, NewUserBindsAPhone) {
   const std::string code = outbox[0]["code"].get<std::string>();
   EXPECT_THAT(code, MatchesRegex("[0-9]{6}"));
   EXPECT_EQ(outbox[0]["text"],
-            absl::StrCat("Your verification code is ", code,
-                         ". It expires in 5 minutes. Do not share it."));
+            absl::StrCat("Profile: ", code,
+                         " is your code to link this number to your "
+                         "account. It expires in 5 min. Do not share it."));
 
   absl::StatusOr<VerifyResult> verified = VerifyNew("u1", kPhoneA, code);
   ASSERT_THAT(verified, IsOk());
@@ -304,8 +305,9 @@ TEST_F(PhoneChangeTest, ChineseCallerGetsAChineseSms) {
       SendCode("u1", kPhoneA, kNew, Language::kChinese);
   ASSERT_FALSE(code.empty());
   EXPECT_EQ(Outbox().back()["text"],
-            absl::StrCat("您的验证码是 ", code,
-                         "，5 分钟内有效。请勿告诉他人。"));
+            absl::StrCat("【Profile】验证码 ", code,
+                         "，用于将此手机号绑定到您的账号，5 "
+                         "分钟内有效。请勿告诉他人。"));
 }
 
 TEST_F(PhoneChangeTest, SmsTextRoundsTheTtlUpToMinutes) {
@@ -313,14 +315,16 @@ TEST_F(PhoneChangeTest, SmsTextRoundsTheTtlUpToMinutes) {
   memory_->ResetCore(options_);
   std::string code = SendCode("u1", kPhoneA);
   EXPECT_EQ(Outbox().back()["text"],
-            absl::StrCat("Your verification code is ", code,
-                         ". It expires in 1 minute. Do not share it."));
+            absl::StrCat("Profile: ", code,
+                         " is your code to link this number to your "
+                         "account. It expires in 1 min. Do not share it."));
   options_.code_ttl = absl::Seconds(90);
   memory_->ResetCore(options_);
   code = SendCode("u1", kPhoneB);
   EXPECT_EQ(Outbox().back()["text"],
-            absl::StrCat("Your verification code is ", code,
-                         ". It expires in 2 minutes. Do not share it."));
+            absl::StrCat("Profile: ", code,
+                         " is your code to link this number to your "
+                         "account. It expires in 2 min. Do not share it."));
 }
 
 TEST_F(PhoneChangeTest, CodeLengthIsConfigurable) {
