@@ -7,7 +7,7 @@ build_packages=(
   ca-certificates cmake g++ make pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libphonenumber-dev libssl-dev nlohmann-json3-dev
-  libhiredis-dev libpq-dev
+  libhiredis-dev libpq-dev libcurl4-openssl-dev
   prometheus-cpp-dev
   # ICU's static archives: profile_server links libphonenumber's ICU
   # statically (PROFILE_STATIC_DEPS in server/CMakeLists.txt).
@@ -16,7 +16,7 @@ build_packages=(
 test_packages=(
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   redis-server postgresql
-  openssl
+  openssl curl
   # tests/run_hardening.sh: libFuzzer (-fsanitize=fuzzer) and its runtimes.
   clang libclang-rt-14-dev
 )

@@ -207,7 +207,8 @@ export function policyProblems(objects, overlay) {
       }
       // Files the flags name are on read-only Secret or ConfigMap mounts.
       for (const f of ["tls_cert_file", "tls_key_file", "tls_client_ca_file",
-        "jwt_secret_file", "jwt_public_key_file"]) {
+        "jwt_secret_file", "jwt_public_key_file", "sms_webhook_secret_file",
+        "twilio_auth_token_file", "aliyun_access_key_secret_file"]) {
         if (!flags.has(f)) continue;
         const mount = (c.volumeMounts ?? []).find((vm) =>
           flags.get(f).startsWith(vm.mountPath + "/"));
@@ -222,6 +223,18 @@ export function policyProblems(objects, overlay) {
           if (!e?.valueFrom?.secretKeyRef) bad(`${cid}: ${env} does not come from a Secret`);
         }
         if (!flags.has("tls_cert_file")) bad(`${cid}: no TLS`);
+        // Codes reach phones: no member of the chain writes them where
+        // anyone with log access reads them.
+        const chain = (flags.get("sms_sender") ?? "log").split(",");
+        if (chain.some((m) => m === "log" || m.startsWith("outbox:"))) {
+          bad(`${cid}: --sms_sender ${flags.get("sms_sender")} writes codes to a log or file`);
+        }
+        for (const [member, env, file] of [["twilio", "TWILIO_AUTH_TOKEN", "twilio_auth_token_file"],
+          ["aliyun", "ALIYUN_ACCESS_KEY_SECRET", "aliyun_access_key_secret_file"]]) {
+          if (!chain.includes(member) || flags.has(file)) continue;
+          const e = (c.env ?? []).find((x) => x.name === env);
+          if (!e?.valueFrom?.secretKeyRef) bad(`${cid}: ${env} does not come from a Secret`);
+        }
       }
     }
     // Services: a normal one and a headless one, both on the gRPC port.
