@@ -164,6 +164,7 @@ absl::StatusOr<std::unique_ptr<ProfileServer>> ProfileServer::Start(
   s->core_ = *std::move(core);
   // Calls that may wait (a backend, a network SMS provider) run on this
   // bounded pool, never on gRPC's callback threads; the others run inline.
+  const bool injected_executor = overrides.executor != nullptr;
   s->executor_ = overrides.executor != nullptr
                      ? std::move(overrides.executor)
                      : std::shared_ptr<Executor>(NewThreadPoolExecutor(
@@ -172,7 +173,7 @@ absl::StatusOr<std::unique_ptr<ProfileServer>> ProfileServer::Start(
   // they are needed, up to --sms_max_in_flight, so that a slow provider
   // never starves the other calls.
   const int max_sends = options.core.sms.delivery.max_in_flight;
-  s->send_executor_ = overrides.executor != nullptr
+  s->send_executor_ = injected_executor
                           ? s->executor_
                           : std::shared_ptr<Executor>(NewThreadPoolExecutor(
                                 max_sends, static_cast<size_t>(max_sends)));

@@ -135,7 +135,9 @@ TEST_F(TwilioSmsSenderTest, SendsNoTraceparentWithoutATrace) {
   EXPECT_THAT(sender->Attempt(message, absl::Seconds(5)).status, IsOk());
 
   ASSERT_EQ(http_->request_count(), 1u);
-  for (const auto& [name, value] : http_->requests()[0].headers) {
+  // requests() returns a copy: keep it alive while iterating.
+  const std::vector<HttpRequest> requests = http_->requests();
+  for (const auto& [name, value] : requests[0].headers) {
     EXPECT_NE(name, "traceparent");
   }
 }
