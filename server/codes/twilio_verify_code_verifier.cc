@@ -1,5 +1,6 @@
 #include "server/codes/twilio_verify_code_verifier.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -8,6 +9,7 @@
 #include "nlohmann/json.hpp"
 #include "server/common/api_error.h"
 #include "server/common/flag_error.h"
+#include "server/common/language.h"
 #include "server/common/log.h"
 
 namespace profile {
@@ -60,13 +62,18 @@ class TwilioVerifyCodeVerifier final : public CodeVerifier {
   bool CheckMayBlock() const override { return true; }
 
   absl::Status Send(const CodeRequest& request) override {
-    const char* locale =
-        request.language == Language::kChinese ? "zh-CN" : "en";
+    // The caller's deadline bounds the request, as it does the local
+    // verifier's delivery.
+    const absl::Duration timeout =
+        std::min(options_.timeout, request.deadline - clock_->Now());
     absl::StatusOr<HttpResponse> response =
-        Post("/Verifications",
-             {{"To", request.key.phone_e164}, {"Channel", "sms"},
-              {"Locale", locale}},
-             request.trace);
+        timeout <= absl::ZeroDuration()
+            ? absl::DeadlineExceededError("the caller's deadline passed")
+            : Post("/Verifications",
+                   {{"To", request.key.phone_e164},
+                    {"Channel", "sms"},
+                    {"Locale", LanguageTag(request.language)}},
+                   request.trace, timeout);
     std::string error;
     if (!response.ok()) {
       error = std::string(response.status().message());
@@ -95,7 +102,8 @@ class TwilioVerifyCodeVerifier final : public CodeVerifier {
 
     absl::StatusOr<HttpResponse> response =
         Post("/VerificationCheck",
-             {{"To", key.phone_e164}, {"Code", std::string(code)}}, {});
+             {{"To", key.phone_e164}, {"Code", std::string(code)}}, {},
+             options_.timeout);
     if (!response.ok()) {
       return Unavailable(key, response.status().message());
     }
@@ -139,7 +147,8 @@ class TwilioVerifyCodeVerifier final : public CodeVerifier {
   // POSTs `form` to the service's `path` with the account's credentials.
   absl::StatusOr<HttpResponse> Post(absl::string_view path,
                                     const HttpFields& form,
-                                    const TraceContext& trace) {
+                                    const TraceContext& trace,
+                                    absl::Duration timeout) {
     HttpRequest request;
     request.method = "POST";
     request.url = absl::StrCat(service_url_, path);
@@ -151,7 +160,7 @@ class TwilioVerifyCodeVerifier final : public CodeVerifier {
     request.body = FormEncode(form);
     request.basic_user = options_.twilio.account_sid;
     request.basic_password = auth_token_;
-    request.timeout = options_.timeout;
+    request.timeout = timeout;
     return http_->Do(request);
   }
 

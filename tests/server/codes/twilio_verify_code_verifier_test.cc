@@ -154,6 +154,23 @@ TEST_F(TwilioVerifyCodeVerifierTest, SendStartsAVerificationInTheLanguage) {
                                    Pair("Locale", "zh-CN")));
 }
 
+TEST_F(TwilioVerifyCodeVerifierTest, SendWaitsNoLongerThanTheCaller) {
+  ASSERT_NE(verifier_, nullptr);
+  http_->Reply(201, R"({"sid":"VE1","status":"pending"})");
+  CodeRequest request = Request();
+  request.deadline = clock_->Now() + absl::Seconds(1);
+
+  EXPECT_THAT(verifier_->Send(request), IsOk());
+  ASSERT_EQ(http_->request_count(), 1u);
+  EXPECT_EQ(http_->requests()[0].timeout, absl::Seconds(1));
+
+  // A caller that stopped waiting gets no verification started.
+  request.deadline = clock_->Now();
+  EXPECT_THAT(verifier_->Send(request),
+              StatusIs(absl::StatusCode::kUnavailable, ApiCode::kSmsFailed));
+  EXPECT_EQ(http_->request_count(), 1u);
+}
+
 TEST_F(TwilioVerifyCodeVerifierTest, AFailedSendIsSmsFailed) {
   ASSERT_NE(verifier_, nullptr);
   http_->Reply(400, R"({"code":60200,"message":"Invalid parameter"})");
