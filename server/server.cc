@@ -123,6 +123,11 @@ void SetResourceLimits(const ServerOptions& options,
                              Millis(options.handshake_timeout));
 }
 
+// How much lower the send threads' CPU priority is than the rest of the
+// server's: when many sends are under way on a busy machine, the callback
+// threads (every other RPC, health checks) still get the CPU first.
+constexpr int kSendThreadNice = 10;
+
 }  // namespace
 
 absl::Status ServerOptions::Validate() const {
@@ -176,7 +181,8 @@ absl::StatusOr<std::unique_ptr<ProfileServer>> ProfileServer::Start(
   s->send_executor_ = injected_executor
                           ? s->executor_
                           : std::shared_ptr<Executor>(NewThreadPoolExecutor(
-                                max_sends, static_cast<size_t>(max_sends)));
+                                max_sends, static_cast<size_t>(max_sends),
+                                kSendThreadNice));
   s->service_ = std::make_unique<ProfileServiceImpl>(
       s->authenticator_.get(), &s->core_->phone_change(), s->executor_.get(),
       s->send_executor_.get());

@@ -1,5 +1,9 @@
 #include "server/common/executor.h"
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <deque>
 #include <thread>
 #include <utility>
@@ -15,8 +19,10 @@ class ThreadPoolExecutor final : public Executor {
  public:
   // Threads start on demand, up to `max_threads`: a server whose calls
   // never wait keeps none.
-  ThreadPoolExecutor(int max_threads, size_t max_queue)
-      : max_threads_(static_cast<size_t>(max_threads)), max_queue_(max_queue) {}
+  ThreadPoolExecutor(int max_threads, size_t max_queue, int nice)
+      : max_threads_(static_cast<size_t>(max_threads)),
+        max_queue_(max_queue),
+        nice_(nice) {}
 
   ~ThreadPoolExecutor() override {
     std::vector<std::thread> threads;
@@ -40,6 +46,10 @@ class ThreadPoolExecutor final : public Executor {
 
  private:
   void Work() {
+    // Linux keeps a nice value per thread: only this one yields.
+    if (nice_ != 0) {
+      setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), nice_);
+    }
     while (true) {
       std::function<void()> fn;
       {
@@ -66,13 +76,14 @@ class ThreadPoolExecutor final : public Executor {
   size_t idle_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::thread> threads_ ABSL_GUARDED_BY(mu_);
+  const int nice_;
 };
 
 }  // namespace
 
-std::unique_ptr<Executor> NewThreadPoolExecutor(int threads,
-                                                size_t max_queue) {
-  return std::make_unique<ThreadPoolExecutor>(threads, max_queue);
+std::unique_ptr<Executor> NewThreadPoolExecutor(int threads, size_t max_queue,
+                                                int nice) {
+  return std::make_unique<ThreadPoolExecutor>(threads, max_queue, nice);
 }
 
 }  // namespace profile

@@ -32,9 +32,12 @@ class Executor {
 
 // Returns a pool of up to `threads` threads, started as work arrives, with at
 // most `max_queue` functions waiting. Its destructor runs what is queued,
-// then joins the threads.
+// then joins the threads. A positive `nice` lowers the threads' CPU priority
+// by that much (Linux nice values are per thread): the rest of the process
+// keeps the CPU first when the pool's work piles up.
 // REQUIRES: threads >= 1.
-std::unique_ptr<Executor> NewThreadPoolExecutor(int threads, size_t max_queue);
+std::unique_ptr<Executor> NewThreadPoolExecutor(int threads, size_t max_queue,
+                                                int nice = 0);
 
 }  // namespace profile
 
