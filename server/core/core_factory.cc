@@ -136,7 +136,10 @@ absl::StatusOr<std::unique_ptr<Core>> NewCore(const CoreOptions& options,
   absl::StatusOr<TestPhoneCodes> test_codes =
       ParseTestPhoneCodes(options.test_phone_codes);
   if (!test_codes.ok()) return test_codes.status();
-  if (components.http == nullptr) {
+  // libcurl (and OpenSSL's client side) is set up only when a provider
+  // needs it.
+  if (components.http == nullptr &&
+      (options.sms.UsesHttp() || options.code_verifier == "twilio_verify")) {
     absl::StatusOr<std::shared_ptr<HttpClient>> http =
         NewSmsHttpClient(options.sms);
     if (!http.ok()) return http.status();

@@ -66,6 +66,15 @@ absl::Status SmsOptions::Validate() const {
   return delivery.Validate();
 }
 
+bool SmsOptions::UsesHttp() const {
+  for (absl::string_view member : absl::StrSplit(sender, ',')) {
+    if (member == "webhook" || member == "twilio" || member == "aliyun") {
+      return true;
+    }
+  }
+  return false;
+}
+
 absl::StatusOr<std::shared_ptr<HttpClient>> NewSmsHttpClient(
     const SmsOptions& options) {
   HttpClientOptions http;

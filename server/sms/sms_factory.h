@@ -44,6 +44,9 @@ struct SmsOptions {
   // delivery policy is in range; else INVALID_ARGUMENT naming the flag. A
   // provider's own options are checked when it is built.
   absl::Status Validate() const;
+
+  // Returns true if a member of the chain makes HTTP requests.
+  bool UsesHttp() const;
 };
 
 // Returns the HTTP client of `options` (its CAs).
