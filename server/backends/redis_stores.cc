@@ -62,10 +62,11 @@ if not v then return {0} end
 local first = string.find(v, '\n', 1, true)
 local second = string.find(v, '\n', first + 1, true)
 if string.sub(v, second + 1) ~= ARGV[1] then return {2} end
+local ttl = redis.call('PTTL', KEYS[1])
 redis.call('DEL', KEYS[1])
 if redis.call('GET', KEYS[2]) == ARGV[2] then redis.call('DEL', KEYS[2]) end
 redis.call('ZREM', KEYS[3], ARGV[2])
-return {1, v}
+return {1, v, ttl}
 )lua");
 
 class RedisTokenStore final : public TokenStore {
@@ -125,8 +126,13 @@ class RedisTokenStore final : public TokenStore {
     std::vector<std::string> parts =
         absl::StrSplit(reply->elements[1].str, absl::MaxSplits('\n', 2));
     if (parts.size() != 3) return Unexpected("token take", *reply);
+    absl::Time expires_at = absl::InfiniteFuture();
+    if (reply->elements.size() >= 3 && reply->elements[2].integer > 0) {
+      expires_at =
+          clock_->Now() + absl::Milliseconds(reply->elements[2].integer);
+    }
     return TokenGrant{std::move(parts[2]), std::move(parts[0]),
-                      std::move(parts[1])};
+                      std::move(parts[1]), expires_at};
   }
 
   size_t SweepExpired() override {
@@ -229,8 +235,9 @@ class RedisCodeStore final : public CodeStore {
 
  private:
   std::string Key(const CodeKey& key) const {
+    // Phones hold no colon; the user id goes last, so it may hold any.
     return absl::StrCat(prefix_, CodePurposeName(key.purpose), ":",
-                        key.phone_e164);
+                        key.phone_e164, ":", key.user_id);
   }
 
   RedisClient* const redis_;
@@ -259,17 +266,6 @@ if redis.call('INCR', KEYS[3]) == 1 then
   redis.call('PEXPIRE', KEYS[3], 3600000)
 end
 return {0, 0}
-)lua");
-
-// KEYS: cooldown, phone window, user window.
-ABSL_CONST_INIT const RedisScript kReleaseSend(R"lua(
-redis.call('DEL', KEYS[1])
-for i = 2, 3 do
-  if tonumber(redis.call('GET', KEYS[i]) or '0') > 0 then
-    redis.call('DECR', KEYS[i])
-  end
-end
-return 1
 )lua");
 
 class RedisSendLimiter final : public SendLimiter {
@@ -303,9 +299,6 @@ class RedisSendLimiter final : public SendLimiter {
     }
   }
 
-  void Release(const CodeKey& key, absl::string_view user_id) override {
-    redis_->Eval(kReleaseSend, Keys(key, user_id), {}).IgnoreError();
-  }
 
   size_t SweepExpired() override { return 0; }  // Redis expires windows
 

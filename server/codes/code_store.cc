@@ -116,7 +116,9 @@ class InMemoryCodeStore final : public CodeStore {
   }
 
   static std::string MapKey(const CodeKey& key) {
-    return absl::StrCat(static_cast<int>(key.purpose), key.phone_e164);
+    // Phones hold no newline; the user id goes last, so it may hold any.
+    return absl::StrCat(static_cast<int>(key.purpose), key.phone_e164, "\n",
+                        key.user_id);
   }
 
   Shard& ShardOf(absl::string_view map_key) {
@@ -150,8 +152,11 @@ absl::string_view CodePurposeName(CodePurpose purpose) {
 
 std::string CodeDigest(absl::string_view secret, const CodeKey& key,
                        absl::string_view code) {
+  // The user id is length-prefixed: it may hold any character.
   return HmacSha256(secret, absl::StrCat(CodePurposeName(key.purpose), "|",
-                                         key.phone_e164, "|", code));
+                                         key.phone_e164, "|",
+                                         key.user_id.size(), ":", key.user_id,
+                                         "|", code));
 }
 
 std::unique_ptr<CodeStore> NewInMemoryCodeStore(

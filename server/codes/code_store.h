@@ -35,10 +35,12 @@ enum class CodePurpose { kUnspecified = 0, kNewPhone = 1, kOldPhone = 2 };
 // Returns "new_phone", "old_phone" or "unspecified".
 absl::string_view CodePurposeName(CodePurpose purpose);
 
-// Which code: the phone it was sent to and what it proves.
+// Which code: the phone it was sent to, what it proves, and the user who
+// asked for it (another user's guesses neither use nor burn it).
 struct CodeKey {
   std::string phone_e164;
   CodePurpose purpose;
+  std::string user_id = {};
 };
 
 // Returns the error for a code that is not live: INVALID_ARGUMENT, api code

@@ -33,10 +33,6 @@ class LocalCodeVerifier final : public CodeVerifier {
   absl::Status Send(const CodeRequest& request) override {
     const CodeKey& key = request.key;
     const std::string code = RandomDigits(options_.code_length);
-    absl::Status stored = store_->Put(
-        key, CodeDigest(options_.secret, key, code),
-        clock_->Now() + options_.code_ttl, options_.max_attempts);
-    if (!stored.ok()) return stored;
     SmsMessage message;
     message.phone_e164 = key.phone_e164;
     message.code = code;
@@ -56,7 +52,11 @@ class LocalCodeVerifier final : public CodeVerifier {
           request.trace);
       return ApiError(ApiCode::kSmsFailed);
     }
-    return absl::OkStatus();
+    // Kept only once it went out: a send that fails leaves the codes as
+    // they were (an earlier code stays live).
+    return store_->Put(key, CodeDigest(options_.secret, key, code),
+                       clock_->Now() + options_.code_ttl,
+                       options_.max_attempts);
   }
 
   absl::Status Check(const CodeKey& key, absl::string_view code) override {

@@ -43,7 +43,7 @@ absl::StatusOr<PostgresOptions> PostgresOptionsFrom(
 // --code_verifier names. A new verifier is one more entry.
 absl::StatusOr<std::unique_ptr<CodeVerifier>> BuildVerifier(
     const CoreOptions& options, TestPhoneCodes test_codes,
-    const CoreComponents& components) {
+    std::shared_ptr<const SmsTexts> texts, const CoreComponents& components) {
   std::vector<std::unique_ptr<CodeVerifier>> chain;
   chain.push_back(NewTestNumberVerifier(std::move(test_codes)));
   if (options.code_verifier == "twilio_verify") {
@@ -58,15 +58,12 @@ absl::StatusOr<std::unique_ptr<CodeVerifier>> BuildVerifier(
     if (!verifier.ok()) return verifier.status();
     chain.push_back(*std::move(verifier));
   } else {
-    absl::StatusOr<std::shared_ptr<const SmsTexts>> texts =
-        SmsTexts::New(options.texts);
-    if (!texts.ok()) return texts.status();
     LocalCodeVerifierOptions local;
     local.code_length = options.phone_change.code_length;
     local.code_ttl = options.phone_change.code_ttl;
     local.max_attempts = options.phone_change.max_code_attempts;
     local.secret = components.code_secret;
-    local.texts = *std::move(texts);
+    local.texts = std::move(texts);
     chain.push_back(NewLocalCodeVerifier(std::move(local), components.clock,
                                          components.codes.get(),
                                          components.sms.get()));
@@ -136,6 +133,9 @@ absl::StatusOr<std::unique_ptr<Core>> NewCore(const CoreOptions& options,
   absl::StatusOr<TestPhoneCodes> test_codes =
       ParseTestPhoneCodes(options.test_phone_codes);
   if (!test_codes.ok()) return test_codes.status();
+  absl::StatusOr<std::shared_ptr<const SmsTexts>> texts =
+      SmsTexts::New(options.texts);
+  if (!texts.ok()) return texts.status();
   // libcurl (and OpenSSL's client side) is set up only when a provider
   // needs it.
   if (components.http == nullptr &&
@@ -248,8 +248,10 @@ absl::StatusOr<std::unique_ptr<Core>> NewCore(const CoreOptions& options,
 
   PhoneChangeOptions phone_change = options.phone_change;
   phone_change.fictional_numbers = FictionalTestNumbers(*test_codes);
+  phone_change.texts = *std::move(texts);
   absl::StatusOr<std::unique_ptr<CodeVerifier>> verifier =
-      BuildVerifier(options, *std::move(test_codes), components);
+      BuildVerifier(options, *std::move(test_codes), phone_change.texts,
+                    components);
   if (!verifier.ok()) return verifier.status();
   core->verifier_ = *std::move(verifier);
   PhoneChangeDeps deps;
@@ -260,6 +262,7 @@ absl::StatusOr<std::unique_ptr<Core>> NewCore(const CoreOptions& options,
   deps.verifier = core->verifier_.get();
   deps.metrics = components.metrics;
   deps.idempotency = components.idempotency.get();
+  deps.notices = components.sms.get();
   core->phone_change_ =
       std::make_unique<PhoneChange>(phone_change, std::move(deps));
   core->components_ = std::move(components);

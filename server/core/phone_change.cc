@@ -203,9 +203,17 @@ absl::StatusOr<SendCodeResult> PhoneChange::DoSendCode(
   if (!bindings.ok()) return bindings.status();
   const std::string& current = bindings->user_phone;
 
+  // A number bound to another account gets a notice instead of a code, and
+  // the caller the answer a free number gets: nothing tells one user about
+  // another's phone.
+  bool taken = false;
   if (purpose == CodePurpose::kNewPhone) {
-    absl::Status free = CheckNewPhoneIsFree(caller, *bindings, phone.e164);
-    if (!free.ok()) return free;
+    if (phone.e164 == current) {
+      return ApiError(ApiCode::kSamePhone,
+                      "the new phone is the account's current phone");
+    }
+    taken = !bindings->phone_owner.empty() &&
+            bindings->phone_owner != caller.user_id;
   } else if (current.empty()) {
     return ApiError(ApiCode::kNoCurrentPhone,
                     "the account has no phone to send an old-phone code to");
@@ -219,20 +227,42 @@ absl::StatusOr<SendCodeResult> PhoneChange::DoSendCode(
     return SendCodeResult{options_.code_ttl, absl::ZeroDuration()};
   }
 
-  const CodeKey key{phone.e164, purpose};
+  const CodeKey key{phone.e164, purpose, caller.user_id};
   absl::Status allowed = deps_.limiter->Acquire(key, caller.user_id);
   if (!allowed.ok()) return allowed;
+  // A send that fails still counts against the limits (a failing provider
+  // must not become unlimited guesses), and leaves the codes as they were.
   absl::Status sent =
-      deps_.verifier->Send({key, caller.language, caller.request_id,
-                            caller.trace, caller.deadline});
-  if (!sent.ok()) {
-    // Nothing was delivered: the send does not count against the limits.
-    deps_.limiter->Release(key, caller.user_id);
-    return sent;
-  }
-  if (deps_.metrics != nullptr) deps_.metrics->CodeSent(purpose);
+      taken ? SendPhoneInUseNotice(caller, phone.e164)
+            : deps_.verifier->Send({key, caller.language, caller.request_id,
+                                    caller.trace, caller.deadline});
+  if (!sent.ok()) return sent;
+  if (deps_.metrics != nullptr && !taken) deps_.metrics->CodeSent(purpose);
   return SendCodeResult{options_.code_ttl,
                         options_.send_limits.resend_interval};
+}
+
+absl::Status PhoneChange::SendPhoneInUseNotice(const Caller& caller,
+                                               absl::string_view phone_e164) {
+  SmsMessage message;
+  message.type = SmsType::kPhoneInUseNotice;
+  message.phone_e164 = std::string(phone_e164);
+  message.purpose = CodePurpose::kNewPhone;
+  message.text = options_.texts->PhoneInUseText(caller.language);
+  message.language = caller.language;
+  message.request_id = caller.request_id;
+  message.trace = caller.trace;
+  message.deadline = caller.deadline;
+  absl::Status sent = deps_.notices->Send(message);
+  if (!sent.ok()) {
+    Log(LogLevel::kError, "sms delivery failed",
+        {{"request_id", caller.request_id},
+         {"phone", MaskPhone(phone_e164)},
+         {"error", sent.message()}},
+        caller.trace);
+    return ApiError(ApiCode::kSmsFailed);
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<VerifyResult> PhoneChange::Verify(const Caller& caller,
@@ -255,8 +285,10 @@ absl::StatusOr<VerifyResult> PhoneChange::DoVerify(const Caller& caller,
   absl::StatusOr<PhoneBindings> bindings =
       deps_.users->Lookup(caller.user_id, new_phone->e164);
   if (!bindings.ok()) return bindings.status();
-  absl::Status free = CheckNewPhoneIsFree(caller, *bindings, new_phone->e164);
-  if (!free.ok()) return free;
+  if (new_phone->e164 == bindings->user_phone) {
+    return ApiError(ApiCode::kSamePhone,
+                    "the new phone is the account's current phone");
+  }
   const std::string& current = bindings->user_phone;
 
   const bool verify_old = options_.verify_old_phone && !current.empty();
@@ -284,11 +316,16 @@ absl::StatusOr<VerifyResult> PhoneChange::DoVerify(const Caller& caller,
 
   // Check every code before using any up: a wrong old code must not cost
   // the user the new one.
-  const CodeKey new_key{new_phone->e164, CodePurpose::kNewPhone};
-  const CodeKey old_key{current, CodePurpose::kOldPhone};
+  const CodeKey new_key{new_phone->e164, CodePurpose::kNewPhone,
+                        caller.user_id};
+  const CodeKey old_key{current, CodePurpose::kOldPhone, caller.user_id};
   absl::Status checked =
       deps_.verifier->Check(new_key, input.new_phone_pass_code);
   if (!checked.ok()) return checked;
+  // Whether the number is another account's is told only to whoever proved
+  // they hold it: before, a bound number answers exactly as a free one.
+  absl::Status free = CheckNewPhoneIsFree(caller, *bindings, new_phone->e164);
+  if (!free.ok()) return free;
   if (verify_old) {
     checked = deps_.verifier->Check(old_key, input.old_phone_pass_code);
     if (!checked.ok()) return checked;
@@ -369,7 +406,22 @@ absl::Status PhoneChange::Spend(const Caller& caller,
 
   absl::Status changed = deps_.users->ChangePhone(
       caller.user_id, grant->old_phone_e164, grant->new_phone_e164);
-  if (!changed.ok()) return changed;
+  if (!changed.ok()) {
+    const absl::StatusCode code = changed.code();
+    if (code == absl::StatusCode::kUnavailable ||
+        code == absl::StatusCode::kDeadlineExceeded) {
+      // The backend failed, the change did not happen: the token goes back
+      // for the rest of its life, so that the user's retry can spend it.
+      absl::Status back =
+          deps_.tokens->Issue(token_hash, *grant, grant->expires_at);
+      if (!back.ok()) {
+        Log(LogLevel::kWarning, "cannot put back an unspent token",
+            {{"error", std::string(back.message())},
+             {"request_id", caller.request_id}});
+      }
+    }
+    return changed;
+  }
   Log(LogLevel::kInfo, "phone changed",
       {{"audit", "phone_change"},
        {"user_id", caller.user_id},

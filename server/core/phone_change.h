@@ -34,6 +34,8 @@
 #include "server/limits/send_limiter.h"
 #include "server/metrics/phone_change_metrics.h"
 #include "server/phone/phone_number.h"
+#include "server/sms/sms_sender.h"
+#include "server/sms/sms_text.h"
 #include "server/token/token_store.h"
 #include "server/users/user_store.h"
 
@@ -68,6 +70,8 @@ struct PhoneChangeOptions {
   // libphonenumber calls them invalid: the test numbers among them
   // (NewCore() fills this from --test_phone_codes).
   FictionalNumbers fictional_numbers;
+  // The texts of the notices (NewCore() fills this from --app_name...).
+  std::shared_ptr<const SmsTexts> texts = SmsTexts::Default();
 
   // Returns OK if every option is in range, else INVALID_ARGUMENT naming
   // the flag.
@@ -87,6 +91,8 @@ struct PhoneChangeDeps {
   // Remembers answers for retries (idempotency keys, spent tokens); null
   // for none: a retry then runs anew.
   IdempotencyStore* idempotency = nullptr;
+  // Texts the notices that carry no code (the --sms_sender chain).
+  SmsSender* notices = nullptr;
 };
 
 struct SendCodeInput {
@@ -182,6 +188,11 @@ class PhoneChange {
 
   // Checks that `new_e164` may be bound to the caller, given the caller's
   // phone and the new phone's owner in `bindings`.
+  // Texts `phone_e164`, bound to another account, that someone tried to
+  // link it; returns 2110 if that failed.
+  absl::Status SendPhoneInUseNotice(const Caller& caller,
+                                    absl::string_view phone_e164);
+
   absl::Status CheckNewPhoneIsFree(const Caller& caller,
                                    const PhoneBindings& bindings,
                                    absl::string_view new_e164);

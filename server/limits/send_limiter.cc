@@ -88,12 +88,6 @@ class InMemorySendLimiter final : public SendLimiter {
     return absl::OkStatus();
   }
 
-  void Release(const CodeKey& key, absl::string_view user_id) override {
-    absl::MutexLock lock(&mu_);
-    cooldowns_.erase(CooldownKey(key));
-    Decrement(phones_, key.phone_e164);
-    Decrement(users_, user_id);
-  }
 
   size_t SweepExpired() override {
     const absl::Time now = clock_->Now();
@@ -125,11 +119,6 @@ class InMemorySendLimiter final : public SendLimiter {
       return Window{now, 0};
     }
     return it->second;
-  }
-
-  static void Decrement(Windows& windows, absl::string_view key) {
-    auto it = windows.find(key);
-    if (it != windows.end() && it->second.count > 0) --it->second.count;
   }
 
   const std::shared_ptr<Clock> clock_;

@@ -6,7 +6,8 @@
 //
 //   absl::Status allowed = limiter->Acquire(key, user_id);
 //   if (!allowed.ok()) return allowed;  // RESOURCE_EXHAUSTED, api code 2100
-//   if (!sms->Send(...).ok()) limiter->Release(key, user_id);
+//   sms->Send(...);  // a send that fails still counts: a failing provider
+//                    // must not turn into unlimited codes and guesses
 //
 // Thread-safety: implementations are safe to call concurrently.
 #ifndef PROFILE_SERVER_LIMITS_SEND_LIMITER_H_
@@ -57,9 +58,6 @@ class SendLimiter {
   // would be allowed (RetryAfterOf()).
   virtual absl::Status Acquire(const CodeKey& key,
                                absl::string_view user_id) = 0;
-
-  // Undoes the last Acquire() of `key` by `user_id`, for a send that failed.
-  virtual void Release(const CodeKey& key, absl::string_view user_id) = 0;
 
   // Forgets every window that has ended; returns how many.
   virtual size_t SweepExpired() = 0;

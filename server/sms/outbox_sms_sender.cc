@@ -26,9 +26,12 @@ class OutboxSmsSender final : public SmsSender {
     nlohmann::ordered_json line;
     line["time"] = absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", absl::Now(),
                                     absl::UTCTimeZone());
+    line["type"] = std::string(SmsTypeName(message.type));
     line["phone_e164"] = message.phone_e164;
-    line["code"] = message.code;
-    line["purpose"] = std::string(CodePurposeName(message.purpose));
+    if (message.type == SmsType::kVerificationCode) {
+      line["code"] = message.code;
+      line["purpose"] = std::string(CodePurposeName(message.purpose));
+    }
     line["text"] = message.text;
     std::string text =
         line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);

@@ -35,6 +35,16 @@ std::unique_ptr<SmsProvider> NewSenderProvider(
   return std::make_unique<SenderProvider>(std::move(name), std::move(sender));
 }
 
+absl::string_view SmsTypeName(SmsType type) {
+  switch (type) {
+    case SmsType::kVerificationCode:
+      return "verification_code";
+    case SmsType::kPhoneInUseNotice:
+      return "phone_in_use_notice";
+  }
+  return "verification_code";
+}
+
 SmsAttempt HttpAttempt(absl::string_view what, int http_status,
                        absl::string_view retry_after) {
   SmsAttempt attempt;

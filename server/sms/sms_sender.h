@@ -33,10 +33,24 @@
 
 namespace profile {
 
+// What a message is, as the webhook's `type` and the outbox's names it.
+enum class SmsType {
+  // A verification code ("verification_code").
+  kVerificationCode,
+  // No code: someone asked to link this number, which another account
+  // holds ("phone_in_use_notice").
+  kPhoneInUseNotice,
+};
+
+// Returns "verification_code" or "phone_in_use_notice".
+absl::string_view SmsTypeName(SmsType type);
+
 struct SmsMessage {
+  SmsType type = SmsType::kVerificationCode;
   std::string phone_e164;
+  // Empty for a notice.
   std::string code;
-  CodePurpose purpose;
+  CodePurpose purpose = CodePurpose::kNewPhone;
   // The text the phone shows.
   std::string text;
   // The language of `text`, and the request that asked for the message.

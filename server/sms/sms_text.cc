@@ -127,6 +127,18 @@ std::shared_ptr<const SmsTexts> SmsTexts::Default() {
   return *kDefault;
 }
 
+std::string SmsTexts::PhoneInUseText(Language language) const {
+  if (language == Language::kChinese) {
+    return absl::StrCat("【", app_name_,
+                        "】有人请求将此手机号绑定到一个账号，但它已绑定您的"
+                        "账号，未作更改。如非您本人操作，无需处理。");
+  }
+  return absl::StrCat(app_name_,
+                      ": someone asked to link this number to an account, "
+                      "but it is already linked to yours. Nothing was "
+                      "changed. If this was not you, no action is needed.");
+}
+
 std::string SmsTexts::CodeText(Language language, CodePurpose purpose,
                                absl::string_view code,
                                absl::Duration ttl) const {

@@ -63,6 +63,10 @@ class SmsTexts {
   std::string CodeText(Language language, CodePurpose purpose,
                        absl::string_view code, absl::Duration ttl) const;
 
+  // Returns the notice, without a code, to a number someone tried to link
+  // to an account while another account holds it.
+  std::string PhoneInUseText(Language language) const;
+
  private:
   SmsTexts() = default;
 

@@ -33,10 +33,12 @@ class WebhookSmsSender final : public SmsProvider {
   SmsAttempt Attempt(const SmsMessage& message,
                      absl::Duration timeout) override {
     nlohmann::ordered_json body;
-    body["type"] = "verification_code";
+    body["type"] = std::string(SmsTypeName(message.type));
     body["phone_e164"] = message.phone_e164;
-    body["code"] = message.code;
-    body["purpose"] = std::string(CodePurposeName(message.purpose));
+    if (message.type == SmsType::kVerificationCode) {
+      body["code"] = message.code;
+      body["purpose"] = std::string(CodePurposeName(message.purpose));
+    }
     body["locale"] = LanguageTag(message.language);
     body["text"] = message.text;
     body["request_id"] = message.request_id;

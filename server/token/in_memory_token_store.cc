@@ -234,7 +234,8 @@ class InMemoryTokenStore final : public TokenStore {
                                                  : TokenNotFoundError();
     }
     return TokenGrant{std::string(user_id), UnpackPhone(entry.old_phone),
-                      UnpackPhone(entry.new_phone)};
+                      UnpackPhone(entry.new_phone),
+                      absl::FromUnixNanos(entry.expires_at_ns)};
   }
 
   size_t SweepExpired() override {

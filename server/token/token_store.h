@@ -40,6 +40,9 @@ struct TokenGrant {
   std::string user_id;
   std::string old_phone_e164;
   std::string new_phone_e164;
+  // When the token would have expired (set by Take()), so that a spend that
+  // failed on a backend can put it back for the rest of its life.
+  absl::Time expires_at = absl::InfiniteFuture();
 
   friend bool operator==(const TokenGrant& a, const TokenGrant& b) {
     return a.user_id == b.user_id && a.old_phone_e164 == b.old_phone_e164 &&

@@ -101,7 +101,7 @@ void BM_ChainTestNumber(benchmark::State& state) {
   chain.push_back(NewTestNumberVerifier(std::move(test_codes)));
   chain.push_back(LocalVerifier(store.get(), RandomBytes(32)));
   auto validator = NewCodeVerifierChain(std::move(chain));
-  const CodeKey key{"+8613900000007", CodePurpose::kNewPhone};
+  const CodeKey key{"+8613900000007", CodePurpose::kNewPhone, "u1"};
   for (auto _ : state) {
     absl::Status status = validator->Check(key, "246810");
     if (status.ok()) status = validator->Consume(key, "246810");
@@ -117,7 +117,7 @@ BENCHMARK(BM_ChainTestNumber);
 // CodeDigest alone: the HMAC-SHA256 of purpose, phone and code.
 void BM_CodeDigest(benchmark::State& state) {
   const std::string secret = RandomBytes(32);
-  const CodeKey key{"+8613800138000", CodePurpose::kNewPhone};
+  const CodeKey key{"+8613800138000", CodePurpose::kNewPhone, "u1"};
   for (auto _ : state) {
     benchmark::DoNotOptimize(CodeDigest(secret, key, "246810"));
   }

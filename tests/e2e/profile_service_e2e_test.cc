@@ -418,18 +418,53 @@ TEST_P(ProfileServiceE2eTest, CodeIsBoundToItsPurpose) {
   EXPECT_EQ(result.api_code(), 2300);
 }
 
-TEST_P(ProfileServiceE2eTest, PhoneOfAnotherAccountIs2035BeforeAnySms) {
-  StartServer();
+// No phone-lookup oracle: a number bound to another account answers exactly
+// as a free one (status, api code, message, fields), and its holder gets a
+// notice without a code.
+TEST_P(ProfileServiceE2eTest, BoundAndFreeNumbersAnswerAlike) {
+  ServerOptions options = BaseOptions();
+  // The owner's own code went to the number a moment ago: no cooldown, so
+  // that only the binding could tell the two numbers apart.
+  options.core.phone_change.send_limits.resend_interval = absl::ZeroDuration();
+  StartServer(options);
   BindPhone("owner", "13800138001");
   const int lines = OutboxLines();
-  CallResult result = Send("thief", "+86", "13800138001");
-  EXPECT_EQ(result.code(), grpc::StatusCode::ALREADY_EXISTS);
-  EXPECT_EQ(result.api_code(), 2035);
-  EXPECT_EQ(OutboxLines(), lines);
+  v1::SendPhoneCodeResponse bound_response, free_response;
+  CallResult bound = Send("prober", "+86", "13800138001",
+                          v1::PHONE_CODE_PURPOSE_NEW_PHONE, &bound_response);
+  CallResult free = Send("prober", "+86", "13800138002",
+                         v1::PHONE_CODE_PURPOSE_NEW_PHONE, &free_response);
+  EXPECT_EQ(bound.code(), grpc::StatusCode::OK);
+  EXPECT_EQ(bound.code(), free.code());
+  EXPECT_EQ(bound.api_code(), free.api_code());
+  EXPECT_EQ(bound.status.error_message(), free.status.error_message());
+  EXPECT_EQ(bound_response.status_code(), free_response.status_code());
+  EXPECT_EQ(bound_response.message(), free_response.message());
+  EXPECT_EQ(bound_response.data().SerializeAsString(),
+            free_response.data().SerializeAsString());
+  // The owner's phone got a notice without a code; the free one a code.
+  ASSERT_EQ(OutboxLines(), lines + 2);
+  std::ifstream in(outbox_);
+  std::vector<nlohmann::json> sent;
+  for (std::string line; std::getline(in, line);) {
+    sent.push_back(nlohmann::json::parse(line));
+  }
+  const nlohmann::json& notice = sent[sent.size() - 2];
+  EXPECT_EQ(notice["type"], "phone_in_use_notice");
+  EXPECT_EQ(notice["phone_e164"], "+8613800138001");
+  EXPECT_FALSE(notice.contains("code"));
+  EXPECT_EQ(sent.back()["type"], "verification_code");
 
-  result = Verify("thief", VerifyRequest("+86", "13800138001", "123456"));
-  EXPECT_EQ(result.code(), grpc::StatusCode::ALREADY_EXISTS);
-  EXPECT_EQ(result.api_code(), 2035);
+  // Guesses at a bound and a free number answer alike: no code is live.
+  CallResult guess_bound =
+      Verify("prober", VerifyRequest("+86", "13800138001", "123456"));
+  CallResult guess_free =
+      Verify("other", VerifyRequest("+86", "13800138003", "123456"));
+  EXPECT_EQ(guess_bound.code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(guess_bound.api_code(), 2300);
+  EXPECT_EQ(guess_bound.api_code(), guess_free.api_code());
+  EXPECT_EQ(guess_bound.status.error_message(),
+            guess_free.status.error_message());
 }
 
 TEST_P(ProfileServiceE2eTest, OldPhoneCodeGoesOnlyToTheCurrentPhone) {
@@ -485,18 +520,22 @@ TEST_P(ProfileServiceE2eTest, HourlyCapPerUserIs2100) {
   EXPECT_GT(result.retry_after(), 3500);
 }
 
-TEST_P(ProfileServiceE2eTest, SmsThatCannotBeSentIs2110AndKeepsNoCooldown) {
+TEST_P(ProfileServiceE2eTest, SmsThatCannotBeSentIs2110AndStillCounts) {
   ServerOptions options = BaseOptions();
   options.core.sms.sender = "outbox:/dev/full";  // every write fails: ENOSPC
   StartServer(options);
-  for (int i = 0; i < 2; ++i) {
-    // The second try is not refused as too frequent: a failed send does
-    // not count.
-    CallResult result = Send("u1", "+86", "13800138001");
-    EXPECT_EQ(result.code(), grpc::StatusCode::UNAVAILABLE);
-    EXPECT_EQ(result.api_code(), 2110);
-    EXPECT_THAT(result.status.error_message(), HasSubstr("could not be sent"));
-  }
+  CallResult result = Send("u1", "+86", "13800138001");
+  EXPECT_EQ(result.code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(result.api_code(), 2110);
+  EXPECT_THAT(result.status.error_message(), HasSubstr("could not be sent"));
+  // A failed send is not refunded: a failing provider must not become
+  // unlimited codes and guesses.
+  result = Send("u1", "+86", "13800138001");
+  EXPECT_EQ(result.code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(result.api_code(), 2100);
+  // No code was left live by the failed send.
+  result = Verify("u1", VerifyRequest("+86", "13800138001", "123456"));
+  EXPECT_EQ(result.api_code(), 2300);
 }
 
 TEST_P(ProfileServiceE2eTest, UnknownOrUsedTokenIsNotFound) {

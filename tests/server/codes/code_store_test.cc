@@ -27,9 +27,9 @@ constexpr char kSecret[] = "code-secret";
 constexpr absl::Duration kTtl = absl::Minutes(5);
 constexpr int kMaxAttempts = 3;
 
-const CodeKey kNewKey{"+8613800138000", CodePurpose::kNewPhone};
-const CodeKey kOldKey{"+8613800138000", CodePurpose::kOldPhone};
-const CodeKey kOtherPhoneKey{"+8613912345678", CodePurpose::kNewPhone};
+const CodeKey kNewKey{"+8613800138000", CodePurpose::kNewPhone, "u1"};
+const CodeKey kOldKey{"+8613800138000", CodePurpose::kOldPhone, "u1"};
+const CodeKey kOtherPhoneKey{"+8613912345678", CodePurpose::kNewPhone, "u1"};
 
 std::string Digest(const CodeKey& key, absl::string_view code) {
   return CodeDigest(kSecret, key, code);
@@ -256,7 +256,7 @@ TEST_F(CodeStoreTest, SweepRemovesExactlyTheExpiredCodes) {
   auto store = NewStore();
   const absl::Time t0 = clock_->Now();
   for (int i = 1; i <= 5; ++i) {
-    const CodeKey key{absl::StrCat("+861380013800", i), CodePurpose::kNewPhone};
+    const CodeKey key{absl::StrCat("+861380013800", i), CodePurpose::kNewPhone, "u1"};
     ASSERT_THAT(store->Put(key, Digest(key, "123456"), t0 + absl::Seconds(i),
                            3),
                 IsOk());
@@ -266,7 +266,7 @@ TEST_F(CodeStoreTest, SweepRemovesExactlyTheExpiredCodes) {
   EXPECT_EQ(store->SweepExpired(), 3u);
   EXPECT_EQ(store->SweepExpired(), 0u);
   for (int i = 4; i <= 5; ++i) {
-    const CodeKey key{absl::StrCat("+861380013800", i), CodePurpose::kNewPhone};
+    const CodeKey key{absl::StrCat("+861380013800", i), CodePurpose::kNewPhone, "u1"};
     EXPECT_THAT(store->Check(key, Digest(key, "123456")), IsOk()) << i;
   }
   clock_->Set(t0 + absl::Seconds(5));
@@ -280,7 +280,7 @@ TEST_F(CodeStoreTest, CapacityIsEnforced) {
   int stored = 0;
   for (int i = 0; i < 40; ++i) {
     const CodeKey key{absl::StrCat("+86138001380", 10 + i),
-                      CodePurpose::kNewPhone};
+                      CodePurpose::kNewPhone, "u1"};
     absl::Status put = Put(*store, key, "123456");
     if (put.ok()) {
       ++stored;

@@ -86,7 +86,7 @@ class CodeVerifierTest : public ::testing::Test {
 
 TEST_F(CodeVerifierTest, LocalSendTextsACodeThatChecksOnce) {
   auto verifier = LocalVerifier(kSecret);
-  const CodeKey key{kRealPhone, CodePurpose::kOldPhone};
+  const CodeKey key{kRealPhone, CodePurpose::kOldPhone, "u1"};
   EXPECT_TRUE(verifier->Texts(kRealPhone));
   EXPECT_FALSE(verifier->SendMayBlock());
   EXPECT_FALSE(verifier->CheckMayBlock());
@@ -168,7 +168,7 @@ TEST_F(CodeVerifierTest, StoredCoversEveryPhone) {
 
 TEST_F(CodeVerifierTest, StoredChecksWithoutConsumingAndConsumesOnce) {
   auto validator = LocalVerifier(kSecret);
-  const CodeKey key{kRealPhone, CodePurpose::kNewPhone};
+  const CodeKey key{kRealPhone, CodePurpose::kNewPhone, "u1"};
   Send(key, "123456");
   EXPECT_THAT(validator->Check(key, "123456"), IsOk());
   EXPECT_THAT(validator->Check(key, "123456"), IsOk());
@@ -179,7 +179,7 @@ TEST_F(CodeVerifierTest, StoredChecksWithoutConsumingAndConsumesOnce) {
 
 TEST_F(CodeVerifierTest, StoredWrongCodeIsCountedAndBurns) {
   auto validator = LocalVerifier(kSecret);
-  const CodeKey key{kRealPhone, CodePurpose::kNewPhone};
+  const CodeKey key{kRealPhone, CodePurpose::kNewPhone, "u1"};
   Send(key, "123456", /*max_attempts=*/2);
   EXPECT_THAT(validator->Check(key, "000000"), IsWrongCode());
   EXPECT_THAT(validator->Check(key, "111111"), IsWrongCode());
@@ -187,7 +187,7 @@ TEST_F(CodeVerifierTest, StoredWrongCodeIsCountedAndBurns) {
 }
 
 TEST_F(CodeVerifierTest, StoredUsesItsSecret) {
-  const CodeKey key{kRealPhone, CodePurpose::kNewPhone};
+  const CodeKey key{kRealPhone, CodePurpose::kNewPhone, "u1"};
   Send(key, "123456");
   auto wrong_secret = LocalVerifier("another-secret");
   EXPECT_THAT(wrong_secret->Check(key, "123456"), IsWrongCode());
@@ -197,8 +197,8 @@ TEST_F(CodeVerifierTest, StoredUsesItsSecret) {
 
 TEST_F(CodeVerifierTest, StoredCodeIsBoundToPurpose) {
   auto validator = LocalVerifier(kSecret);
-  const CodeKey new_key{kRealPhone, CodePurpose::kNewPhone};
-  const CodeKey old_key{kRealPhone, CodePurpose::kOldPhone};
+  const CodeKey new_key{kRealPhone, CodePurpose::kNewPhone, "u1"};
+  const CodeKey old_key{kRealPhone, CodePurpose::kOldPhone, "u1"};
   Send(new_key, "123456");
   EXPECT_THAT(validator->Check(old_key, "123456"), IsNoLiveCode());
   EXPECT_THAT(validator->Consume(old_key, "123456"), IsNoLiveCode());
@@ -228,7 +228,7 @@ TEST_F(CodeVerifierTest, FixedCoversOnlyListedNumbers) {
 TEST_F(CodeVerifierTest, FixedCodeIsReusableForBothPurposes) {
   auto validator = NewTestNumberVerifier(TestCodes());
   for (CodePurpose purpose : {CodePurpose::kNewPhone, CodePurpose::kOldPhone}) {
-    const CodeKey key{kTestPhone, purpose};
+    const CodeKey key{kTestPhone, purpose, "u1"};
     for (int i = 0; i < 3; ++i) {
       EXPECT_THAT(validator->Check(key, kTestCode), IsOk());
       EXPECT_THAT(validator->Consume(key, kTestCode), IsOk());
@@ -241,7 +241,7 @@ TEST_F(CodeVerifierTest, FixedCodeIsReusableForBothPurposes) {
 
 TEST_F(CodeVerifierTest, FixedWrongCodeIsWrongAndNeverBurns) {
   auto validator = NewTestNumberVerifier(TestCodes());
-  const CodeKey key{kTestPhone, CodePurpose::kNewPhone};
+  const CodeKey key{kTestPhone, CodePurpose::kNewPhone, "u1"};
   for (int i = 0; i < 50; ++i) {
     EXPECT_THAT(validator->Check(key, "000000"), IsWrongCode());
   }
@@ -256,7 +256,7 @@ TEST_F(CodeVerifierTest, FixedWrongCodeIsWrongAndNeverBurns) {
 
 TEST_F(CodeVerifierTest, FixedConsumeDoesNotBurn) {
   auto validator = NewTestNumberVerifier(TestCodes());
-  const CodeKey key{kTestPhone, CodePurpose::kNewPhone};
+  const CodeKey key{kTestPhone, CodePurpose::kNewPhone, "u1"};
   ASSERT_THAT(validator->Consume(key, kTestCode), IsOk());
   EXPECT_THAT(validator->Consume(key, kTestCode), IsOk());
   EXPECT_THAT(validator->Check(key, kTestCode), IsOk());
@@ -264,7 +264,7 @@ TEST_F(CodeVerifierTest, FixedConsumeDoesNotBurn) {
 
 TEST_F(CodeVerifierTest, FixedUnlistedNumberHasNoLiveCode) {
   auto validator = NewTestNumberVerifier(TestCodes());
-  const CodeKey key{kRealPhone, CodePurpose::kNewPhone};
+  const CodeKey key{kRealPhone, CodePurpose::kNewPhone, "u1"};
   EXPECT_THAT(validator->Check(key, kTestCode), IsNoLiveCode());
   EXPECT_THAT(validator->Consume(key, kTestCode), IsNoLiveCode());
 }
@@ -280,7 +280,7 @@ TEST_F(CodeVerifierTest, EmptyFixedValidatorCoversNothing) {
 
 TEST_F(CodeVerifierTest, ChainHandsTestNumbersToTheFixedValidator) {
   auto chain = Chain();
-  const CodeKey key{kTestPhone, CodePurpose::kNewPhone};
+  const CodeKey key{kTestPhone, CodePurpose::kNewPhone, "u1"};
   // A stored code exists for the test number too; the fixed validator,
   // first in the chain, decides anyway.
   Send(key, "111111");
@@ -297,7 +297,7 @@ TEST_F(CodeVerifierTest, ChainHandsTestNumbersToTheFixedValidator) {
 
 TEST_F(CodeVerifierTest, ChainHandsOtherNumbersToTheStoredValidator) {
   auto chain = Chain();
-  const CodeKey key{kRealPhone, CodePurpose::kNewPhone};
+  const CodeKey key{kRealPhone, CodePurpose::kNewPhone, "u1"};
   EXPECT_TRUE(chain->Covers(kRealPhone));
   // The test code does not open a real number.
   EXPECT_THAT(chain->Check(key, kTestCode), IsNoLiveCode());
@@ -322,7 +322,7 @@ TEST_F(CodeVerifierTest, NumberNoValidatorCoversHasNoLiveCode) {
   std::vector<std::unique_ptr<CodeVerifier>> validators;
   validators.push_back(NewTestNumberVerifier(TestCodes()));
   auto chain = NewCodeVerifierChain(std::move(validators));
-  const CodeKey key{kRealPhone, CodePurpose::kNewPhone};
+  const CodeKey key{kRealPhone, CodePurpose::kNewPhone, "u1"};
   EXPECT_FALSE(chain->Covers(kRealPhone));
   EXPECT_THAT(chain->Check(key, kTestCode), IsNoLiveCode());
   EXPECT_THAT(chain->Consume(key, kTestCode), IsNoLiveCode());

@@ -390,11 +390,30 @@ TEST_F(PhoneChangeTest, SendCodeToTheCurrentPhoneAsNewIsSamePhone) {
   EXPECT_THAT(Outbox(), SizeIs(0));
 }
 
-TEST_F(PhoneChangeTest, SendCodeToAnotherAccountsPhoneIsPhoneTaken) {
+// No oracle: a number bound to another account answers as a free one, and
+// its holder gets a notice without a code.
+TEST_F(PhoneChangeTest, SendCodeToAnotherAccountsPhoneAnswersAsFreeAndNotifies) {
+  absl::StatusOr<SendCodeResult> free =
+      core()->SendCode(Call("u3"), {"+86", kPhoneB, kNew});
+  ASSERT_THAT(free, IsOk());
   Bind("u2", kPhoneAE164);
+  absl::StatusOr<SendCodeResult> taken =
+      core()->SendCode(Call("u1"), {"+86", kPhoneA, kNew});
+  ASSERT_THAT(taken, IsOk());
+  EXPECT_EQ(taken->expires_in, free->expires_in);
+  EXPECT_EQ(taken->resend_after, free->resend_after);
+  ASSERT_THAT(Outbox(), SizeIs(2));
+  const nlohmann::json notice = Outbox()[1];
+  EXPECT_EQ(notice["phone_e164"], kPhoneAE164);
+  EXPECT_EQ(notice["code"], "");
+  EXPECT_THAT(notice["text"].get<std::string>(),
+              ::testing::HasSubstr("already linked to yours"));
+  // The limits count it like any send.
   EXPECT_THAT(core()->SendCode(Call("u1"), {"+86", kPhoneA, kNew}),
-              IsPhoneTaken());
-  EXPECT_THAT(Outbox(), SizeIs(0));
+              IsTooFrequent());
+  // And no guess can get past it: there is no code to find, and 2035 comes
+  // only after a right code.
+  EXPECT_THAT(VerifyNew("u1", kPhoneA, "000000"), IsNoLiveCode());
 }
 
 TEST_F(PhoneChangeTest, OldPhoneCodeGoesOnlyToTheCurrentPhone) {
@@ -442,7 +461,13 @@ TEST_F(PhoneChangeTest, ANewCodeReplacesTheOldOne) {
   EXPECT_THAT(VerifyNew("u1", kPhoneA, second), IsOk());
 }
 
-TEST_F(PhoneChangeTest, FailedSmsIsUnavailableAndDoesNotStartACooldown) {
+TEST_F(PhoneChangeTest, FailedSmsIsUnavailableAndChangesNothing) {
+  // A code that went out before the failure.
+  const std::string code = SendCode("u1", kPhoneA);
+  ASSERT_FALSE(code.empty());
+  options_.send_limits.resend_interval = absl::ZeroDuration();
+  memory_->ResetCore(options_);
+  memory_->ResetLimiter();
   sms_->set_failing(true);
   ::testing::internal::CaptureStderr();
   absl::StatusOr<SendCodeResult> sent =
@@ -456,9 +481,42 @@ TEST_F(PhoneChangeTest, FailedSmsIsUnavailableAndDoesNotStartACooldown) {
   EXPECT_THAT(log, Not(HasSubstr(sms_->failed()[0].code)));
   EXPECT_THAT(log, Not(HasSubstr(kPhoneAE164)));
 
-  // The limiter was released: an immediate retry is allowed.
+  // The earlier code is still the live one: the failed send replaced
+  // nothing.
+  EXPECT_THAT(VerifyNew("u1", kPhoneA, code), IsOk());
+}
+
+TEST_F(PhoneChangeTest, FailedSmsStillCountsAgainstTheLimits) {
+  sms_->set_failing(true);
+  EXPECT_THAT(core()->SendCode(Call("u1"), {"+86", kPhoneA, kNew}),
+              StatusIs(absl::StatusCode::kUnavailable, ApiCode::kSmsFailed));
+  // A failing provider does not lift the cooldown: send, guess, send...
+  // would otherwise be unlimited.
   sms_->set_failing(false);
-  EXPECT_FALSE(SendCode("u1", kPhoneA).empty());
+  EXPECT_THAT(core()->SendCode(Call("u1"), {"+86", kPhoneA, kNew}),
+              IsTooFrequent());
+}
+
+// Codes belong to the user who asked for them.
+TEST_F(PhoneChangeTest, AnotherUsersGuessesNeitherUseNorBurnACode) {
+  const std::string code = SendCode("u1", kPhoneA);
+  ASSERT_FALSE(code.empty());
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_THAT(VerifyNew("u2", kPhoneA, "000000"), IsNoLiveCode());
+  }
+  EXPECT_THAT(VerifyNew("u2", kPhoneA, code), IsNoLiveCode());
+  EXPECT_THAT(VerifyNew("u1", kPhoneA, code), IsOk());
+}
+
+// No oracle: before a right code, a bound number answers as a free one.
+TEST_F(PhoneChangeTest, VerifyTellsPhoneTakenOnlyAfterARightCode) {
+  const std::string code = SendCode("u1", kPhoneA);
+  ASSERT_FALSE(code.empty());
+  Bind("u2", kPhoneAE164);
+  EXPECT_THAT(VerifyNew("u1", kPhoneA, "000000"), IsWrongCode());
+  EXPECT_THAT(VerifyNew("u3", kPhoneA, "000000"), IsNoLiveCode());
+  EXPECT_THAT(VerifyNew("u3", kPhoneB, "000000"), IsNoLiveCode());
+  EXPECT_THAT(VerifyNew("u1", kPhoneA, code), IsPhoneTaken());
 }
 
 TEST_F(PhoneChangeTest, HourlyCapPerUserApplies) {
@@ -505,7 +563,7 @@ TEST_F(PhoneChangeTest, TestNumberVerifiesWithItsFixedCodeRepeatedly) {
 TEST_F(PhoneChangeTest, TestNumberIgnoresAStoredCode) {
   // Even if a stored code existed for the test number, the fixed code
   // decides.
-  const CodeKey key{kTestPhoneE164, CodePurpose::kNewPhone};
+  const CodeKey key{kTestPhoneE164, CodePurpose::kNewPhone, "u1"};
   ASSERT_THAT(codes()->Put(key, CodeDigest(kSecret, key, "111111"),
                            clock_->Now() + absl::Minutes(5), 5),
               IsOk());
@@ -664,8 +722,8 @@ TEST_F(PhoneChangeTest, VerifyOldPhoneConsumesBothCodes) {
   const std::string old_code = SendCode("u1", kPhoneA, kOld);
   const std::string new_code = SendCode("u1", kPhoneB, kNew);
   ASSERT_THAT(VerifyBoth("u1", kPhoneB, new_code, kPhoneA, old_code), IsOk());
-  const CodeKey old_key{kPhoneAE164, CodePurpose::kOldPhone};
-  const CodeKey new_key{kPhoneBE164, CodePurpose::kNewPhone};
+  const CodeKey old_key{kPhoneAE164, CodePurpose::kOldPhone, "u1"};
+  const CodeKey new_key{kPhoneBE164, CodePurpose::kNewPhone, "u1"};
   EXPECT_THAT(codes()->Check(old_key, CodeDigest(kSecret, old_key, old_code)),
               IsNoLiveCode());
   EXPECT_THAT(codes()->Check(new_key, CodeDigest(kSecret, new_key, new_code)),
@@ -983,6 +1041,10 @@ TEST_F(PhoneChangeTest, SendCodeFailedFirstAttemptIsNotRemembered) {
               StatusIs(absl::StatusCode::kUnavailable, ApiCode::kSmsFailed));
   ::testing::internal::GetCapturedStderr();
   sms_->set_failing(false);
+  // The retry runs anew (and meets the cooldown the failed send started).
+  EXPECT_THAT(core()->SendCode(KeyedCall("u1", "k-1"), {"+86", kPhoneA, kNew}),
+              IsTooFrequent());
+  clock_->Advance(absl::Seconds(60));
   EXPECT_THAT(core()->SendCode(KeyedCall("u1", "k-1"), {"+86", kPhoneA, kNew}),
               IsOk());
   EXPECT_EQ(sms_->count(), 1u);

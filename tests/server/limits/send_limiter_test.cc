@@ -27,12 +27,12 @@ using ::profile::testing::StatusIs;
 constexpr char kPhone[] = "+8613800138000";
 constexpr char kOtherPhone[] = "+8613912345678";
 
-const CodeKey kNewKey{kPhone, CodePurpose::kNewPhone};
-const CodeKey kOldKey{kPhone, CodePurpose::kOldPhone};
-const CodeKey kOtherPhoneKey{kOtherPhone, CodePurpose::kNewPhone};
+const CodeKey kNewKey{kPhone, CodePurpose::kNewPhone, "u1"};
+const CodeKey kOldKey{kPhone, CodePurpose::kOldPhone, "u1"};
+const CodeKey kOtherPhoneKey{kOtherPhone, CodePurpose::kNewPhone, "u1"};
 
 CodeKey PhoneKey(int i) {
-  return CodeKey{absl::StrCat("+86139123456", 10 + i), CodePurpose::kNewPhone};
+  return CodeKey{absl::StrCat("+86139123456", 10 + i), CodePurpose::kNewPhone, "u1"};
 }
 
 auto IsTooFrequent() {
@@ -212,50 +212,6 @@ TEST_F(SendLimiterTest, RefusedRequestsDoNotCount) {
   }
   EXPECT_THAT(limiter->Acquire(kOtherPhoneKey, "u1"), IsOk());
   EXPECT_THAT(limiter->Acquire(PhoneKey(0), "u1"), IsTooFrequent());
-}
-
-TEST_F(SendLimiterTest, ReleaseUndoesTheCooldown) {
-  auto limiter = NewLimiter();
-  ASSERT_THAT(limiter->Acquire(kNewKey, "u1"), IsOk());
-  limiter->Release(kNewKey, "u1");
-  EXPECT_THAT(limiter->Acquire(kNewKey, "u1"), IsOk());
-  EXPECT_THAT(limiter->Acquire(kNewKey, "u1"), IsTooFrequent());
-}
-
-TEST_F(SendLimiterTest, ReleaseUndoesTheHourlyCounts) {
-  auto limiter = NewLimiter(Caps(/*per_phone=*/2, /*per_user=*/2));
-  // Failed sends, each released, never use up the caps.
-  for (int i = 0; i < 10; ++i) {
-    ASSERT_THAT(limiter->Acquire(kNewKey, "u1"), IsOk()) << i;
-    limiter->Release(kNewKey, "u1");
-  }
-  ASSERT_THAT(limiter->Acquire(kNewKey, "u1"), IsOk());
-  clock_->Advance(absl::Seconds(1));
-  ASSERT_THAT(limiter->Acquire(kNewKey, "u1"), IsOk());
-  clock_->Advance(absl::Seconds(1));
-  EXPECT_THAT(limiter->Acquire(kNewKey, "u1"), IsTooFrequent());
-  // Releasing the last send frees one slot of each cap again.
-  limiter->Release(kNewKey, "u1");
-  EXPECT_THAT(limiter->Acquire(kNewKey, "u1"), IsOk());
-}
-
-TEST_F(SendLimiterTest, ReleaseOfOneKeyLeavesOthers) {
-  auto limiter = NewLimiter();
-  ASSERT_THAT(limiter->Acquire(kNewKey, "u1"), IsOk());
-  ASSERT_THAT(limiter->Acquire(kOldKey, "u1"), IsOk());
-  limiter->Release(kOldKey, "u1");
-  EXPECT_THAT(limiter->Acquire(kNewKey, "u1"), IsTooFrequent());
-  EXPECT_THAT(limiter->Acquire(kOldKey, "u1"), IsOk());
-}
-
-TEST_F(SendLimiterTest, ReleaseWithoutAcquireIsHarmless) {
-  auto limiter = NewLimiter(Caps(/*per_phone=*/1, /*per_user=*/1));
-  limiter->Release(kNewKey, "u1");
-  limiter->Release(kNewKey, "u1");
-  ASSERT_THAT(limiter->Acquire(kNewKey, "u1"), IsOk());
-  clock_->Advance(absl::Seconds(1));
-  // Counts never go below zero: the cap of one still holds.
-  EXPECT_THAT(limiter->Acquire(kNewKey, "u1"), IsTooFrequent());
 }
 
 TEST_F(SendLimiterTest, SweepForgetsEndedWindows) {
