@@ -12,6 +12,7 @@
 
 #include "absl/base/const_init.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -178,20 +179,46 @@ void Log(LogLevel level, absl::string_view message,
   WriteLine(line);
 }
 
+namespace {
+
+// Returns how many leading digits of an E.164 number's digits (after the
+// "+") are its calling code. Calling codes are prefix-free (ITU-T E.164
+// assignments): 1 and 7 have one digit, the list below two, all others three.
+size_t CallingCodeDigits(absl::string_view digits) {
+  if (digits.empty()) return 0;
+  if (digits[0] == '1' || digits[0] == '7') return 1;
+  if (digits.size() < 2) return digits.size();
+  static constexpr absl::string_view kTwoDigitCodes[] = {
+      "20", "27", "30", "31", "32", "33", "34", "36", "39", "40", "41",
+      "43", "44", "45", "46", "47", "48", "49", "51", "52", "53", "54",
+      "55", "56", "57", "58", "60", "61", "62", "63", "64", "65", "66",
+      "81", "82", "84", "86", "90", "91", "92", "93", "94", "95", "98"};
+  const absl::string_view first_two = digits.substr(0, 2);
+  for (absl::string_view code : kTwoDigitCodes) {
+    if (code == first_two) return 2;
+  }
+  return std::min<size_t>(3, digits.size());
+}
+
+}  // namespace
+
 std::string MaskPhone(absl::string_view e164) {
   if (e164.empty()) return "";
-  const size_t size = e164.size();
-  if (size <= 8) {
-    // Short numbers keep the "+" and, when that still hides at least three
-    // characters, their last two digits.
-    return absl::StrCat(e164.front() == '+' ? "+" : "", "****",
-                        e164.substr(size >= 5 ? size - 2 : size));
+  absl::string_view digits = e164;
+  if (!absl::ConsumePrefix(&digits, "+") || digits.empty() ||
+      !std::all_of(digits.begin(), digits.end(),
+                   [](char c) { return c >= '0' && c <= '9'; })) {
+    return "****";  // not E.164: nothing of it is shown
   }
-  // Show the last four digits and as much of the front as leaves at least
-  // four characters hidden.
-  const size_t hidden = std::max<size_t>(4, size > 10 ? size - 10 : 0);
-  const size_t prefix = size - 4 - hidden;
-  return absl::StrCat(e164.substr(0, prefix), "****", e164.substr(size - 4));
+  const size_t code = CallingCodeDigits(digits);
+  const size_t national = digits.size() - code;
+  if (national == 0) return "****";
+  // The last four digits show only while at least four stay hidden; a
+  // short number shows its last two while at least three stay hidden.
+  const size_t shown = national >= 8 ? 4 : national >= 5 ? 2 : 0;
+  return absl::StrCat("+", digits.substr(0, code),
+                      std::string(national - shown, '*'),
+                      digits.substr(digits.size() - shown));
 }
 
 }  // namespace profile

@@ -6,7 +6,7 @@
 // prints
 //
 //   {"time":"2026-11-24T06:00:00.123456Z","level":"info",
-//    "message":"phone changed","user_id":"u1","old_phone":"+86138****8000"}
+//    "message":"phone changed","user_id":"u1","old_phone":"+86*******8000"}
 //
 // Never pass a verification code or a token; pass phone numbers through
 // MaskPhone(). Invalid UTF-8 in a value is replaced, never echoed raw.
@@ -47,9 +47,13 @@ bool LogEnabled(LogLevel level);
 // Parses "debug", "info", "warning" or "error".
 bool ParseLogLevel(absl::string_view text, LogLevel* level);
 
-// Returns `e164` with its middle digits hidden: "+8613800138000" becomes
-// "+86138****8000". Numbers of 8 characters or fewer keep the "+" and,
-// from 5 characters on, their last two digits.
+// Returns `e164` with all but its calling code and last four digits hidden,
+// one "*" per digit: "+8613800138000" becomes "+86*******8000",
+// "+14155550100" "+1******0100". The calling code is read from the digits
+// alone (E.164 calling codes are prefix-free). A national number shorter
+// than 8 digits shows only its last two digits, or none below 5 digits,
+// so that at least three stay hidden. Anything that is not "+" and digits
+// becomes "****".
 std::string MaskPhone(absl::string_view e164);
 
 }  // namespace profile
