@@ -1,11 +1,15 @@
 #include "server/codes/test_number_verifier.h"
 
 #include <algorithm>
+#include <string>
 #include <utility>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "server/common/api_error.h"
 #include "server/common/crypto.h"
 #include "server/phone/phone_number.h"
@@ -15,7 +19,11 @@ namespace {
 
 class TestNumberVerifier final : public CodeVerifier {
  public:
-  explicit TestNumberVerifier(TestPhoneCodes codes) : codes_(std::move(codes)) {}
+  TestNumberVerifier(TestPhoneCodes codes, TestNumberVerifierOptions options,
+                     std::shared_ptr<Clock> clock)
+      : codes_(std::move(codes)),
+        options_(options),
+        clock_(std::move(clock)) {}
 
   bool Covers(absl::string_view phone_e164) const override {
     return codes_.contains(phone_e164);
@@ -33,10 +41,29 @@ class TestNumberVerifier final : public CodeVerifier {
   absl::Status Check(const CodeKey& key, absl::string_view code) override {
     auto it = codes_.find(key.phone_e164);
     if (it == codes_.end()) return NoLiveCodeError();
-    if (!ConstantTimeEquals(it->second, code)) {
-      return ApiError(ApiCode::kWrongCode);
+    const absl::Time now = clock_->Now();
+    // Only covered numbers get here: the map holds at most one entry per
+    // test number and purpose.
+    const std::pair<std::string, CodePurpose> guess_key(key.phone_e164,
+                                                        key.purpose);
+    absl::MutexLock lock(&mu_);
+    auto guesses = wrong_guesses_.find(guess_key);
+    if (guesses != wrong_guesses_.end() && now >= guesses->second.until) {
+      wrong_guesses_.erase(guesses);
+      guesses = wrong_guesses_.end();
     }
-    return absl::OkStatus();
+    if (guesses != wrong_guesses_.end() &&
+        guesses->second.count >= options_.max_attempts) {
+      return NoLiveCodeError();
+    }
+    if (ConstantTimeEquals(it->second, code)) return absl::OkStatus();
+    if (guesses == wrong_guesses_.end()) {
+      wrong_guesses_.emplace(guess_key,
+                             WrongGuesses{1, now + options_.window});
+    } else {
+      ++guesses->second.count;
+    }
+    return ApiError(ApiCode::kWrongCode);
   }
 
   // Test codes are reusable: nothing to use up.
@@ -45,13 +72,28 @@ class TestNumberVerifier final : public CodeVerifier {
   }
 
  private:
+  // The wrong codes of a run, which ends `window` after its first.
+  struct WrongGuesses {
+    int count;
+    absl::Time until;
+  };
+
   const TestPhoneCodes codes_;
+  const TestNumberVerifierOptions options_;
+  const std::shared_ptr<Clock> clock_;
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::pair<std::string, CodePurpose>, WrongGuesses>
+      wrong_guesses_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace
 
-std::unique_ptr<CodeVerifier> NewTestNumberVerifier(TestPhoneCodes codes) {
-  return std::make_unique<TestNumberVerifier>(std::move(codes));
+std::unique_ptr<CodeVerifier> NewTestNumberVerifier(
+    TestPhoneCodes codes, TestNumberVerifierOptions options,
+    std::shared_ptr<Clock> clock) {
+  if (clock == nullptr) clock = SystemClock();
+  return std::make_unique<TestNumberVerifier>(std::move(codes), options,
+                                              std::move(clock));
 }
 
 absl::StatusOr<TestPhoneCodes> ParseTestPhoneCodes(absl::string_view text) {

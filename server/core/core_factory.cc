@@ -45,7 +45,10 @@ absl::StatusOr<std::unique_ptr<CodeVerifier>> BuildVerifier(
     const CoreOptions& options, TestPhoneCodes test_codes,
     std::shared_ptr<const SmsTexts> texts, const CoreComponents& components) {
   std::vector<std::unique_ptr<CodeVerifier>> chain;
-  chain.push_back(NewTestNumberVerifier(std::move(test_codes)));
+  chain.push_back(NewTestNumberVerifier(
+      std::move(test_codes),
+      {options.phone_change.max_code_attempts, options.phone_change.code_ttl},
+      components.clock));
   if (options.code_verifier == "twilio_verify") {
     TwilioVerifyOptions twilio;
     twilio.twilio = options.sms.twilio;

@@ -239,12 +239,11 @@ TEST_F(CodeVerifierTest, FixedCodeIsReusableForBothPurposes) {
               IsOk());
 }
 
-TEST_F(CodeVerifierTest, FixedWrongCodeIsWrongAndNeverBurns) {
-  auto validator = NewTestNumberVerifier(TestCodes());
-  const CodeKey key{kTestPhone, CodePurpose::kNewPhone, "u1"};
-  for (int i = 0; i < 50; ++i) {
-    EXPECT_THAT(validator->Check(key, "000000"), IsWrongCode());
-  }
+TEST_F(CodeVerifierTest, FixedWrongCodeIsWrong) {
+  auto validator = NewTestNumberVerifier(TestCodes(), {100, absl::Minutes(5)},
+                                         clock_);
+  const CodeKey key{kTestPhone, CodePurpose::kNewPhone};
+  EXPECT_THAT(validator->Check(key, "000000"), IsWrongCode());
   EXPECT_THAT(validator->Check(key, ""), IsWrongCode());
   EXPECT_THAT(validator->Check(key, "2468100"), IsWrongCode());
   EXPECT_THAT(validator->Check(key, "24681"), IsWrongCode());
@@ -252,6 +251,59 @@ TEST_F(CodeVerifierTest, FixedWrongCodeIsWrongAndNeverBurns) {
   EXPECT_THAT(validator->Check(key, kOtherTestCode), IsWrongCode());
   EXPECT_THAT(validator->Consume(key, "000000"), IsWrongCode());
   EXPECT_THAT(validator->Check(key, kTestCode), IsOk());
+}
+
+// A test number's code is fixed, so without a limit it could be guessed:
+// --max_code_attempts wrong codes stop it for --code_ttl.
+TEST_F(CodeVerifierTest, FixedCodeStopsAfterMaxWrongCodesForTheWindow) {
+  auto validator =
+      NewTestNumberVerifier(TestCodes(), {3, absl::Minutes(5)}, clock_);
+  const CodeKey key{kTestPhone, CodePurpose::kNewPhone};
+  EXPECT_THAT(validator->Check(key, "000000"), IsWrongCode());
+  clock_->Advance(absl::Minutes(1));
+  EXPECT_THAT(validator->Check(key, "000001"), IsWrongCode());
+  EXPECT_THAT(validator->Consume(key, "000002"), IsWrongCode());
+  // Burned: even the right code is refused, as a burned texted code is.
+  EXPECT_THAT(validator->Check(key, kTestCode), IsNoLiveCode());
+  EXPECT_THAT(validator->Consume(key, kTestCode), IsNoLiveCode());
+  EXPECT_THAT(validator->Check(key, "000003"), IsNoLiveCode());
+  // Per number and purpose.
+  EXPECT_THAT(validator->Check({kTestPhone, CodePurpose::kOldPhone}, kTestCode),
+              IsOk());
+  EXPECT_THAT(
+      validator->Check({kOtherTestPhone, CodePurpose::kNewPhone}, kOtherTestCode),
+      IsOk());
+  // The window runs from the first wrong code.
+  clock_->Advance(absl::Minutes(4) - absl::Seconds(1));
+  EXPECT_THAT(validator->Check(key, kTestCode), IsNoLiveCode());
+  clock_->Advance(absl::Seconds(1));
+  EXPECT_THAT(validator->Check(key, kTestCode), IsOk());
+  // A new run starts from zero.
+  EXPECT_THAT(validator->Check(key, "000000"), IsWrongCode());
+  EXPECT_THAT(validator->Check(key, "000000"), IsWrongCode());
+  EXPECT_THAT(validator->Check(key, kTestCode), IsOk());
+}
+
+TEST_F(CodeVerifierTest, FixedRightCodeResetsNoWrongCodes) {
+  auto validator =
+      NewTestNumberVerifier(TestCodes(), {3, absl::Minutes(5)}, clock_);
+  const CodeKey key{kTestPhone, CodePurpose::kNewPhone};
+  EXPECT_THAT(validator->Check(key, "000000"), IsWrongCode());
+  EXPECT_THAT(validator->Check(key, "000000"), IsWrongCode());
+  EXPECT_THAT(validator->Check(key, kTestCode), IsOk());
+  EXPECT_THAT(validator->Consume(key, kTestCode), IsOk());
+  EXPECT_THAT(validator->Check(key, "000000"), IsWrongCode());
+  EXPECT_THAT(validator->Check(key, kTestCode), IsNoLiveCode());
+}
+
+// The default is the server's: 5 wrong codes (--max_code_attempts).
+TEST_F(CodeVerifierTest, FixedCodeStopsAfterFiveWrongCodesByDefault) {
+  auto validator = NewTestNumberVerifier(TestCodes());
+  const CodeKey key{kTestPhone, CodePurpose::kNewPhone};
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_THAT(validator->Check(key, "000000"), IsWrongCode()) << i;
+  }
+  EXPECT_THAT(validator->Check(key, kTestCode), IsNoLiveCode());
 }
 
 TEST_F(CodeVerifierTest, FixedConsumeDoesNotBurn) {
