@@ -39,10 +39,13 @@ absl::Status ValidateSecurityOptions(const ServerOptions& options) {
         "terminates mutual TLS in front of this port, pass "
         "--allow_trusted_header_without_mtls"));
   }
+  // gRPC takes it as int milliseconds: past ~596h it would wrap.
   if (options.max_connection_age < absl::ZeroDuration() ||
       (options.max_connection_age > absl::ZeroDuration() &&
-       options.max_connection_age < absl::Seconds(1))) {
-    return InvalidFlagError("max_connection_age", "must be 0 (never) or at least 1s");
+       options.max_connection_age < absl::Seconds(1)) ||
+      options.max_connection_age > absl::Hours(24)) {
+    return InvalidFlagError("max_connection_age",
+                            "must be 0 (never) or 1s to 24h");
   }
   return absl::OkStatus();
 }

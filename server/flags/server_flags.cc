@@ -183,6 +183,17 @@ size_t Size(int64_t value) {
 
 }  // namespace
 
+absl::Status ProgramOptions::Validate() const {
+  if (drain_delay < absl::ZeroDuration() || drain_delay > absl::Minutes(5)) {
+    return InvalidFlagError("drain_delay", "must be from 0s to 5m");
+  }
+  if (shutdown_grace < absl::ZeroDuration() ||
+      shutdown_grace > absl::Minutes(5)) {
+    return InvalidFlagError("shutdown_grace", "must be from 0s to 5m");
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<ProgramOptions> ProgramOptionsFromFlags() {
   ProgramOptions program;
   if (!ParseLogLevel(absl::GetFlag(FLAGS_log_level), &program.log_level)) {
@@ -192,11 +203,8 @@ absl::StatusOr<ProgramOptions> ProgramOptionsFromFlags() {
   program.migrate_only = absl::GetFlag(FLAGS_migrate_only);
   program.drain_delay = absl::GetFlag(FLAGS_drain_delay);
   program.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
-  if (program.drain_delay < absl::ZeroDuration() ||
-      program.shutdown_grace < absl::ZeroDuration()) {
-    return absl::InvalidArgumentError(
-        "--drain_delay and --shutdown_grace must not be negative");
-  }
+  absl::Status valid = program.Validate();
+  if (!valid.ok()) return valid;
 
   ServerOptions& options = program.server;
   options.listen = absl::GetFlag(FLAGS_listen);

@@ -16,6 +16,7 @@
 
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "server/common/log.h"
@@ -33,6 +34,10 @@ struct ProgramOptions {
   absl::Duration drain_delay = absl::ZeroDuration();
   absl::Duration shutdown_grace = absl::Seconds(10);
   LogLevel log_level = LogLevel::kInfo;
+
+  // Returns OK if the shutdown durations are in range (0s to 5m each),
+  // else INVALID_ARGUMENT naming the flag. `server` validates itself.
+  absl::Status Validate() const;
 };
 
 // Returns the options the parsed flags give, or INVALID_ARGUMENT naming the

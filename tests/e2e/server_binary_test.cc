@@ -208,6 +208,24 @@ TEST(ServerBinaryTest, BadFlagsStopTheStartWithAClearMessage) {
       {{"--no_such_flag=1"}, "no_such_flag"},
       {{"positional"}, "unexpected argument"},
       {{"--listen=not-an-address"}, "cannot listen on not-an-address"},
+      // Every duration flag has an upper bound: a huge value (which would
+      // wrap in gRPC's int milliseconds) stops the start.
+      {{"--max_connection_age=1000h"},
+       "--max_connection_age must be 0 (never) or 1s to 24h"},
+      {{"--max_connection_age=inf"}, "--max_connection_age"},
+      {{"--max_connection_idle=1000h"}, "--max_connection_idle"},
+      {{"--keepalive_time=1000h"}, "--keepalive_time must be from 10s to 2h"},
+      {{"--keepalive_timeout=1000h"}, "--keepalive_timeout"},
+      {{"--handshake_timeout=1000h"}, "--handshake_timeout"},
+      {{"--code_ttl=1000h"}, "--code_ttl must be over 0 and at most 24h"},
+      {{"--code_resend_interval=1000h"}, "--code_resend_interval"},
+      {{"--token_ttl=1000h"}, "--token_ttl must be from 1s to 1h"},
+      {{"--sms_timeout=1000h"}, "--sms_timeout"},
+      {{"--sms_breaker_cooloff=1000h"}, "--sms_breaker_cooloff"},
+      {{"--backend_timeout=1000h"}, "--backend_timeout"},
+      {{"--drain_delay=1000h"}, "--drain_delay must be from 0s to 5m"},
+      {{"--drain_delay=-1s"}, "--drain_delay must be from 0s to 5m"},
+      {{"--shutdown_grace=1000h"}, "--shutdown_grace must be from 0s to 5m"},
   };
   for (const Case& c : cases) {
     auto [code, log] = RunToExit(kBinary, c.args);

@@ -220,7 +220,7 @@ TEST_F(TlsE2eTest, BadTlsFlagsStopTheStartNamingTheFlag) {
         "--tls_client_ca_file=" + missing},
        "--tls_client_ca_file: cannot read"},
       {{"--max_connection_age=500ms"},
-       "--max_connection_age must be 0 (never) or at least 1s"},
+       "--max_connection_age must be 0 (never) or 1s to 24h"},
       {{"--max_connection_age=-1s"}, "--max_connection_age"},
       {{"--health_listen=not-an-address"},
        "--health_listen: cannot listen on not-an-address"},
