@@ -111,12 +111,45 @@ std::string CacheKey(char kind, absl::string_view a, absl::string_view b) {
   return absl::StrCat(absl::string_view(&kind, 1), a, "|", b);
 }
 
+PhoneNumberType TypeOf(PhoneNumberUtil::PhoneNumberType type) {
+  switch (type) {
+    case PhoneNumberUtil::FIXED_LINE:
+      return PhoneNumberType::kFixedLine;
+    case PhoneNumberUtil::MOBILE:
+      return PhoneNumberType::kMobile;
+    case PhoneNumberUtil::FIXED_LINE_OR_MOBILE:
+      return PhoneNumberType::kFixedLineOrMobile;
+    case PhoneNumberUtil::TOLL_FREE:
+      return PhoneNumberType::kTollFree;
+    case PhoneNumberUtil::PREMIUM_RATE:
+      return PhoneNumberType::kPremiumRate;
+    case PhoneNumberUtil::SHARED_COST:
+      return PhoneNumberType::kSharedCost;
+    case PhoneNumberUtil::VOIP:
+      return PhoneNumberType::kVoip;
+    case PhoneNumberUtil::PERSONAL_NUMBER:
+      return PhoneNumberType::kPersonalNumber;
+    case PhoneNumberUtil::PAGER:
+      return PhoneNumberType::kPager;
+    case PhoneNumberUtil::UAN:
+      return PhoneNumberType::kUan;
+    case PhoneNumberUtil::VOICEMAIL:
+      return PhoneNumberType::kVoicemail;
+    case PhoneNumberUtil::UNKNOWN:
+      break;
+  }
+  return PhoneNumberType::kUnknown;
+}
+
 PhoneNumber ToPhoneNumber(const ::i18n::phonenumbers::PhoneNumber& parsed) {
   const PhoneNumberUtil& util = *PhoneNumberUtil::GetInstance();
   PhoneNumber phone;
   util.Format(parsed, PhoneNumberUtil::E164, &phone.e164);
   phone.country_code = absl::StrCat("+", parsed.country_code());
   util.GetNationalSignificantNumber(parsed, &phone.national_number);
+  // Both are UNKNOWN / "ZZ" for an invalid (fictional) number.
+  util.GetRegionCodeForNumber(parsed, &phone.region);
+  phone.type = TypeOf(util.GetNumberType(parsed));
   return phone;
 }
 
@@ -132,6 +165,45 @@ bool AllDigits(absl::string_view text) {
 }
 
 }  // namespace
+
+absl::string_view PhoneNumberTypeName(PhoneNumberType type) {
+  switch (type) {
+    case PhoneNumberType::kMobile:
+      return "mobile";
+    case PhoneNumberType::kFixedLineOrMobile:
+      return "fixed_line_or_mobile";
+    case PhoneNumberType::kFixedLine:
+      return "fixed_line";
+    case PhoneNumberType::kTollFree:
+      return "toll_free";
+    case PhoneNumberType::kPremiumRate:
+      return "premium_rate";
+    case PhoneNumberType::kSharedCost:
+      return "shared_cost";
+    case PhoneNumberType::kVoip:
+      return "voip";
+    case PhoneNumberType::kPersonalNumber:
+      return "personal_number";
+    case PhoneNumberType::kPager:
+      return "pager";
+    case PhoneNumberType::kUan:
+      return "uan";
+    case PhoneNumberType::kVoicemail:
+      return "voicemail";
+    case PhoneNumberType::kUnknown:
+      break;
+  }
+  return "unknown";
+}
+
+bool IsKnownRegion(absl::string_view region) {
+  // GetCountryCodeForRegion() is 0 for "ZZ", "001" and anything unknown;
+  // the metadata's codes are upper case.
+  return region.size() == 2 && absl::ascii_isupper(region[0]) &&
+         absl::ascii_isupper(region[1]) &&
+         PhoneNumberUtil::GetInstance()->GetCountryCodeForRegion(
+             std::string(region)) != 0;
+}
 
 bool IsReservedFictionalNumber(absl::string_view e164) {
   // Ofcom: +44 7700 900000 to 900999, for drama.

@@ -10,6 +10,13 @@
 // that is not a valid, possible number of that country is INVALID_ARGUMENT
 // (api code 1001) naming the request field.
 //
+// A parsed number also carries its type and region as the metadata says
+// (computed once, at parse, and cached with it): the core texts codes only
+// to numbers that may be mobiles, of the allowed regions
+// (server/core/phone_change.h).
+//
+//   phone->type == PhoneNumberType::kMobile; phone->region == "CN"
+//
 // Test numbers. QA teams use numbers reserved for fiction, which
 // libphonenumber rightly calls invalid: Ofcom's drama range
 // +44 7700 900000 to 900999 and NANP's 555-0100 to 555-0199 behind any area
@@ -34,6 +41,27 @@
 
 namespace profile {
 
+// What a number is, as libphonenumber's metadata says from its digits alone
+// (PhoneNumberUtil::PhoneNumberType). Where mobiles and fixed lines share
+// ranges (NANP, +1), a number is kFixedLineOrMobile.
+enum class PhoneNumberType {
+  kUnknown = 0,  // also every reserved fictional number
+  kMobile,
+  kFixedLineOrMobile,
+  kFixedLine,
+  kTollFree,
+  kPremiumRate,
+  kSharedCost,
+  kVoip,
+  kPersonalNumber,
+  kPager,
+  kUan,
+  kVoicemail,
+};
+
+// Returns "mobile", "fixed_line_or_mobile", "toll_free"... for messages.
+absl::string_view PhoneNumberTypeName(PhoneNumberType type);
+
 // A validated phone number.
 struct PhoneNumber {
   // "+8613800138000".
@@ -42,6 +70,19 @@ struct PhoneNumber {
   std::string country_code;
   // "13800138000": the national significant number.
   std::string national_number;
+  // "CN": the ISO 3166-1 alpha-2 region the number belongs to
+  // (libphonenumber's GetRegionCodeForNumber); "001" for non-geographic
+  // numbers (+800...), "ZZ" for a fictional one.
+  std::string region;
+  // Computed once, at parse.
+  PhoneNumberType type = PhoneNumberType::kUnknown;
+
+  // Returns true if the number can be a mobile (kMobile or
+  // kFixedLineOrMobile): only those may be texted a code.
+  bool MayBeMobile() const {
+    return type == PhoneNumberType::kMobile ||
+           type == PhoneNumberType::kFixedLineOrMobile;
+  }
 
   friend bool operator==(const PhoneNumber& a, const PhoneNumber& b) {
     return a.e164 == b.e164;
@@ -67,6 +108,10 @@ bool IsReservedFictionalNumber(absl::string_view e164);
 absl::StatusOr<PhoneNumber> ParsePhoneNumber(
     absl::string_view country_code, absl::string_view number,
     absl::string_view field, const FictionalNumbers* fictional = nullptr);
+
+// Returns true if `region` is an ISO 3166-1 alpha-2 code ("CN", "US")
+// libphonenumber has metadata for.
+bool IsKnownRegion(absl::string_view region);
 
 // Parses a number already in E.164 ("+8613800138000"), as read back from a
 // store or a flag: a valid number, or one in a reserved fictional range

@@ -9,7 +9,10 @@
 #include "absl/status/statusor.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "server/common/api_error.h"
+#include "server/common/log.h"
 #include "tests/testing/status_matchers.h"
 
 namespace profile {
@@ -392,6 +395,97 @@ TEST(ParsePhoneNumberTest, CallingCodeWithLeadingZeroIsRefused) {
                                   ApiCode::kInvalidArgument))
         << code;
   }
+}
+
+// Types and regions as libphonenumber's metadata (Debian 12) has them;
+// each checked with PhoneNumberUtil::GetNumberType and
+// GetRegionCodeForNumber.
+struct TypeCase {
+  const char* country_code;
+  const char* number;
+  PhoneNumberType type;
+  const char* region;
+};
+
+class PhoneNumberTypeTest : public ::testing::TestWithParam<TypeCase> {};
+
+TEST_P(PhoneNumberTypeTest, ParseComputesTypeAndRegion) {
+  const TypeCase& c = GetParam();
+  absl::StatusOr<PhoneNumber> phone =
+      ParsePhoneNumber(c.country_code, c.number, kField);
+  ASSERT_THAT(phone, IsOk()) << c.number;
+  EXPECT_EQ(phone->type, c.type)
+      << c.number << " is " << PhoneNumberTypeName(phone->type);
+  EXPECT_EQ(phone->region, c.region) << c.number;
+  EXPECT_EQ(phone->MayBeMobile(), c.type == PhoneNumberType::kMobile ||
+                                      c.type == PhoneNumberType::kFixedLineOrMobile);
+  // The same from E.164 (and from the parse cache, the second time).
+  for (int i = 0; i < 2; ++i) {
+    absl::StatusOr<PhoneNumber> stored = ParseE164(phone->e164);
+    ASSERT_THAT(stored, IsOk());
+    EXPECT_EQ(stored->type, c.type) << phone->e164;
+    EXPECT_EQ(stored->region, c.region) << phone->e164;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Metadata, PhoneNumberTypeTest,
+    ::testing::Values(
+        TypeCase{"+86", "138 0013 8000", PhoneNumberType::kMobile, "CN"},
+        TypeCase{"+86", "010 1234 5678", PhoneNumberType::kFixedLine, "CN"},
+        // NANP mobiles and fixed lines share ranges.
+        TypeCase{"+1", "(415) 555-0100", PhoneNumberType::kFixedLineOrMobile,
+                 "US"},
+        TypeCase{"+1", "800 234 5678", PhoneNumberType::kTollFree, "US"},
+        TypeCase{"+44", "07400 123456", PhoneNumberType::kMobile, "GB"},
+        TypeCase{"+44", "020 7946 0000", PhoneNumberType::kFixedLine, "GB"},
+        TypeCase{"+44", "0909 879 0000", PhoneNumberType::kPremiumRate, "GB"},
+        TypeCase{"+44", "056 1234 5678", PhoneNumberType::kVoip, "GB"},
+        TypeCase{"+44", "070 1234 5678", PhoneNumberType::kPersonalNumber,
+                 "GB"},
+        TypeCase{"+44", "076 4012 3456", PhoneNumberType::kPager, "GB"},
+        TypeCase{"+44", "055 1234 5678", PhoneNumberType::kUan, "GB"},
+        TypeCase{"+49", "0800 1234567", PhoneNumberType::kTollFree, "DE"}));
+
+TEST(PhoneNumberTypeTest, FictionalTestNumbersHaveNoTypeNorRegion) {
+  const FictionalNumbers accepted = {"+447700900123"};
+  absl::StatusOr<PhoneNumber> phone =
+      ParsePhoneNumber("+44", "07700 900123", kField, &accepted);
+  ASSERT_THAT(phone, IsOk());
+  EXPECT_EQ(phone->type, PhoneNumberType::kUnknown);
+  EXPECT_EQ(phone->region, "ZZ");
+  EXPECT_FALSE(phone->MayBeMobile());
+}
+
+TEST(IsKnownRegionTest, KnowsIsoRegionCodesOfTheMetadata) {
+  for (const char* region : {"CN", "US", "GB", "DE", "JP", "HK", "SH"}) {
+    EXPECT_TRUE(IsKnownRegion(region)) << region;
+  }
+  for (const char* region : {"", "C", "cn", "Cn", "XX", "ZZ", "001", "UK",
+                             "CHN", "EU", " CN"}) {
+    EXPECT_FALSE(IsKnownRegion(region)) << region;
+  }
+}
+
+// MaskPhone() (server/common/log.h) reads the calling code from the digits
+// with its own table; it must agree with libphonenumber on every calling
+// code the metadata knows.
+TEST(MaskPhoneTest, CallingCodesAgreeWithLibphonenumber) {
+  int known = 0;
+  for (int code = 1; code <= 999; ++code) {
+    const std::string calling_code = absl::StrCat("+", code);
+    absl::StatusOr<PhoneNumber> parsed =
+        ParsePhoneNumber(calling_code, "1", kField);
+    // An unknown calling code is refused on its own field, a known one
+    // gets as far as the number.
+    if (!parsed.ok() && FieldOf(parsed.status()) == kCountryField) continue;
+    ++known;
+    const std::string masked =
+        MaskPhone(absl::StrCat(calling_code, "123456789"));
+    EXPECT_TRUE(absl::StartsWith(masked, absl::StrCat(calling_code, "*")))
+        << calling_code << " -> " << masked;
+  }
+  EXPECT_GT(known, 200);
 }
 
 }  // namespace
