@@ -46,6 +46,11 @@ enum class ApiCode : int {
   kTooFrequent = 2100,
   // UNAVAILABLE: the SMS could not be delivered.
   kSmsFailed = 2110,
+  // INVALID_ARGUMENT: codes are not sent to numbers of this region
+  // (--sms_allowed_regions).
+  kRegionNotAllowed = 2120,
+  // INVALID_ARGUMENT: codes are sent only to numbers that can be mobiles.
+  kNotMobileNumber = 2121,
   // FAILED_PRECONDITION: the new phone equals the current phone.
   kSamePhone = 2230,
   // INVALID_ARGUMENT: the code expired, was used, burned or never sent.

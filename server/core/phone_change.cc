@@ -96,6 +96,15 @@ absl::Status PhoneChangeOptions::Validate() const {
   if (token_ttl < absl::Seconds(1) || token_ttl > absl::Hours(1)) {
     return InvalidFlagError("token_ttl", "must be from 1s to 1h");
   }
+  for (const std::string& region : sms_allowed_regions) {
+    if (!IsKnownRegion(region)) {
+      return InvalidFlagError(
+          "sms_allowed_regions",
+          absl::StrCat("holds \"", region,
+                       "\", not an ISO 3166-1 alpha-2 region code known to "
+                       "libphonenumber like CN, US or GB"));
+    }
+  }
   return send_limits.Validate();
 }
 
@@ -118,6 +127,24 @@ bool PhoneChange::MayBlock(Rpc rpc) const {
       return deps_.users->MayBlock();
   }
   return true;
+}
+
+absl::Status PhoneChange::CheckMayText(const PhoneNumber& phone) const {
+  if (!phone.MayBeMobile()) {
+    return ApiError(
+        ApiCode::kNotMobileNumber,
+        absl::StrCat("codes are sent only to mobile numbers; this is a ",
+                     PhoneNumberTypeName(phone.type), " number"));
+  }
+  const std::vector<std::string>& allowed = options_.sms_allowed_regions;
+  if (!allowed.empty() &&
+      std::find(allowed.begin(), allowed.end(), phone.region) ==
+          allowed.end()) {
+    return ApiError(ApiCode::kRegionNotAllowed,
+                    absl::StrCat("codes are not sent to numbers of region ",
+                                 phone.region));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status PhoneChange::CheckNewPhoneIsFree(const Caller& caller,
@@ -146,6 +173,11 @@ absl::StatusOr<SendCodeResult> PhoneChange::SendCode(
       input.phone_country_code, input.phone_number, "phone_number",
       &options_.fictional_numbers);
   if (!phone.ok()) return phone.status();
+  // Test numbers are never texted: their type and region do not matter.
+  if (deps_.verifier->Texts(phone->e164)) {
+    absl::Status may_text = CheckMayText(*phone);
+    if (!may_text.ok()) return may_text;
+  }
   IdempotencyStore* const store = deps_.idempotency;
   if (caller.idempotency_key.empty() || store == nullptr) {
     return DoSendCode(caller, *phone, purpose);

@@ -20,6 +20,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -66,6 +67,10 @@ struct PhoneChangeOptions {
   absl::Duration token_ttl = absl::Seconds(60);
   // Whether an account that has a phone must also prove it owns it.
   bool verify_old_phone = false;
+  // The regions whose numbers may be texted a code, ISO 3166-1 alpha-2
+  // codes as libphonenumber knows them ("CN", "US"); empty: every region.
+  // Test numbers are exempt.
+  std::vector<std::string> sms_allowed_regions;
   // Numbers in the reserved fictional ranges that requests may name although
   // libphonenumber calls them invalid: the test numbers among them
   // (NewCore() fills this from --test_phone_codes).
@@ -136,7 +141,11 @@ class PhoneChange {
  public:
   PhoneChange(const PhoneChangeOptions& options, PhoneChangeDeps deps);
 
-  // Texts a code to a phone (nothing for a test number). With
+  // Texts a code to a phone (nothing for a test number). Only a number that
+  // can be a mobile (MOBILE or FIXED_LINE_OR_MOBILE to libphonenumber) is
+  // texted, else INVALID_ARGUMENT api code 2121; and only one of
+  // --sms_allowed_regions, else INVALID_ARGUMENT 2120. Test numbers are
+  // exempt from both. With
   // `caller.idempotency_key`, a repeat by the same user with the same key and
   // the same request (phone and purpose) within the code's TTL gets the first
   // successful answer again and texts nothing; a concurrent repeat waits for
@@ -185,6 +194,10 @@ class PhoneChange {
   // Verify() without the metrics.
   absl::StatusOr<VerifyResult> DoVerify(const Caller& caller,
                                         const VerifyInput& input);
+
+  // Returns OK if a code may be texted to `phone`: a possible mobile of an
+  // allowed region (api codes 2121, 2120 otherwise).
+  absl::Status CheckMayText(const PhoneNumber& phone) const;
 
   // Checks that `new_e164` may be bound to the caller, given the caller's
   // phone and the new phone's owner in `bindings`.

@@ -6,6 +6,9 @@
 #include <string>
 
 #include "absl/flags/flag.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
 #include "server/common/flag_error.h"
 
 namespace {
@@ -82,6 +85,10 @@ ABSL_FLAG(std::string, test_phone_codes, "",
           "commas (no SMS, no cooldown, reusable); numbers in the reserved "
           "fictional ranges (+447700900000-999, +1 NXX 555 0100-0199) "
           "become valid in requests; off when empty");
+ABSL_FLAG(std::string, sms_allowed_regions, "",
+          "ISO 3166-1 alpha-2 region codes whose numbers may be texted a "
+          "code, comma-separated (CN,US,GB); empty: every region; test "
+          "numbers are exempt");
 ABSL_FLAG(std::string, sms_sender, "log",
           "where codes go: a comma-separated chain tried in order, of log "
           "(the server log, local use only), outbox:PATH (one JSON object "
@@ -238,6 +245,11 @@ absl::StatusOr<ProgramOptions> ProgramOptionsFromFlags() {
   rules.max_code_attempts = absl::GetFlag(FLAGS_max_code_attempts);
   rules.token_ttl = absl::GetFlag(FLAGS_token_ttl);
   rules.verify_old_phone = absl::GetFlag(FLAGS_verify_old_phone);
+  for (absl::string_view region :
+       absl::StrSplit(absl::GetFlag(FLAGS_sms_allowed_regions), ',',
+                      absl::SkipWhitespace())) {
+    rules.sms_allowed_regions.emplace_back(absl::StripAsciiWhitespace(region));
+  }
   rules.send_limits.resend_interval = absl::GetFlag(FLAGS_code_resend_interval);
   rules.send_limits.max_per_phone_per_hour =
       absl::GetFlag(FLAGS_max_codes_per_phone_per_hour);

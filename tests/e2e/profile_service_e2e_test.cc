@@ -538,6 +538,37 @@ TEST_P(ProfileServiceE2eTest, SmsThatCannotBeSentIs2110AndStillCounts) {
   EXPECT_EQ(result.api_code(), 2300);
 }
 
+TEST_P(ProfileServiceE2eTest, NumberThatCannotBeMobileIs2121) {
+  StartServer();
+  // A UK premium-rate number: valid, but no phone to text.
+  CallResult result = Send("u1", "+44", "0909 879 0000");
+  EXPECT_EQ(result.code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(result.api_code(), 2121);
+  EXPECT_THAT(result.status.error_message(), HasSubstr("mobile"));
+  v1::SendPhoneCodeResponse response;
+  result = client_->Call(&Stub::SendPhoneCode, "u1",
+                         SendRequest("+1", "800 234 5678",
+                                     v1::PHONE_CODE_PURPOSE_NEW_PHONE),
+                         &response, {{"x-authing-lang", "zh-CN"}});
+  EXPECT_EQ(result.code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(result.api_code(), 2121);
+  EXPECT_EQ(result.status.error_message(), "仅支持向手机号码发送验证码");
+  EXPECT_EQ(OutboxLines(), 0);
+}
+
+TEST_P(ProfileServiceE2eTest, NumberOfARegionNotAllowedIs2120) {
+  ServerOptions options = BaseOptions();
+  options.core.phone_change.sms_allowed_regions = {"CN", "GB"};
+  StartServer(options);
+  CallResult result = Send("u1", "+1", "415 555 0100");
+  EXPECT_EQ(result.code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(result.api_code(), 2120);
+  EXPECT_THAT(result.status.error_message(), HasSubstr("region"));
+  EXPECT_EQ(OutboxLines(), 0);
+  EXPECT_TRUE(Send("u1", "+86", "13800138001").status.ok());
+  EXPECT_EQ(OutboxLines(), 1);
+}
+
 TEST_P(ProfileServiceE2eTest, UnknownOrUsedTokenIsNotFound) {
   StartServer();
   CallResult result = Update("u1", "bm90LWEtcmVhbC10b2tlbi1hdC1hbGwtbm90LWF0LWFsbA");

@@ -208,6 +208,9 @@ TEST(ServerBinaryTest, BadFlagsStopTheStartWithAClearMessage) {
       {{"--no_such_flag=1"}, "no_such_flag"},
       {{"positional"}, "unexpected argument"},
       {{"--listen=not-an-address"}, "cannot listen on not-an-address"},
+      {{"--sms_allowed_regions=CN,XX"},
+       "--sms_allowed_regions holds \"XX\", not an ISO 3166-1 alpha-2"},
+      {{"--sms_allowed_regions=cn"}, "--sms_allowed_regions"},
       // Every duration flag has an upper bound: a huge value (which would
       // wrap in gRPC's int milliseconds) stops the start.
       {{"--max_connection_age=1000h"},

@@ -29,6 +29,8 @@ TEST(ApiCodeTest, NumbersArePinned) {
   EXPECT_EQ(static_cast<int>(ApiCode::kOldPhoneMismatch), 2038);
   EXPECT_EQ(static_cast<int>(ApiCode::kTooFrequent), 2100);
   EXPECT_EQ(static_cast<int>(ApiCode::kSmsFailed), 2110);
+  EXPECT_EQ(static_cast<int>(ApiCode::kRegionNotAllowed), 2120);
+  EXPECT_EQ(static_cast<int>(ApiCode::kNotMobileNumber), 2121);
   EXPECT_EQ(static_cast<int>(ApiCode::kSamePhone), 2230);
   EXPECT_EQ(static_cast<int>(ApiCode::kCodeExpired), 2300);
   EXPECT_EQ(static_cast<int>(ApiCode::kTokenNotFound), 2310);
@@ -52,6 +54,8 @@ TEST(CanonicalCodeOfTest, MapsEveryApiCode) {
       {ApiCode::kOldPhoneMismatch, absl::StatusCode::kFailedPrecondition},
       {ApiCode::kTooFrequent, absl::StatusCode::kResourceExhausted},
       {ApiCode::kSmsFailed, absl::StatusCode::kUnavailable},
+      {ApiCode::kRegionNotAllowed, absl::StatusCode::kInvalidArgument},
+      {ApiCode::kNotMobileNumber, absl::StatusCode::kInvalidArgument},
       {ApiCode::kSamePhone, absl::StatusCode::kFailedPrecondition},
       {ApiCode::kCodeExpired, absl::StatusCode::kInvalidArgument},
       {ApiCode::kTokenNotFound, absl::StatusCode::kNotFound},
@@ -73,7 +77,8 @@ TEST(ApiErrorTest, CarriesCanonicalCodeApiCodeAndMessage) {
        {ApiCode::kUnauthenticated, ApiCode::kInvalidArgument,
         ApiCode::kIdempotencyKeyReused, ApiCode::kWrongCode, ApiCode::kPhoneTaken, ApiCode::kNoCurrentPhone,
         ApiCode::kOldPhoneMismatch, ApiCode::kTooFrequent,
-        ApiCode::kSmsFailed, ApiCode::kSamePhone, ApiCode::kCodeExpired,
+        ApiCode::kSmsFailed, ApiCode::kRegionNotAllowed,
+        ApiCode::kNotMobileNumber, ApiCode::kSamePhone, ApiCode::kCodeExpired,
         ApiCode::kTokenNotFound, ApiCode::kTokenOtherUser,
         ApiCode::kTooManyTokens, ApiCode::kInternal, ApiCode::kCancelled,
         ApiCode::kUnavailable, ApiCode::kDeadlineExceeded}) {

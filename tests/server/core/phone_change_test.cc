@@ -1166,5 +1166,118 @@ TEST_F(PhoneChangeTest, UpdateThatFailedIsNotOkOnRetry) {
   EXPECT_EQ(PhoneOf("u1"), "");
 }
 
+// --- Which numbers are texted: type and region ---
+
+auto IsNotMobile() {
+  return StatusIs(absl::StatusCode::kInvalidArgument,
+                  ApiCode::kNotMobileNumber);
+}
+auto IsRegionNotAllowed() {
+  return StatusIs(absl::StatusCode::kInvalidArgument,
+                  ApiCode::kRegionNotAllowed);
+}
+
+// Numbers libphonenumber's metadata types as other than (possibly) mobile.
+TEST_F(PhoneChangeTest, SendCodeRefusesNumbersThatCannotBeMobile) {
+  const SendCodeInput inputs[] = {
+      {"+44", "0909 879 0000", kNew},  // premium rate
+      {"+1", "800 234 5678", kNew},    // toll free
+      {"+86", "010 1234 5678", kNew},  // fixed line
+      {"+44", "020 7946 0000", kOld},  // fixed line
+      {"+44", "056 1234 5678", kNew},  // VoIP
+  };
+  for (const SendCodeInput& input : inputs) {
+    EXPECT_THAT(core()->SendCode(Call("u1"), input), IsNotMobile())
+        << input.phone_number;
+  }
+  EXPECT_THAT(Outbox(), SizeIs(0));
+  // No code could have been sent: verifying one finds none (no type check
+  // there).
+  VerifyInput verify;
+  verify.new_phone_country_code = "+86";
+  verify.new_phone_number = "010 1234 5678";
+  verify.new_phone_pass_code = "123456";
+  EXPECT_THAT(core()->Verify(Call("u1"), verify), IsNoLiveCode());
+}
+
+TEST_F(PhoneChangeTest, SendCodeTextsNumbersThatMayBeMobile) {
+  // MOBILE, and FIXED_LINE_OR_MOBILE (NANP cannot tell them apart).
+  EXPECT_THAT(core()->SendCode(Call("u1"), {"+86", kPhoneA, kNew}), IsOk());
+  EXPECT_THAT(core()->SendCode(Call("u1"), {"+1", "415 555 0100", kNew}),
+              IsOk());
+  EXPECT_THAT(core()->SendCode(Call("u1"), {"+44", "07400 123456", kNew}),
+              IsOk());
+  EXPECT_THAT(Outbox(), SizeIs(3));
+}
+
+TEST_F(PhoneChangeTest, SendCodeTextsOnlyAllowedRegions) {
+  options_.sms_allowed_regions = {"CN", "GB"};
+  memory_->ResetCore(options_);
+  EXPECT_THAT(core()->SendCode(Call("u1"), {"+1", "415 555 0100", kNew}),
+              IsRegionNotAllowed());
+  EXPECT_THAT(core()->SendCode(Call("u1"), {"+49", "0151 23456789", kNew}),
+              IsRegionNotAllowed());
+  EXPECT_THAT(Outbox(), SizeIs(0));
+  EXPECT_THAT(core()->SendCode(Call("u1"), {"+86", kPhoneA, kNew}), IsOk());
+  EXPECT_THAT(core()->SendCode(Call("u1"), {"+44", "07400 123456", kNew}),
+              IsOk());
+  EXPECT_THAT(Outbox(), SizeIs(2));
+}
+
+TEST_F(PhoneChangeTest, SendCodeWithoutAllowedRegionsTextsEveryRegion) {
+  ASSERT_TRUE(options_.sms_allowed_regions.empty());
+  EXPECT_THAT(core()->SendCode(Call("u1"), {"+49", "0151 23456789", kNew}),
+              IsOk());
+  EXPECT_THAT(core()->SendCode(Call("u1"), {"+33", "06 12 34 56 78", kNew}),
+              IsOk());
+}
+
+// Test numbers are never texted: a fixed line or a fictional number of a
+// region that is not allowed still gets its fixed code.
+TEST_F(PhoneChangeTest, TestNumbersAreExemptFromTypeAndRegion) {
+  options_.sms_allowed_regions = {"US"};
+  InMemoryCoreOptions memory_options;
+  memory_options.core = options_;
+  memory_options.clock = clock_;
+  memory_options.sms = sms_.get();
+  memory_options.code_secret = kSecret;
+  memory_options.test_codes = {{"+861012345678", "246810"},
+                               {"+447700900123", "135790"}};
+  memory_ = std::make_unique<InMemoryCore>(std::move(memory_options));
+
+  EXPECT_THAT(core()->SendCode(Call("u1"), {"+86", "010 1234 5678", kNew}),
+              IsOk());
+  EXPECT_THAT(core()->SendCode(Call("u1"), {"+44", "07700 900123", kNew}),
+              IsOk());
+  EXPECT_THAT(Outbox(), SizeIs(0));
+  VerifyInput verify;
+  verify.new_phone_country_code = "+86";
+  verify.new_phone_number = "010 1234 5678";
+  verify.new_phone_pass_code = "246810";
+  EXPECT_THAT(core()->Verify(Call("u1"), verify), IsOk());
+  // Their neighbours are not test numbers.
+  EXPECT_THAT(core()->SendCode(Call("u1"), {"+86", "010 1234 5679", kNew}),
+              IsNotMobile());
+  EXPECT_THAT(core()->SendCode(Call("u1"), {"+86", kPhoneA, kNew}),
+              IsRegionNotAllowed());
+}
+
+TEST(PhoneChangeOptionsTest, AllowedRegionsMustBeKnownRegionCodes) {
+  PhoneChangeOptions options;
+  options.sms_allowed_regions = {"CN", "US", "GB"};
+  EXPECT_THAT(options.Validate(), IsOk());
+  for (const char* bad : {"XX", "cn", "UK", "CHN", "001", ""}) {
+    options.sms_allowed_regions = {"CN", bad};
+    EXPECT_THAT(options.Validate(),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         HasSubstr("--sms_allowed_regions")))
+        << bad;
+    EXPECT_THAT(options.Validate(),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         HasSubstr(absl::StrCat("\"", bad, "\""))))
+        << bad;
+  }
+}
+
 }  // namespace
 }  // namespace profile
