@@ -154,7 +154,9 @@ class PhoneChange {
   absl::StatusOr<SendCodeResult> SendCode(const Caller& caller,
                                           const SendCodeInput& input);
 
-  // Checks the code(s) and issues an update-phone token.
+  // Checks the code(s) and issues an update-phone token. The type and region
+  // rules of SendCode() are not applied again: a number never texted has no
+  // code (2300).
   absl::StatusOr<VerifyResult> Verify(const Caller& caller,
                                       const VerifyInput& input);
 

@@ -560,6 +560,21 @@ TEST_F(PhoneChangeTest, TestNumberVerifiesWithItsFixedCodeRepeatedly) {
   EXPECT_THAT(VerifyNew("u2", kTestPhone, kTestCode), IsPhoneTaken());
 }
 
+// The core hands --max_code_attempts and --code_ttl to the test numbers'
+// verifier: their fixed code can be guessed no more than a texted one.
+TEST_F(PhoneChangeTest, TestNumberCodeStopsAfterMaxWrongCodesForTheCodeTtl) {
+  options_.max_code_attempts = 2;
+  options_.code_ttl = absl::Minutes(3);
+  memory_->ResetCore(options_);
+  EXPECT_THAT(VerifyNew("u1", kTestPhone, "000000"), IsWrongCode());
+  EXPECT_THAT(VerifyNew("u1", kTestPhone, "000001"), IsWrongCode());
+  EXPECT_THAT(VerifyNew("u1", kTestPhone, kTestCode), IsNoLiveCode());
+  clock_->Advance(absl::Minutes(3) - absl::Seconds(1));
+  EXPECT_THAT(VerifyNew("u1", kTestPhone, kTestCode), IsNoLiveCode());
+  clock_->Advance(absl::Seconds(1));
+  EXPECT_THAT(VerifyNew("u1", kTestPhone, kTestCode), IsOk());
+}
+
 TEST_F(PhoneChangeTest, TestNumberIgnoresAStoredCode) {
   // Even if a stored code existed for the test number, the fixed code
   // decides.
