@@ -36,7 +36,8 @@ namespace profile {
 using TestPhoneCodes = absl::flat_hash_map<std::string, std::string>;
 
 struct TestNumberVerifierOptions {
-  // Wrong codes per number and purpose that stop its code (--max_code_attempts).
+  // Wrong codes per number and purpose that stop its code
+  // (--max_code_attempts).
   int max_attempts = 5;
   // How long the code stays stopped, from the first wrong code (--code_ttl).
   absl::Duration window = absl::Minutes(5);

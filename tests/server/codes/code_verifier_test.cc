@@ -270,9 +270,9 @@ TEST_F(CodeVerifierTest, FixedCodeStopsAfterMaxWrongCodesForTheWindow) {
   // Per number and purpose.
   EXPECT_THAT(validator->Check({kTestPhone, CodePurpose::kOldPhone}, kTestCode),
               IsOk());
-  EXPECT_THAT(
-      validator->Check({kOtherTestPhone, CodePurpose::kNewPhone}, kOtherTestCode),
-      IsOk());
+  EXPECT_THAT(validator->Check({kOtherTestPhone, CodePurpose::kNewPhone},
+                               kOtherTestCode),
+              IsOk());
   // The window runs from the first wrong code.
   clock_->Advance(absl::Minutes(4) - absl::Seconds(1));
   EXPECT_THAT(validator->Check(key, kTestCode), IsNoLiveCode());

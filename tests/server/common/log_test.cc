@@ -292,13 +292,14 @@ int CountDigits(absl::string_view text) {
 TEST(MaskPhoneTest, HidesEveryDigitBetweenTheCallingCodeAndTheEnd) {
   for (absl::string_view prefix : {"+1", "+86", "+852"}) {
     for (size_t national = 1; national <= 14; ++national) {
-      const std::string e164 =
-          absl::StrCat(prefix, std::string("98765432109876").substr(0, national));
+      const std::string e164 = absl::StrCat(
+          prefix, std::string("98765432109876").substr(0, national));
       const std::string masked = MaskPhone(e164);
       EXPECT_EQ(masked.size(), e164.size()) << e164 << " -> " << masked;
       EXPECT_TRUE(absl::StartsWith(masked, absl::StrCat(prefix, "*")))
           << e164 << " -> " << masked;
-      const int shown = CountDigits(masked) - (static_cast<int>(prefix.size()) - 1);
+      const int shown =
+          CountDigits(masked) - (static_cast<int>(prefix.size()) - 1);
       EXPECT_EQ(shown, national >= 8 ? 4 : national >= 5 ? 2 : 0)
           << e164 << " -> " << masked;
       EXPECT_EQ(std::count(masked.begin(), masked.end(), '*'),

@@ -417,8 +417,9 @@ TEST_P(PhoneNumberTypeTest, ParseComputesTypeAndRegion) {
   EXPECT_EQ(phone->type, c.type)
       << c.number << " is " << PhoneNumberTypeName(phone->type);
   EXPECT_EQ(phone->region, c.region) << c.number;
-  EXPECT_EQ(phone->MayBeMobile(), c.type == PhoneNumberType::kMobile ||
-                                      c.type == PhoneNumberType::kFixedLineOrMobile);
+  EXPECT_EQ(phone->MayBeMobile(),
+            c.type == PhoneNumberType::kMobile ||
+                c.type == PhoneNumberType::kFixedLineOrMobile);
   // The same from E.164 (and from the parse cache, the second time).
   for (int i = 0; i < 2; ++i) {
     absl::StatusOr<PhoneNumber> stored = ParseE164(phone->e164);
