@@ -32,6 +32,12 @@ enum class ApiCode : int {
   kUnauthenticated = 1000,
   // INVALID_ARGUMENT: a malformed field (the message names it).
   kInvalidArgument = 1001,
+  // UNAUTHENTICATED: the caller's sign-in is older than --max_auth_age (or
+  // its time is unknown) for a call that changes the account.
+  kSignInAgain = 1002,
+  // PERMISSION_DENIED: the caller's client certificate names none of
+  // --tls_client_allowed_names.
+  kPermissionDenied = 1003,
   // INVALID_ARGUMENT: an x-idempotency-key reused with a different request.
   kIdempotencyKeyReused = 1004,
   // INVALID_ARGUMENT: the verification code is wrong.

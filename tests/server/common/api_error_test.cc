@@ -22,6 +22,8 @@ TEST(ApiCodeTest, NumbersArePinned) {
   EXPECT_EQ(static_cast<int>(ApiCode::kOk), 0);
   EXPECT_EQ(static_cast<int>(ApiCode::kUnauthenticated), 1000);
   EXPECT_EQ(static_cast<int>(ApiCode::kInvalidArgument), 1001);
+  EXPECT_EQ(static_cast<int>(ApiCode::kSignInAgain), 1002);
+  EXPECT_EQ(static_cast<int>(ApiCode::kPermissionDenied), 1003);
   EXPECT_EQ(static_cast<int>(ApiCode::kIdempotencyKeyReused), 1004);
   EXPECT_EQ(static_cast<int>(ApiCode::kWrongCode), 2001);
   EXPECT_EQ(static_cast<int>(ApiCode::kPhoneTaken), 2035);
@@ -47,6 +49,8 @@ TEST(CanonicalCodeOfTest, MapsEveryApiCode) {
       {ApiCode::kOk, absl::StatusCode::kOk},
       {ApiCode::kUnauthenticated, absl::StatusCode::kUnauthenticated},
       {ApiCode::kInvalidArgument, absl::StatusCode::kInvalidArgument},
+      {ApiCode::kSignInAgain, absl::StatusCode::kUnauthenticated},
+      {ApiCode::kPermissionDenied, absl::StatusCode::kPermissionDenied},
       {ApiCode::kIdempotencyKeyReused, absl::StatusCode::kInvalidArgument},
       {ApiCode::kWrongCode, absl::StatusCode::kInvalidArgument},
       {ApiCode::kPhoneTaken, absl::StatusCode::kAlreadyExists},
@@ -88,6 +92,17 @@ TEST(ApiErrorTest, CarriesCanonicalCodeApiCodeAndMessage) {
     EXPECT_EQ(FieldOf(status), "");
     EXPECT_EQ(RetryAfterOf(status), -1);
   }
+}
+
+TEST(ApiErrorTest, SignInAgainSaysSoInBothLanguages) {
+  const absl::Status status = ApiError(ApiCode::kSignInAgain);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kUnauthenticated,
+                               ApiCode::kSignInAgain));
+  EXPECT_EQ(status.message(), "sign in again");
+  EXPECT_EQ(LocalizedMessage(status, Language::kChinese), "请重新登录");
+  EXPECT_THAT(ApiError(ApiCode::kPermissionDenied),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       ApiCode::kPermissionDenied));
 }
 
 TEST(ApiErrorTest, InvalidArgumentNamesTheField) {
