@@ -27,17 +27,32 @@ absl::Status ValidateSecurityOptions(const ServerOptions& options) {
   if (!valid.ok()) return valid;
   // A listen address without a port fails to bind, with its own message.
   const bool has_port = options.listen.find(':') != std::string::npos;
-  if (options.auth.mode == "trusted_header" && has_port && !options.tls.mutual() &&
+  const bool open_trusted_header =
+      options.auth.mode == "trusted_header" && has_port &&
       !IsLoopbackListen(options.listen) &&
-      !options.allow_trusted_header_without_mtls) {
+      !options.allow_trusted_header_without_mtls;
+  if (open_trusted_header && !options.tls.mutual()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--auth=trusted_header believes whatever x-user-id a caller sends, "
         "so it refuses --listen=", options.listen,
         " (not loopback) without mutual TLS: set --tls_client_ca_file (with "
-        "--tls_cert_file and --tls_key_file) so only trusted callers "
-        "connect, or use --auth=jwt, or, when a service mesh sidecar "
-        "terminates mutual TLS in front of this port, pass "
-        "--allow_trusted_header_without_mtls"));
+        "--tls_cert_file and --tls_key_file) and --tls_client_allowed_names "
+        "so only trusted callers connect, or use --auth=jwt, or, when a "
+        "service mesh sidecar terminates mutual TLS in front of this port, "
+        "pass --allow_trusted_header_without_mtls"));
+  }
+  if (open_trusted_header && options.tls.client_allowed_names.empty()) {
+    // Any workload with a certificate of the CA could otherwise claim to
+    // be any user.
+    return InvalidFlagError(
+        "tls_client_allowed_names",
+        absl::StrCat(
+            "is required with --auth=trusted_header on --listen=",
+            options.listen,
+            " (not loopback): list the DNS or URI names (e.g. SPIFFE IDs) of "
+            "the client certificates allowed to set x-user-id, or pass "
+            "--allow_trusted_header_without_mtls when a service mesh sidecar "
+            "checks callers in front of this port"));
   }
   // gRPC takes it as int milliseconds: past ~596h it would wrap.
   if (options.max_connection_age < absl::ZeroDuration() ||
@@ -186,9 +201,13 @@ absl::StatusOr<std::unique_ptr<ProfileServer>> ProfileServer::Start(
                           : std::shared_ptr<Executor>(NewThreadPoolExecutor(
                                 max_sends, static_cast<size_t>(max_sends),
                                 kSendThreadNice));
+  CallerPolicy policy;
+  policy.client_allowed_names = options.tls.client_allowed_names;
+  policy.max_auth_age = options.auth.max_auth_age;
+  policy.clock = s->core_->components().clock;
   s->service_ = std::make_unique<ProfileServiceImpl>(
       s->authenticator_.get(), &s->core_->phone_change(), s->executor_.get(),
-      s->send_executor_.get());
+      s->send_executor_.get(), std::move(policy));
 
   RouteProtobufLogs();
   grpc::EnableDefaultHealthCheckService(true);

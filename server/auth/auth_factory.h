@@ -16,17 +16,26 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "server/auth/authenticator.h"
 #include "server/auth/jwt_authenticator.h"
 #include "server/common/clock.h"
 
 namespace profile {
 
+// The range of --max_auth_age when it is on.
+inline constexpr absl::Duration kMinMaxAuthAge = absl::Minutes(1);
+inline constexpr absl::Duration kMaxMaxAuthAge = absl::Hours(24 * 30);
+
 struct AuthOptions {
   // "trusted_header" (metadata x-user-id) or "jwt" (see `jwt`).
   std::string mode = "trusted_header";
   // --auth=jwt: the key file and the expected claims.
   JwtFileOptions jwt;
+  // --max_auth_age: calls that change the account (SendPhoneCode,
+  // UpdatePhoneVerification, UpdatePhone) need a sign-in at most this old
+  // (CheckSignInAge()); zero: not checked.
+  absl::Duration max_auth_age = absl::ZeroDuration();
 
   // Returns OK if the mode is known and its flags fit it, else
   // INVALID_ARGUMENT naming the flag.

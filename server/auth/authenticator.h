@@ -6,7 +6,8 @@
 // authenticated the end user.
 //
 //   std::unique_ptr<Authenticator> auth = NewTrustedHeaderAuthenticator();
-//   absl::StatusOr<std::string> user_id = auth->Authenticate(metadata);
+//   absl::StatusOr<Identity> caller = auth->Identify(metadata);
+//   absl::Status fresh = CheckSignInAge(*caller, absl::Minutes(15), now);
 //
 // Thread-safety: implementations are safe to call concurrently.
 #ifndef PROFILE_SERVER_AUTH_AUTHENTICATOR_H_
@@ -16,7 +17,9 @@
 #include <memory>
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "grpcpp/support/string_ref.h"
 
 namespace profile {
@@ -27,19 +30,45 @@ using CallMetadata = std::multimap<grpc::string_ref, grpc::string_ref>;
 // The longest user id accepted, in bytes.
 inline constexpr size_t kMaxUserIdBytes = 128;
 
+// Who is calling, and when they signed in.
+struct Identity {
+  std::string user_id;
+  // When the user last proved who they are (a JWT's auth_time, else its
+  // iat; the trusted gateway's x-auth-time); InfinitePast() when the
+  // credentials do not say.
+  absl::Time auth_time = absl::InfinitePast();
+};
+
 class Authenticator {
  public:
   virtual ~Authenticator() = default;
 
-  // Returns the caller's user id, or UNAUTHENTICATED (api code 1000) with a
-  // message that says what is missing or wrong.
-  virtual absl::StatusOr<std::string> Authenticate(
+  // Returns the caller's identity, or UNAUTHENTICATED (api code 1000) with a
+  // message that says what is missing or wrong (INVALID_ARGUMENT, 1001, for
+  // a malformed x-auth-time).
+  virtual absl::StatusOr<Identity> Identify(
       const CallMetadata& metadata) const = 0;
+
+  // Returns Identify()'s user id.
+  absl::StatusOr<std::string> Authenticate(const CallMetadata& metadata) const;
 };
 
 // Returns an authenticator that trusts metadata `x-user-id`: one value, 1 to
-// 128 bytes, not blank, no control characters, valid UTF-8.
+// 128 bytes, not blank, no control characters, valid UTF-8; and, when
+// present, `x-auth-time`: one value, the Unix seconds of the sign-in
+// (digits only, else INVALID_ARGUMENT 1001 naming it).
 std::unique_ptr<Authenticator> NewTrustedHeaderAuthenticator();
+
+// A sign-in time this far ahead of the server's clock still counts as now
+// (clock skew); beyond it, it is not believed.
+inline constexpr absl::Duration kSignInClockSkew = absl::Seconds(30);
+
+// Returns OK if `max_age` is zero (the check is off) or `identity` signed
+// in at most `max_age` before `now`; else UNAUTHENTICATED, api code 1002,
+// "sign in again" (also when the sign-in time is unknown, or later than
+// `now` + kSignInClockSkew).
+absl::Status CheckSignInAge(const Identity& identity, absl::Duration max_age,
+                            absl::Time now);
 
 }  // namespace profile
 

@@ -31,10 +31,20 @@ ABSL_FLAG(std::string, jwt_secret_file, "",
           "--auth=jwt with HS256: file holding the shared secret (32+ bytes)");
 ABSL_FLAG(std::string, jwt_public_key_file, "",
           "--auth=jwt with RS256 or ES256: PEM public key file");
+ABSL_FLAG(std::string, jwt_jwks_file, "",
+          "--auth=jwt with RS256 and ES256 keys by kid: JWK Set file "
+          "({\"keys\":[...]}), read again when it changes");
 ABSL_FLAG(std::string, jwt_issuer, "",
-          "--auth=jwt: the iss every token must carry; empty: not checked");
+          "--auth=jwt (required): the iss every token must carry");
 ABSL_FLAG(std::string, jwt_audience, "",
-          "--auth=jwt: the aud every token must hold; empty: not checked");
+          "--auth=jwt (required): the aud every token must hold");
+ABSL_FLAG(absl::Duration, jwt_max_lifetime, absl::Hours(24),
+          "--auth=jwt: the longest a token may live (exp - iat; iat is "
+          "required), 1m to 720h");
+ABSL_FLAG(absl::Duration, max_auth_age, absl::ZeroDuration(),
+          "how old the caller's sign-in (JWT auth_time, else iat; or "
+          "metadata x-auth-time) may be for SendPhoneCode, "
+          "UpdatePhoneVerification and UpdatePhone; 0s: not checked");
 ABSL_FLAG(std::string, tls_cert_file, "",
           "PEM certificate chain for TLS on --listen; empty: plaintext");
 ABSL_FLAG(std::string, tls_key_file, "",
@@ -42,6 +52,10 @@ ABSL_FLAG(std::string, tls_key_file, "",
 ABSL_FLAG(std::string, tls_client_ca_file, "",
           "PEM CA certificates: mutual TLS, every client must present a "
           "certificate they signed");
+ABSL_FLAG(std::string, tls_client_allowed_names, "",
+          "with mutual TLS: comma-separated DNS names or URIs (SPIFFE IDs); "
+          "a client certificate must carry one as a subject alternative "
+          "name, else PERMISSION_DENIED 1003; empty: any the CA signed");
 ABSL_FLAG(bool, allow_trusted_header_without_mtls, false,
           "DANGER: accept x-user-id on a non-loopback --listen without "
           "mutual TLS; only behind a mesh sidecar that terminates mTLS");
@@ -220,9 +234,18 @@ absl::StatusOr<ProgramOptions> ProgramOptionsFromFlags() {
   options.auth.jwt.public_key_file = absl::GetFlag(FLAGS_jwt_public_key_file);
   options.auth.jwt.issuer = absl::GetFlag(FLAGS_jwt_issuer);
   options.auth.jwt.audience = absl::GetFlag(FLAGS_jwt_audience);
+  options.auth.jwt.jwks_file = absl::GetFlag(FLAGS_jwt_jwks_file);
+  options.auth.jwt.max_lifetime = absl::GetFlag(FLAGS_jwt_max_lifetime);
+  options.auth.max_auth_age = absl::GetFlag(FLAGS_max_auth_age);
   options.tls.cert_file = absl::GetFlag(FLAGS_tls_cert_file);
   options.tls.key_file = absl::GetFlag(FLAGS_tls_key_file);
   options.tls.client_ca_file = absl::GetFlag(FLAGS_tls_client_ca_file);
+  for (absl::string_view name : absl::StrSplit(
+           absl::GetFlag(FLAGS_tls_client_allowed_names), ',',
+           absl::SkipWhitespace())) {
+    options.tls.client_allowed_names.emplace_back(
+        absl::StripAsciiWhitespace(name));
+  }
   options.allow_trusted_header_without_mtls =
       absl::GetFlag(FLAGS_allow_trusted_header_without_mtls);
   options.health_listen = absl::GetFlag(FLAGS_health_listen);

@@ -10,6 +10,7 @@
 #include "server/service/call_context.h"
 #include "server/service/grpc_status.h"
 #include "server/service/wire.h"
+#include "server/tls/tls_credentials.h"
 
 namespace profile {
 namespace {
@@ -31,6 +32,11 @@ CodePurpose CodePurposeOf(v1::PhoneCodePurpose purpose) {
 
 int32_t Seconds(absl::Duration d) {
   return static_cast<int32_t>(absl::ToInt64Seconds(d));
+}
+
+// The calls that change the account: --max_auth_age applies to them.
+bool ChangesAccount(PhoneChange::Rpc rpc) {
+  return rpc != PhoneChange::Rpc::kGetProfile;
 }
 
 absl::Status Interrupted(grpc::CallbackServerContext* context) {
@@ -60,6 +66,24 @@ struct ProfileServiceImpl::Call {
   Response response;
 };
 
+absl::StatusOr<Identity> ProfileServiceImpl::IdentifyCaller(
+    PhoneChange::Rpc rpc, grpc::CallbackServerContext* context,
+    const CallMetadata& metadata) const {
+  if (!policy_.client_allowed_names.empty()) {
+    const std::shared_ptr<const grpc::AuthContext> peer =
+        context->auth_context();
+    absl::Status allowed =
+        CheckClientAllowed(peer.get(), policy_.client_allowed_names);
+    if (!allowed.ok()) return allowed;
+  }
+  absl::StatusOr<Identity> identity = authenticator_->Identify(metadata);
+  if (!identity.ok() || !ChangesAccount(rpc)) return identity;
+  absl::Status fresh = CheckSignInAge(*identity, policy_.max_auth_age,
+                                      policy_.clock->Now());
+  if (!fresh.ok()) return fresh;
+  return identity;
+}
+
 template <typename Request, typename Response, typename Body>
 grpc::ServerUnaryReactor* ProfileServiceImpl::Handle(
     absl::string_view method, PhoneChange::Rpc rpc,
@@ -83,10 +107,10 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::Handle(
   // acknowledged to nobody.
   absl::Status status = Interrupted(context);
   if (status.ok()) {
-    absl::StatusOr<std::string> user_id =
-        authenticator_->Authenticate(metadata);
-    if (user_id.ok()) {
-      call->caller.user_id = *std::move(user_id);
+    absl::StatusOr<Identity> identity =
+        IdentifyCaller(rpc, context, metadata);
+    if (identity.ok()) {
+      call->caller.user_id = std::move(identity->user_id);
       status = ParseRequest(*raw_request, &call->request);
       if (status.ok() && rpc == PhoneChange::Rpc::kSendCode) {
         absl::StatusOr<std::string> key = IdempotencyKeyFrom(metadata);
@@ -94,7 +118,7 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::Handle(
         if (key.ok()) call->caller.idempotency_key = *std::move(key);
       }
     } else {
-      status = user_id.status();
+      status = identity.status();
     }
   }
   if (!status.ok() || !core_->MayBlock(rpc)) {

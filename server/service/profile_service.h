@@ -4,8 +4,16 @@
 // proto into the core's input, make one core call, fill the response, and
 // finish with ToGrpcStatus(). No business rule lives here.
 //
-//   ProfileServiceImpl service(&authenticator, &core);
+//   ProfileServiceImpl service(&authenticator, &core, &executor,
+//                              &send_executor, policy);
 //   builder.RegisterService(&service);
+//
+// Before any handler body runs, every call passes CallerPolicy in one
+// place (Handle()): a client certificate --tls_client_allowed_names lists
+// (else PERMISSION_DENIED 1003), then the Authenticator, then, for the
+// calls that change the account (SendPhoneCode, UpdatePhoneVerification,
+// UpdatePhone; not GetProfile), a sign-in at most --max_auth_age old (else
+// UNAUTHENTICATED 1002, "sign in again").
 //
 // Handlers run on gRPC's callback threads and never block: authentication
 // and parsing happen there, and so does the core call when nothing it uses
@@ -18,11 +26,17 @@
 #ifndef PROFILE_SERVER_SERVICE_PROFILE_SERVICE_H_
 #define PROFILE_SERVER_SERVICE_PROFILE_SERVICE_H_
 
+#include <memory>
+#include <string>
+#include <vector>
+
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "profile/v1/profile.grpc.pb.h"
 #include "server/auth/authenticator.h"
+#include "server/common/clock.h"
 #include "server/common/executor.h"
 #include "server/core/phone_change.h"
 
@@ -36,6 +50,18 @@ using RawProfileService = v1::ProfileService::WithRawCallbackMethod_SendPhoneCod
             v1::ProfileService::WithRawCallbackMethod_GetProfile<
                 v1::ProfileService::Service>>>>;
 
+// What every caller must show besides its identity.
+struct CallerPolicy {
+  // --tls_client_allowed_names: the client certificate's DNS or URI SANs
+  // must include one of these; empty: not checked.
+  std::vector<std::string> client_allowed_names;
+  // --max_auth_age: how old a sign-in may be for a call that changes the
+  // account; zero: not checked.
+  absl::Duration max_auth_age = absl::ZeroDuration();
+  // The clock the sign-in age is measured by.
+  std::shared_ptr<Clock> clock = SystemClock();
+};
+
 class ProfileServiceImpl final : public RawProfileService {
  public:
   // `executor` runs the calls that may block; `send_executor` those of
@@ -44,11 +70,13 @@ class ProfileServiceImpl final : public RawProfileService {
   // --sms_max_in_flight).
   // REQUIRES: all four outlive the service.
   ProfileServiceImpl(const Authenticator* authenticator, PhoneChange* core,
-                     Executor* executor, Executor* send_executor)
+                     Executor* executor, Executor* send_executor,
+                     CallerPolicy policy = {})
       : authenticator_(authenticator),
         core_(core),
         executor_(executor),
-        send_executor_(send_executor) {}
+        send_executor_(send_executor),
+        policy_(std::move(policy)) {}
 
   grpc::ServerUnaryReactor* SendPhoneCode(grpc::CallbackServerContext* context,
                                           const grpc::ByteBuffer* request,
@@ -80,6 +108,12 @@ class ProfileServiceImpl final : public RawProfileService {
   template <typename Request, typename Response>
   struct Call;
 
+  // Returns the caller `context` and `metadata` prove, as CallerPolicy
+  // asks for `rpc`, or why not.
+  absl::StatusOr<Identity> IdentifyCaller(PhoneChange::Rpc rpc,
+                                          grpc::CallbackServerContext* context,
+                                          const CallMetadata& metadata) const;
+
   // Finishes `call` with `status`: trailing metadata, the response, the log.
   template <typename Request, typename Response>
   void Finish(Call<Request, Response>& call, const absl::Status& status);
@@ -88,6 +122,7 @@ class ProfileServiceImpl final : public RawProfileService {
   PhoneChange* const core_;
   Executor* const executor_;
   Executor* const send_executor_;
+  const CallerPolicy policy_;
 };
 
 }  // namespace profile

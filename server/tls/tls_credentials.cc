@@ -5,10 +5,14 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include <algorithm>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "grpcpp/security/server_credentials.h"
+#include "grpc/grpc_security_constants.h"
+#include "server/common/api_error.h"
 #include "server/common/files.h"
 #include "server/common/flag_error.h"
 
@@ -56,7 +60,46 @@ absl::Status TlsOptions::Validate() const {
                "needs --tls_cert_file and --tls_key_file (mutual TLS is TLS "
                "first)");
   }
+  if (!options.client_allowed_names.empty() && !options.mutual()) {
+    return InvalidFlagError("tls_client_allowed_names",
+                            "needs --tls_client_ca_file (mutual TLS): only "
+                            "a client certificate carries the names");
+  }
+  for (const std::string& name : options.client_allowed_names) {
+    if (name.empty() || name.size() > 2048 ||
+        std::any_of(name.begin(), name.end(), [](char c) {
+          return static_cast<unsigned char>(c) <= ' ' || c == 0x7f;
+        })) {
+      return InvalidFlagError("tls_client_allowed_names",
+                              "must be DNS names or URIs separated by commas, "
+                              "without spaces or control characters");
+    }
+  }
   return absl::OkStatus();
+}
+
+absl::Status CheckClientAllowed(const grpc::AuthContext* context,
+                                const std::vector<std::string>& allowed) {
+  if (allowed.empty()) return absl::OkStatus();
+  if (context != nullptr) {
+    // gRPC lists the certificate's DNS and URI SANs under these names
+    // (only the verified peer certificate's); x509_subject_alternative_name
+    // would also hold IP addresses and e-mail addresses.
+    for (const char* property : {GRPC_PEER_DNS_PROPERTY_NAME,
+                                 GRPC_PEER_URI_PROPERTY_NAME}) {
+      for (const grpc::string_ref& name :
+           context->FindPropertyValues(property)) {
+        const absl::string_view value(name.data(), name.size());
+        if (std::find(allowed.begin(), allowed.end(), value) !=
+            allowed.end()) {
+          return absl::OkStatus();
+        }
+      }
+    }
+  }
+  return ApiError(ApiCode::kPermissionDenied,
+                  "the client certificate names none of "
+                  "--tls_client_allowed_names");
 }
 
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> NewServerCredentials(

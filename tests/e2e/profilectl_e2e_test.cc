@@ -76,7 +76,11 @@ CtlResult RunCtl(const TestDir& dir, const std::vector<std::string>& args,
 
 nlohmann::json Claims(const std::string& sub) {
   const int64_t now = absl::ToUnixSeconds(absl::Now());
-  return {{"sub", sub}, {"iat", now}, {"exp", now + 300}};
+  return {{"sub", sub},
+          {"iss", "https://login.example.com/"},
+          {"aud", "profile-service"},
+          {"iat", now},
+          {"exp", now + 300}};
 }
 
 class ProfilectlE2eTest : public ::testing::Test {
@@ -292,7 +296,9 @@ TEST_F(ProfilectlE2eTest, BearerTokenFromFileOrEnvironment) {
       testing::MakeKeyPair(scratch_.path(), "es", "EC:P-256");
   ServerProcess server;
   ASSERT_TRUE(server.Start(kServer, {"--auth=jwt",
-                                     "--jwt_public_key_file=" + key.public_file}))
+                                     "--jwt_public_key_file=" + key.public_file,
+                                     "--jwt_issuer=https://login.example.com/",
+                                     "--jwt_audience=profile-service"}))
       << server.log();
   const std::string jwt = SignJwt("ES256", key.private_pem, Claims("carol"));
   const std::string jwt_file = scratch_.path() + "/jwt.txt";

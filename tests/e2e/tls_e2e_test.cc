@@ -1,7 +1,8 @@
 // Transport security of the real profile_server binary: TLS and mutual TLS
 // with certificates made at test time by openssl, the plaintext health port
 // for kubelet probes, the refusal of trusted headers on an open port without
-// mutual TLS, and --max_connection_age.
+// mutual TLS and --tls_client_allowed_names, the allowed client names, and
+// --max_connection_age.
 #include <signal.h>
 
 #include <chrono>
@@ -17,6 +18,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "profile/v1/profile.grpc.pb.h"
+#include "tests/testing/e2e_client.h"
 #include "tests/testing/health_probe.h"
 #include "tests/testing/server_process.h"
 #include "tests/testing/test_crypto.h"
@@ -27,6 +29,9 @@ namespace {
 using ::grpc::health::v1::Health;
 using ::grpc::health::v1::HealthCheckRequest;
 using ::grpc::health::v1::HealthCheckResponse;
+using ::profile::testing::CallResult;
+using ::profile::testing::ClientCert;
+using ::profile::testing::E2eClient;
 using ::profile::testing::ReadFileOrDie;
 using ::profile::testing::HealthOf;
 using ::profile::testing::RunToExit;
@@ -36,6 +41,8 @@ using ::profile::testing::TestPki;
 using ::testing::HasSubstr;
 
 const char kBinary[] = PROFILE_SERVER_BINARY;
+const char kCallerId[] = "spiffe://example.org/ns/app/sa/caller";
+const char kGatewayName[] = "gateway.example.org";
 
 std::shared_ptr<grpc::Channel> TlsChannel(int port, const TestPki& pki,
                                           const std::string& client_cert,
@@ -87,8 +94,11 @@ class TlsE2eTest : public ::testing::Test {
   static void SetUpTestSuite() {
     dir_ = new TestDir();
     pki_ = new TestPki(testing::MakeTestPki(dir_->path()));
+    caller_ = new ClientCert(testing::MakeClientCert(
+        dir_->path(), "caller", "caller", absl::StrCat("URI:", kCallerId)));
   }
   static void TearDownTestSuite() {
+    delete caller_;
     delete pki_;
     delete dir_;
   }
@@ -103,10 +113,13 @@ class TlsE2eTest : public ::testing::Test {
 
   static TestDir* dir_;
   static TestPki* pki_;
+  // A client certificate whose URI SAN is kCallerId.
+  static ClientCert* caller_;
 };
 
 TestDir* TlsE2eTest::dir_ = nullptr;
 TestPki* TlsE2eTest::pki_ = nullptr;
+ClientCert* TlsE2eTest::caller_ = nullptr;
 
 TEST_F(TlsE2eTest, TlsServesTlsClientsAndRefusesPlaintext) {
   ServerProcess server;
@@ -160,13 +173,21 @@ TEST_F(TlsE2eTest, TrustedHeaderOnAnOpenPortNeedsMutualTls) {
   EXPECT_EQ(code, 1) << log;
   EXPECT_THAT(log, HasSubstr("without mutual TLS"));
 
-  // With mutual TLS it starts, and so it does with the loud override.
+  // Mutual TLS alone lets any workload with a certificate of the CA claim
+  // any user: the allowed client names are required too.
   std::vector<std::string> mutual = TlsFlags(true);
   mutual.push_back("--listen=0.0.0.0:0");
+  std::tie(code, log) = RunToExit(kBinary, mutual);
+  EXPECT_EQ(code, 1) << log;
+  EXPECT_THAT(log, HasSubstr("--tls_client_allowed_names is required with "
+                             "--auth=trusted_header on --listen=0.0.0.0:0"));
+
+  // With both it starts, and so it does with the loud override.
+  mutual.push_back(absl::StrCat("--tls_client_allowed_names=", kCallerId));
   ServerProcess with_mtls;
   ASSERT_TRUE(with_mtls.Start(kBinary, mutual)) << with_mtls.log();
-  EXPECT_EQ(GetProfile(TlsChannel(with_mtls.port(), *pki_, pki_->client_cert,
-                                  pki_->client_key))
+  EXPECT_EQ(GetProfile(TlsChannel(with_mtls.port(), *pki_, caller_->cert,
+                                  caller_->key))
                 .error_code(),
             grpc::StatusCode::OK);
   EXPECT_EQ(with_mtls.Stop(SIGTERM), 0);
@@ -181,6 +202,64 @@ TEST_F(TlsE2eTest, TrustedHeaderOnAnOpenPortNeedsMutualTls) {
   EXPECT_EQ(GetProfile(PlainChannel(overridden.port())).error_code(),
             grpc::StatusCode::OK);
   EXPECT_EQ(overridden.Stop(SIGTERM), 0);
+}
+
+TEST_F(TlsE2eTest, AllowedClientNamesAdmitOnlyListedCertificates) {
+  const ClientCert gateway = testing::MakeClientCert(
+      dir_->path(), "gateway_dns", "gateway",
+      absl::StrCat("DNS:", kGatewayName));
+  const ClientCert both = testing::MakeClientCert(
+      dir_->path(), "both", "both",
+      absl::StrCat("DNS:other.example.org,URI:", kCallerId));
+  const ClientCert other = testing::MakeClientCert(
+      dir_->path(), "other_sa", "other",
+      "URI:spiffe://example.org/ns/app/sa/other");
+  // The allowed name in the common name only, or as an IP or e-mail SAN,
+  // does not count.
+  const ClientCert cn_only =
+      testing::MakeClientCert(dir_->path(), "cn_only", kGatewayName, "");
+  const ClientCert email = testing::MakeClientCert(
+      dir_->path(), "email", "email", absl::StrCat("email:", kGatewayName));
+
+  std::vector<std::string> flags = TlsFlags(true);
+  flags.push_back(absl::StrCat("--tls_client_allowed_names= ", kCallerId,
+                               " , ", kGatewayName));
+  ServerProcess server;
+  ASSERT_TRUE(server.Start(kBinary, flags)) << server.log();
+  for (const ClientCert* allowed :
+       std::vector<const ClientCert*>{caller_, &gateway, &both}) {
+    E2eClient client(TlsChannel(server.port(), *pki_, allowed->cert,
+                                allowed->key));
+    v1::GetProfileResponse response;
+    CallResult result =
+        client.Call(&testing::Stub::GetProfile, "u1", {}, &response);
+    EXPECT_EQ(result.code(), grpc::StatusCode::OK)
+        << allowed->cert << ": " << result.status.error_message();
+    EXPECT_EQ(response.data().user_id(), "u1");
+  }
+  for (const std::string& refused :
+       {pki_->client_cert, other.cert, cn_only.cert, email.cert}) {
+    const std::string key = refused.substr(0, refused.size() - 4) + ".key";
+    E2eClient client(TlsChannel(server.port(), *pki_, refused, key));
+    v1::GetProfileResponse response;
+    CallResult result =
+        client.Call(&testing::Stub::GetProfile, "u1", {}, &response);
+    EXPECT_EQ(result.code(), grpc::StatusCode::PERMISSION_DENIED) << refused;
+    EXPECT_EQ(result.api_code(), 1003) << refused;
+    EXPECT_THAT(result.status.error_message(),
+                HasSubstr("--tls_client_allowed_names"))
+        << refused;
+    // Every method, not only reads.
+    v1::SendPhoneCodeResponse sent;
+    v1::SendPhoneCodeRequest send;
+    send.set_phone_country_code("+86");
+    send.set_phone_number("13800138000");
+    send.set_purpose(v1::PHONE_CODE_PURPOSE_NEW_PHONE);
+    result = client.Call(&testing::Stub::SendPhoneCode, "u1", send, &sent);
+    EXPECT_EQ(result.code(), grpc::StatusCode::PERMISSION_DENIED) << refused;
+    EXPECT_EQ(result.api_code(), 1003) << refused;
+  }
+  EXPECT_EQ(server.Stop(SIGTERM), 0);
 }
 
 TEST_F(TlsE2eTest, BadTlsFlagsStopTheStartNamingTheFlag) {
@@ -219,6 +298,12 @@ TEST_F(TlsE2eTest, BadTlsFlagsStopTheStartNamingTheFlag) {
         "--tls_key_file=" + pki_->server_key,
         "--tls_client_ca_file=" + missing},
        "--tls_client_ca_file: cannot read"},
+      {{"--tls_client_allowed_names=spiffe://example.org/ns/app/sa/caller"},
+       "--tls_client_allowed_names needs --tls_client_ca_file"},
+      {{"--tls_cert_file=" + pki_->server_cert,
+        "--tls_key_file=" + pki_->server_key,
+        "--tls_client_allowed_names=spiffe://example.org/a"},
+       "--tls_client_allowed_names needs --tls_client_ca_file"},
       {{"--max_connection_age=500ms"},
        "--max_connection_age must be 0 (never) or 1s to 24h"},
       {{"--max_connection_age=-1s"}, "--max_connection_age"},

@@ -95,6 +95,7 @@ const profile::Authenticator& Jwt() {
     profile::JwtOptions options;
     options.hs256_secret = std::string(32, '\x5a');
     options.issuer = "https://login.example.com/";
+    options.audience = "profile-service";
     auto made = profile::NewJwtAuthenticator(options);
     if (!made.ok()) std::abort();
     return made->release();

@@ -2,6 +2,7 @@
 
 #include <openssl/bio.h>
 #include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -102,6 +103,54 @@ TestPki MakeTestPki(const std::string& dir) {
   return {d + "ca.crt",           d + "server.crt", d + "server.key",
           d + "client.crt",       d + "client.key", d + "other_ca.crt",
           d + "other_client.crt", d + "other_client.key"};
+}
+
+nlohmann::json PublicJwk(const KeyPair& key, const std::string& kid) {
+  BIO* bio = BIO_new_mem_buf(key.public_pem.data(),
+                             static_cast<int>(key.public_pem.size()));
+  EVP_PKEY* pkey = PEM_read_bio_PUBKEY(bio, nullptr, nullptr, nullptr);
+  BIO_free(bio);
+  if (pkey == nullptr) Die("PublicJwk: not a PEM public key");
+  auto bytes = [&](const char* name, int pad) {
+    BIGNUM* bn = nullptr;
+    if (EVP_PKEY_get_bn_param(pkey, name, &bn) != 1) {
+      Die(std::string("PublicJwk: no ") + name);
+    }
+    std::string out(pad > 0 ? pad : BN_num_bytes(bn), '\0');
+    BN_bn2binpad(bn, reinterpret_cast<unsigned char*>(out.data()),
+                 static_cast<int>(out.size()));
+    BN_free(bn);
+    return Base64Url(out);
+  };
+  nlohmann::json jwk = {{"kid", kid}, {"use", "sig"}};
+  if (EVP_PKEY_get_base_id(pkey) == EVP_PKEY_RSA) {
+    jwk.update({{"kty", "RSA"},
+                {"alg", "RS256"},
+                {"n", bytes(OSSL_PKEY_PARAM_RSA_N, 0)},
+                {"e", bytes(OSSL_PKEY_PARAM_RSA_E, 0)}});
+  } else {
+    jwk.update({{"kty", "EC"},
+                {"alg", "ES256"},
+                {"crv", "P-256"},
+                {"x", bytes(OSSL_PKEY_PARAM_EC_PUB_X, 32)},
+                {"y", bytes(OSSL_PKEY_PARAM_EC_PUB_Y, 32)}});
+  }
+  EVP_PKEY_free(pkey);
+  return jwk;
+}
+
+ClientCert MakeClientCert(const std::string& dir, const std::string& name,
+                          const std::string& cn, const std::string& san) {
+  const std::string base = absl::StrCat(dir, "/", name);
+  Run(absl::StrCat("openssl req -newkey rsa:2048 -nodes -subj '/CN=", cn,
+                   "' -keyout '", base, ".key' -out '", base, ".csr'"));
+  std::string ext = "extendedKeyUsage=clientAuth\n";
+  if (!san.empty()) ext += "subjectAltName=" + san + "\n";
+  std::ofstream(base + ".ext") << ext;
+  Run(absl::StrCat("openssl x509 -req -in '", base, ".csr' -CA '", dir,
+                   "/ca.crt' -CAkey '", dir, "/ca.key' -CAcreateserial ",
+                   "-days 2 -out '", base, ".crt' -extfile '", base, ".ext'"));
+  return {base + ".crt", base + ".key"};
 }
 
 std::string Base64Url(absl::string_view data) {

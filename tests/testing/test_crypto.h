@@ -55,6 +55,17 @@ struct TestPki {
 };
 TestPki MakeTestPki(const std::string& dir);
 
+// A client certificate signed by the CA MakeTestPki(dir) made, with common
+// name `cn` and, unless `san` is empty, the subjectAltName `san` (as openssl
+// spells it: "URI:spiffe://example.org/ns/app/sa/caller",
+// "DNS:gateway.example.org"). Files `<dir>/<name>.crt` and `.key`.
+struct ClientCert {
+  std::string cert;
+  std::string key;
+};
+ClientCert MakeClientCert(const std::string& dir, const std::string& name,
+                          const std::string& cn, const std::string& san);
+
 // Returns a compact JWS of `claims` with header {"alg": alg, "typ": "JWT"}
 // merged with `extra_header`. `key` is the HS256 secret, or the PEM private
 // key for RS256 and ES256 (ES256 signatures in the JWS r||s form). "none"
@@ -62,6 +73,10 @@ TestPki MakeTestPki(const std::string& dir);
 std::string SignJwt(const std::string& alg, const std::string& key,
                     const nlohmann::json& claims,
                     const nlohmann::json& extra_header = nlohmann::json::object());
+
+// Returns the public JWK (RFC 7517) of `key`, an RSA or EC P-256 key pair
+// from MakeKeyPair(): {"kty","kid","use":"sig","alg",n/e or crv/x/y}.
+nlohmann::json PublicJwk(const KeyPair& key, const std::string& kid);
 
 // Base64url without padding.
 std::string Base64Url(absl::string_view data);

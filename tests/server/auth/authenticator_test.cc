@@ -7,9 +7,11 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "grpcpp/support/string_ref.h"
 #include "gtest/gtest.h"
+#include "server/auth/auth_factory.h"
 #include "server/common/api_error.h"
 #include "tests/testing/call_metadata.h"
 #include "tests/testing/status_matchers.h"
@@ -168,6 +170,106 @@ TEST(TrustedHeaderAuthenticatorTest, OneAuthenticatorServesManyCalls) {
     EXPECT_EQ(*auth->Authenticate(b.map()), "bob");
     ExpectUnauthenticated(auth->Authenticate(none.map()));
   }
+}
+
+TEST(TrustedHeaderAuthenticatorTest, XAuthTimeIsTheSignInTime) {
+  std::unique_ptr<Authenticator> auth = NewTrustedHeaderAuthenticator();
+  Metadata without;
+  without.Add("x-user-id", "u1");
+  absl::StatusOr<Identity> identity = auth->Identify(without.map());
+  ASSERT_THAT(identity.status(), IsOk());
+  EXPECT_EQ(identity->auth_time, absl::InfinitePast());
+
+  Metadata with;
+  with.Add("x-user-id", "u1").Add("x-auth-time", "1800000000");
+  identity = auth->Identify(with.map());
+  ASSERT_THAT(identity.status(), IsOk());
+  EXPECT_EQ(identity->user_id, "u1");
+  EXPECT_EQ(identity->auth_time, absl::FromUnixSeconds(1800000000));
+}
+
+TEST(TrustedHeaderAuthenticatorTest, MalformedXAuthTimeIsInvalidArgument) {
+  std::unique_ptr<Authenticator> auth = NewTrustedHeaderAuthenticator();
+  for (const std::vector<std::string>& values :
+       std::vector<std::vector<std::string>>{
+           {""}, {"abc"}, {"-5"}, {"+5"}, {"1.5"}, {" 12"}, {"12 "},
+           {"1e9"}, {"0x10"}, {"123456789012"}, {"1800000000", "1800000000"}}) {
+    Metadata metadata;
+    metadata.Add("x-user-id", "u1");
+    for (const std::string& value : values) metadata.Add("x-auth-time", value);
+    absl::StatusOr<Identity> identity = auth->Identify(metadata.map());
+    EXPECT_THAT(identity, StatusIs(absl::StatusCode::kInvalidArgument,
+                                   ApiCode::kInvalidArgument))
+        << values[0];
+    EXPECT_THAT(identity.status().message(), HasSubstr("x-auth-time"))
+        << values[0];
+  }
+}
+
+TEST(CheckSignInAgeTest, OffAcceptsAnySignIn) {
+  const absl::Time now = absl::FromUnixSeconds(1800000000);
+  EXPECT_THAT(CheckSignInAge(Identity{"u1"}, absl::ZeroDuration(), now),
+              IsOk());
+}
+
+TEST(CheckSignInAgeTest, OldUnknownOrFutureSignInMustSignInAgain) {
+  const absl::Time now = absl::FromUnixSeconds(1800000000);
+  const absl::Duration max_age = absl::Minutes(15);
+  auto at = [](absl::Time t) {
+    Identity identity;
+    identity.user_id = "u1";
+    identity.auth_time = t;
+    return identity;
+  };
+  EXPECT_THAT(CheckSignInAge(at(now), max_age, now), IsOk());
+  EXPECT_THAT(CheckSignInAge(at(now - max_age), max_age, now), IsOk());
+  EXPECT_THAT(CheckSignInAge(at(now + kSignInClockSkew), max_age, now),
+              IsOk());
+  for (absl::Time t : {now - max_age - absl::Seconds(1), absl::InfinitePast(),
+                       absl::UnixEpoch(),
+                       now + kSignInClockSkew + absl::Seconds(1)}) {
+    absl::Status status = CheckSignInAge(at(t), max_age, now);
+    EXPECT_THAT(status, StatusIs(absl::StatusCode::kUnauthenticated,
+                                 ApiCode::kSignInAgain));
+    EXPECT_EQ(status.message(), "sign in again");
+  }
+}
+
+TEST(AuthOptionsTest, MaxAuthAgeIsOffOrInRange) {
+  AuthOptions options;
+  EXPECT_THAT(options.Validate(), IsOk());
+  options.max_auth_age = absl::Minutes(15);
+  EXPECT_THAT(options.Validate(), IsOk());
+  for (absl::Duration bad : {absl::Seconds(59), -absl::Seconds(1),
+                             absl::Hours(24 * 30 + 1)}) {
+    options.max_auth_age = bad;
+    EXPECT_THAT(options.Validate(),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         HasSubstr("--max_auth_age must be 0s (off) or")))
+        << bad;
+  }
+}
+
+TEST(AuthOptionsTest, JwtNeedsIssuerAudienceAndOneKeyFile) {
+  AuthOptions options;
+  options.jwt.jwks_file = "/etc/profile/jwks.json";
+  EXPECT_THAT(options.Validate(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("--jwt_jwks_file need --auth=jwt")));
+  options.mode = "jwt";
+  EXPECT_THAT(options.Validate(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("--jwt_issuer is required")));
+  options.jwt.issuer = "https://login.example.com/";
+  EXPECT_THAT(options.Validate(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("--jwt_audience is required")));
+  options.jwt.audience = "profile-service";
+  EXPECT_THAT(options.Validate(), IsOk());
+  options.jwt.public_key_file = "/etc/profile/jwt.pub";
+  EXPECT_THAT(options.Validate(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("exactly one of")));
 }
 
 }  // namespace

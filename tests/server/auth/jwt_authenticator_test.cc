@@ -1,5 +1,6 @@
 #include "server/auth/jwt_authenticator.h"
 
+#include <cstdio>
 #include <memory>
 #include <string>
 #include <utility>
@@ -12,6 +13,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "server/common/api_error.h"
+#include "server/common/crypto.h"
 #include "tests/testing/call_metadata.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/status_matchers.h"
@@ -24,6 +26,7 @@ using ::profile::testing::FakeClock;
 using ::profile::testing::IsOk;
 using ::profile::testing::KeyPair;
 using ::profile::testing::MakeKeyPair;
+using ::profile::testing::PublicJwk;
 using ::profile::testing::SignJwt;
 using ::profile::testing::StatusIs;
 using ::profile::testing::TestDir;
@@ -149,14 +152,135 @@ TEST_F(JwtAuthenticatorTest, AudienceMayBeAnArray) {
                        HasSubstr("audience")));
 }
 
-TEST_F(JwtAuthenticatorTest, IssuerAndAudienceAreOnlyCheckedWhenConfigured) {
+TEST_F(JwtAuthenticatorTest, IssuerAudienceAndLifetimeAreRequired) {
   JwtOptions options;
   options.hs256_secret = kSecret;
-  auto auth = NewJwtAuthenticator(options, clock_);
-  ASSERT_THAT(auth.status(), IsOk());
-  nlohmann::json claims = {{"sub", "alice"}, {"exp", kNow + 60}};
-  EXPECT_THAT(Check(**auth, SignJwt("HS256", kSecret, claims)).status(),
+  EXPECT_THAT(NewJwtAuthenticator(options, clock_).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("--jwt_issuer is required with --auth=jwt")));
+  options.issuer = "https://login.example.com/";
+  EXPECT_THAT(
+      NewJwtAuthenticator(options, clock_).status(),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("--jwt_audience is required with --auth=jwt")));
+  options.audience = "profile-service";
+  for (absl::Duration lifetime : {absl::Seconds(59), absl::Hours(24 * 30 + 1),
+                                  absl::ZeroDuration()}) {
+    options.max_lifetime = lifetime;
+    EXPECT_THAT(NewJwtAuthenticator(options, clock_).status(),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         HasSubstr("--jwt_max_lifetime must be from 1m")))
+        << lifetime;
+  }
+  options.max_lifetime = absl::Hours(24 * 30);
+  EXPECT_THAT(NewJwtAuthenticator(options, clock_).status(), IsOk());
+}
+
+TEST_F(JwtAuthenticatorTest, TypMustSayJwtOrAccessToken) {
+  auto auth = Hs256();
+  for (const char* typ : {"JWT", "jwt", "at+jwt", "AT+JWT",
+                          "application/at+jwt", "application/jwt"}) {
+    EXPECT_THAT(
+        Check(*auth, SignJwt("HS256", kSecret, Claims(), {{"typ", typ}}))
+            .status(),
+        IsOk())
+        << typ;
+  }
+  // A header without typ at all is fine too.
+  const std::string signed_part = testing::Base64Url(R"({"alg":"HS256"})") +
+                                  "." + testing::Base64Url(Claims().dump());
+  EXPECT_THAT(Check(*auth, signed_part + "." +
+                               testing::Base64Url(
+                                   HmacSha256(kSecret, signed_part)))
+                  .status(),
               IsOk());
+  for (const nlohmann::json& typ :
+       {nlohmann::json("JOSE"), nlohmann::json("dpop+jwt"),
+        nlohmann::json("id_token+jwt"), nlohmann::json(""), nlohmann::json(7),
+        nlohmann::json(nullptr)}) {
+    absl::StatusOr<std::string> user =
+        Check(*auth, SignJwt("HS256", kSecret, Claims(), {{"typ", typ}}));
+    EXPECT_THAT(user, StatusIs(absl::StatusCode::kUnauthenticated,
+                               ApiCode::kUnauthenticated))
+        << typ;
+    EXPECT_THAT(user.status().message(), HasSubstr("typ is neither JWT"))
+        << typ;
+  }
+}
+
+TEST_F(JwtAuthenticatorTest, LifetimeIsBoundedByMaxLifetime) {
+  auto auth = Hs256();  // the default: 24h
+  nlohmann::json claims = Claims();
+  claims["iat"] = kNow - 60;
+  claims["exp"] = kNow - 60 + 24 * 3600;
+  EXPECT_THAT(Check(*auth, SignJwt("HS256", kSecret, claims)).status(),
+              IsOk());
+  claims["exp"] = kNow - 60 + 24 * 3600 + 1;
+  absl::StatusOr<std::string> user =
+      Check(*auth, SignJwt("HS256", kSecret, claims));
+  EXPECT_THAT(user, StatusIs(absl::StatusCode::kUnauthenticated,
+                             ApiCode::kUnauthenticated));
+  EXPECT_THAT(std::string(user.status().message()),
+              HasSubstr("lives longer than --jwt_max_lifetime allows "
+                        "(exp - iat is 24h1s, over 24h)"));
+
+  JwtOptions options;
+  options.hs256_secret = kSecret;
+  options.max_lifetime = absl::Hours(1);
+  auto short_lived = Make(options);
+  claims = Claims();  // lives 310 s
+  EXPECT_THAT(Check(*short_lived, SignJwt("HS256", kSecret, claims)).status(),
+              IsOk());
+  claims["exp"] = kNow + 3600;
+  EXPECT_THAT(Check(*short_lived, SignJwt("HS256", kSecret, claims)),
+              StatusIs(absl::StatusCode::kUnauthenticated,
+                       HasSubstr("lives longer")));
+
+  // Without iat nothing bounds the lifetime: refused.
+  claims = Claims();
+  claims.erase("iat");
+  EXPECT_THAT(Check(*auth, SignJwt("HS256", kSecret, claims)),
+              StatusIs(absl::StatusCode::kUnauthenticated,
+                       HasSubstr("no iat, which --jwt_max_lifetime needs")));
+  claims["iat"] = "yesterday";
+  EXPECT_THAT(Check(*auth, SignJwt("HS256", kSecret, claims)),
+              StatusIs(absl::StatusCode::kUnauthenticated,
+                       HasSubstr("iat is not a number")));
+  claims["iat"] = kNow + 31;
+  EXPECT_THAT(Check(*auth, SignJwt("HS256", kSecret, claims)),
+              StatusIs(absl::StatusCode::kUnauthenticated,
+                       HasSubstr("issued in the future")));
+  claims["iat"] = kNow + 30;  // clock skew
+  EXPECT_THAT(Check(*auth, SignJwt("HS256", kSecret, claims)).status(),
+              IsOk());
+}
+
+TEST_F(JwtAuthenticatorTest, AuthTimeIsAuthTimeElseIat) {
+  auto auth = Hs256();
+  Metadata metadata;
+  nlohmann::json claims = Claims();
+  metadata.Add("authorization", "Bearer " + SignJwt("HS256", kSecret, claims));
+  absl::StatusOr<Identity> identity = auth->Identify(metadata.map());
+  ASSERT_THAT(identity.status(), IsOk());
+  EXPECT_EQ(identity->user_id, "alice");
+  EXPECT_EQ(identity->auth_time, absl::FromUnixSeconds(kNow - 10));
+
+  claims["auth_time"] = kNow - 7200;
+  Metadata with_auth_time;
+  with_auth_time.Add("authorization",
+                     "Bearer " + SignJwt("HS256", kSecret, claims));
+  identity = auth->Identify(with_auth_time.map());
+  ASSERT_THAT(identity.status(), IsOk());
+  EXPECT_EQ(identity->auth_time, absl::FromUnixSeconds(kNow - 7200));
+
+  claims["auth_time"] = "recently";
+  EXPECT_THAT(Check(*auth, SignJwt("HS256", kSecret, claims)),
+              StatusIs(absl::StatusCode::kUnauthenticated,
+                       HasSubstr("auth_time is not a number")));
+  claims["auth_time"] = kNow + 3600;
+  EXPECT_THAT(Check(*auth, SignJwt("HS256", kSecret, claims)),
+              StatusIs(absl::StatusCode::kUnauthenticated,
+                       HasSubstr("auth_time is in the future")));
 }
 
 TEST_F(JwtAuthenticatorTest, ExpiryAndNotBeforeHaveThirtySecondsLeeway) {
@@ -349,7 +473,9 @@ TEST_F(JwtAuthenticatorTest, RefusesUnusableKeys) {
       {pem(p384.public_pem), "not on P-256"},
       {pem(ed.public_pem), "neither RSA nor EC P-256"},
   };
-  for (const Case& c : cases) {
+  for (Case c : cases) {
+    c.options.issuer = "https://login.example.com/";
+    c.options.audience = "profile-service";
     EXPECT_THAT(NewJwtAuthenticator(c.options, clock_).status(),
                 StatusIs(absl::StatusCode::kInvalidArgument,
                          HasSubstr(c.message)))
@@ -361,6 +487,7 @@ TEST_F(JwtAuthenticatorTest, FromFlagsReadsFilesAndNamesTheFlag) {
   JwtFileOptions flags;
   flags.secret_file = dir_->Write("secret", std::string(kSecret) + "\n");
   flags.issuer = "https://login.example.com/";
+  flags.audience = "profile-service";
   auto auth = NewJwtAuthenticatorFromFiles(flags, clock_);
   ASSERT_THAT(auth.status(), IsOk());
   // The trailing newline is not part of the secret.
@@ -384,6 +511,177 @@ TEST_F(JwtAuthenticatorTest, FromFlagsReadsFilesAndNamesTheFlag) {
                              HasSubstr("garbage.pem"))));
   flags.public_key_file = ec_->public_file;
   EXPECT_THAT(NewJwtAuthenticatorFromFiles(flags, clock_).status(), IsOk());
+}
+
+nlohmann::json Jwks(std::vector<nlohmann::json> keys) {
+  return {{"keys", std::move(keys)}};
+}
+
+TEST_F(JwtAuthenticatorTest, JwksPicksTheKeyByKid) {
+  JwtOptions options;
+  options.jwks_json =
+      Jwks({PublicJwk(*rsa_, "rsa-1"), PublicJwk(*ec_, "ec-1"),
+            // Keys this server does not verify with are left out.
+            {{"kty", "oct"}, {"kid", "hmac"}, {"k", "c2VjcmV0"}},
+            {{"kty", "RSA"}, {"kid", "enc"}, {"use", "enc"}, {"n", "AQAB"},
+             {"e", "AQAB"}}})
+          .dump();
+  auto auth = Make(options);
+  ASSERT_NE(auth, nullptr);
+  absl::StatusOr<std::string> user = Check(
+      *auth, SignJwt("RS256", rsa_->private_pem, Claims("bob"),
+                     {{"kid", "rsa-1"}}));
+  ASSERT_THAT(user.status(), IsOk());
+  EXPECT_EQ(*user, "bob");
+  user = Check(*auth, SignJwt("ES256", ec_->private_pem, Claims("carol"),
+                              {{"kid", "ec-1"}}));
+  ASSERT_THAT(user.status(), IsOk());
+  EXPECT_EQ(*user, "carol");
+
+  KeyPair other = MakeKeyPair(dir_->path(), "jwks_other", "EC:P-256");
+  struct Case {
+    const char* name;
+    std::string token;
+    const char* message;
+  };
+  const std::vector<Case> cases = {
+      {"no kid", SignJwt("RS256", rsa_->private_pem, Claims()), "no kid"},
+      {"empty kid",
+       SignJwt("RS256", rsa_->private_pem, Claims(), {{"kid", ""}}), "no kid"},
+      {"numeric kid",
+       SignJwt("RS256", rsa_->private_pem, Claims(), {{"kid", 1}}), "no kid"},
+      {"unknown kid",
+       SignJwt("RS256", rsa_->private_pem, Claims(), {{"kid", "rsa-2"}}),
+       "kid is not in the key set"},
+      {"a left-out key's kid",
+       SignJwt("HS256", "secret", Claims(), {{"kid", "hmac"}}),
+       "kid is not in the key set"},
+      {"ES256 token naming the RSA key",
+       SignJwt("ES256", ec_->private_pem, Claims(), {{"kid", "rsa-1"}}),
+       "alg is not RS256"},
+      {"HS256 with the RSA public key as secret",
+       SignJwt("HS256", rsa_->public_pem, Claims(), {{"kid", "rsa-1"}}),
+       "alg is not RS256"},
+      {"signed by another key",
+       SignJwt("ES256", other.private_pem, Claims(), {{"kid", "ec-1"}}),
+       "signature is invalid"},
+  };
+  for (const Case& c : cases) {
+    user = Check(*auth, c.token);
+    EXPECT_THAT(user, StatusIs(absl::StatusCode::kUnauthenticated,
+                               ApiCode::kUnauthenticated))
+        << c.name;
+    EXPECT_THAT(user.status().message(), HasSubstr(c.message)) << c.name;
+  }
+}
+
+TEST_F(JwtAuthenticatorTest, RefusesUnusableJwks) {
+  KeyPair small_rsa = MakeKeyPair(dir_->path(), "jwks_small", "RSA:1024");
+  nlohmann::json off_curve = PublicJwk(*ec_, "ec");
+  off_curve["y"] = off_curve["x"];
+  nlohmann::json short_x = PublicJwk(*ec_, "ec");
+  short_x["x"] = testing::Base64Url("short");
+  nlohmann::json no_kid = PublicJwk(*rsa_, "x");
+  no_kid.erase("kid");
+  nlohmann::json no_n = PublicJwk(*rsa_, "r");
+  no_n.erase("n");
+  nlohmann::json p384 = PublicJwk(*ec_, "p384");
+  p384["crv"] = "P-384";
+  struct Case {
+    std::string jwks;
+    const char* message;
+  };
+  const std::vector<Case> cases = {
+      {"not json", "is not a JWK Set"},
+      {"[]", "is not a JWK Set"},
+      {R"({"keys": {}})", "is not a JWK Set"},
+      {R"({"keys": []})", "holds no RS256 or ES256 signing key"},
+      {R"({"keys": [1]})", "key 0 is not a JSON object"},
+      {Jwks({p384}).dump(), "holds no RS256 or ES256 signing key"},
+      {Jwks({no_kid}).dump(), "key 0 has no kid"},
+      {Jwks({PublicJwk(*rsa_, "a"), PublicJwk(*ec_, "a")}).dump(),
+       "key 1 repeats kid \"a\""},
+      {Jwks({no_n}).dump(), "key 0 (kid \"r\") has no base64url n and e"},
+      {Jwks({PublicJwk(small_rsa, "s")}).dump(), "shorter than 2048 bits"},
+      {Jwks({short_x}).dump(), "x and y of 32 bytes"},
+      {Jwks({off_curve}).dump(), "is not a point on P-256"},
+  };
+  for (const Case& c : cases) {
+    JwtOptions options;
+    options.jwks_json = c.jwks;
+    options.issuer = "https://login.example.com/";
+    options.audience = "profile-service";
+    EXPECT_THAT(NewJwtAuthenticator(options, clock_).status(),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         AllOf(HasSubstr("--jwt_jwks_file"),
+                               HasSubstr(c.message))))
+        << c.jwks;
+  }
+  JwtFileOptions flags;
+  flags.issuer = "https://login.example.com/";
+  flags.audience = "profile-service";
+  flags.jwks_file = dir_->Write("bad.jwks", "{}");
+  EXPECT_THAT(NewJwtAuthenticatorFromFiles(flags, clock_).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("--jwt_jwks_file is not a JWK Set"),
+                             HasSubstr("bad.jwks"))));
+  flags.secret_file = dir_->Write("secret2", kSecret);
+  EXPECT_THAT(NewJwtAuthenticatorFromFiles(flags, clock_).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("exactly one of")));
+}
+
+// Key rotation: the file is replaced (as a Kubernetes Secret update swaps
+// a symlink), and the next check, a second later, reads it.
+TEST_F(JwtAuthenticatorTest, JwksFileIsReadAgainWhenItChanges) {
+  KeyPair next = MakeKeyPair(dir_->path(), "jwks_next", "EC:P-256");
+  const std::string path = dir_->path() + "/jwks.json";
+  auto replace = [&](const std::string& text) {
+    const std::string staged = dir_->Write("jwks.staged", text);
+    ASSERT_EQ(std::rename(staged.c_str(), path.c_str()), 0);
+  };
+  replace(Jwks({PublicJwk(*ec_, "old")}).dump());
+  JwtFileOptions flags;
+  flags.jwks_file = path;
+  flags.issuer = "https://login.example.com/";
+  flags.audience = "profile-service";
+  auto made = NewJwtAuthenticatorFromFiles(flags, clock_);
+  ASSERT_THAT(made.status(), IsOk());
+  const Authenticator& auth = **made;
+  const std::string old_token =
+      SignJwt("ES256", ec_->private_pem, Claims(), {{"kid", "old"}});
+  const std::string new_token =
+      SignJwt("ES256", next.private_pem, Claims(), {{"kid", "new"}});
+  EXPECT_THAT(Check(auth, old_token).status(), IsOk());
+  EXPECT_THAT(Check(auth, new_token),
+              StatusIs(absl::StatusCode::kUnauthenticated,
+                       HasSubstr("not in the key set")));
+
+  // Both keys while clients move over.
+  replace(Jwks({PublicJwk(*ec_, "old"), PublicJwk(next, "new")}).dump());
+  clock_->Advance(absl::Milliseconds(500));  // not checked yet
+  EXPECT_THAT(Check(auth, new_token),
+              StatusIs(absl::StatusCode::kUnauthenticated,
+                       HasSubstr("not in the key set")));
+  clock_->Advance(absl::Milliseconds(500));
+  EXPECT_THAT(Check(auth, new_token).status(), IsOk());
+  EXPECT_THAT(Check(auth, old_token).status(), IsOk());
+
+  // A broken or missing file keeps the last good set.
+  replace("{\"keys\": [");
+  clock_->Advance(absl::Seconds(1));
+  EXPECT_THAT(Check(auth, new_token).status(), IsOk());
+  ASSERT_EQ(std::remove(path.c_str()), 0);
+  clock_->Advance(absl::Seconds(1));
+  EXPECT_THAT(Check(auth, old_token).status(), IsOk());
+
+  // The old key retired.
+  replace(Jwks({PublicJwk(next, "new")}).dump());
+  clock_->Advance(absl::Seconds(1));
+  EXPECT_THAT(Check(auth, new_token).status(), IsOk());
+  EXPECT_THAT(Check(auth, old_token),
+              StatusIs(absl::StatusCode::kUnauthenticated,
+                       HasSubstr("not in the key set")));
 }
 
 }  // namespace
