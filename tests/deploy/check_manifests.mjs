@@ -196,14 +196,26 @@ export function policyProblems(objects, overlay) {
       if (tgps < drain + grace + 5) {
         bad(`terminationGracePeriodSeconds ${tgps} < --drain_delay ${drain}s + --shutdown_grace ${grace}s + 5s`);
       }
-      // Trusted headers need mutual TLS (or the loud override, dev only).
+      // Trusted headers need mutual TLS and the allowed client names (or
+      // the loud override, dev only).
       const auth = flags.get("auth") ?? "trusted_header";
+      const allowedNames = (flags.get("tls_client_allowed_names") ?? "")
+        .split(",").map((n) => n.trim()).filter((n) => n);
       if (auth === "trusted_header" && !flags.has("tls_client_ca_file")) {
         if (overlay === "production") {
           bad(`${cid}: production trusts x-user-id without mutual TLS`);
         } else if (flags.get("allow_trusted_header_without_mtls") !== "true") {
           bad(`${cid}: trusted_header on ${flags.get("listen")} without mutual TLS would refuse to start`);
         }
+      } else if (auth === "trusted_header" && allowedNames.length === 0) {
+        if (overlay === "production") {
+          bad(`${cid}: production trusts x-user-id from any client certificate of the CA (no --tls_client_allowed_names)`);
+        } else if (flags.get("allow_trusted_header_without_mtls") !== "true") {
+          bad(`${cid}: trusted_header on ${flags.get("listen")} without --tls_client_allowed_names would refuse to start`);
+        }
+      }
+      if (allowedNames.length && !flags.has("tls_client_ca_file")) {
+        bad(`${cid}: --tls_client_allowed_names without --tls_client_ca_file would refuse to start`);
       }
       // Files the flags name are on read-only Secret or ConfigMap mounts.
       for (const f of ["tls_cert_file", "tls_key_file", "tls_client_ca_file",
@@ -223,6 +235,11 @@ export function policyProblems(objects, overlay) {
           if (!e?.valueFrom?.secretKeyRef) bad(`${cid}: ${env} does not come from a Secret`);
         }
         if (!flags.has("tls_cert_file")) bad(`${cid}: no TLS`);
+        // Account changes need a recent sign-in (account takeover).
+        const maxAuthAge = durationSeconds(flags.get("max_auth_age") ?? "0s");
+        if (maxAuthAge === 0 || maxAuthAge > 3600) {
+          bad(`${cid}: --max_auth_age ${flags.get("max_auth_age") ?? "0s"} lets an old sign-in change the phone (want 1m to 1h)`);
+        }
         // Codes reach phones: no member of the chain writes them where
         // anyone with log access reads them.
         const chain = (flags.get("sms_sender") ?? "log").split(",");
