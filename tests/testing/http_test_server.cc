@@ -478,6 +478,9 @@ void HttpTestServer::Serve(Connection* connection) {
       in.append(chunk, static_cast<size_t>(n));
     }
     if (!complete) break;
+    // `version` points into `in`, which the reads above may have moved and
+    // the erase below changes: decide with it first.
+    const bool http11 = version == "HTTP/1.1";
     request.body.assign(in, body_start, content_length);
     in.erase(0, body_start + content_length);
     scanned = 0;
@@ -485,7 +488,7 @@ void HttpTestServer::Serve(Connection* connection) {
     const std::string connection_header =
         absl::AsciiStrToLower(request.Header("connection"));
     const bool keep_alive =
-        version == "HTTP/1.1"
+        http11
             ? !absl::StrContains(connection_header, "close")
             : absl::StrContains(connection_header, "keep-alive");
     const HandlerPtr handle = Record(request);
