@@ -380,12 +380,18 @@ TEST_F(BackendsE2eTest, PostgresOutageIsUnavailableAndHealsWithoutRestart) {
   E2eClient client(a.port());
   const std::string token = TokenFor(client, client, "u1", "13800138001");
   ASSERT_TRUE(Update(client, "u1", token).status.ok());
+  // A token for the next change, to spend while PostgreSQL is down.
+  const std::string next = TokenFor(client, client, "u1", "13800138002");
 
   postgres_->Stop();
   std::string phone;
   CallResult down = Get(client, "u1", &phone);
   EXPECT_EQ(down.code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_EQ(down.api_code(), 5003);
+  // The failed spend leaves the token spendable.
+  CallResult update_down = Update(client, "u1", next);
+  EXPECT_EQ(update_down.code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(update_down.api_code(), 5003);
   EXPECT_TRUE(HealthBecomes(a.port(), HealthCheckResponse::NOT_SERVING,
                             absl::Seconds(10)));
 
@@ -396,6 +402,11 @@ TEST_F(BackendsE2eTest, PostgresOutageIsUnavailableAndHealsWithoutRestart) {
   EXPECT_EQ(healed.code(), grpc::StatusCode::OK)
       << healed.status.error_message();
   EXPECT_EQ(phone, "+8613800138001");
+  CallResult retried = Update(client, "u1", next);
+  EXPECT_EQ(retried.code(), grpc::StatusCode::OK)
+      << retried.status.error_message();
+  ASSERT_EQ(Get(client, "u1", &phone).code(), grpc::StatusCode::OK);
+  EXPECT_EQ(phone, "+8613800138002");
   EXPECT_EQ(a.Stop(SIGTERM), 0) << a.log();
 }
 
