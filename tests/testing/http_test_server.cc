@@ -439,6 +439,9 @@ void HttpTestServer::Serve(Connection* connection) {
           "Content-Length: 0\r\nConnection: close\r\n\r\n");
       break;
     }
+    // `version` points into `in`, which reading the body may reallocate:
+    // decide with it now.
+    const bool http11 = version == "HTTP/1.1";
     const std::string transfer_encoding = request.Header("transfer-encoding");
     if (!transfer_encoding.empty() &&
         !absl::EqualsIgnoreCase(transfer_encoding, "identity")) {
@@ -478,9 +481,6 @@ void HttpTestServer::Serve(Connection* connection) {
       in.append(chunk, static_cast<size_t>(n));
     }
     if (!complete) break;
-    // `version` points into `in`, which the reads above may have moved and
-    // the erase below changes: decide with it first.
-    const bool http11 = version == "HTTP/1.1";
     request.body.assign(in, body_start, content_length);
     in.erase(0, body_start + content_length);
     scanned = 0;
