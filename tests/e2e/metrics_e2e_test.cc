@@ -31,6 +31,7 @@ namespace {
 
 using ::profile::testing::CallResult;
 using ::profile::testing::E2eClient;
+using ::profile::testing::PortField;
 using ::profile::testing::ServerProcess;
 using ::profile::testing::Stub;
 using ::profile::testing::TestDir;
@@ -125,12 +126,6 @@ std::vector<std::string> Rpc(const std::string& method,
   std::vector<std::string> labels = Rpc(method);
   labels.push_back("grpc_code=\"" + code + "\"");
   return labels;
-}
-
-int PortField(const std::string& log, const std::string& field) {
-  const std::string key = "\"" + field + "\":\"";
-  const size_t at = log.find(key);
-  return at == std::string::npos ? 0 : std::atoi(log.c_str() + at + key.size());
 }
 
 // The code of the last SMS in the outbox.

@@ -7,7 +7,6 @@
 #include <curl/curl.h>
 
 #include <atomic>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -30,6 +29,7 @@
 #include "server/common/crypto.h"
 #include "server/sms/aliyun_sms_sender.h"
 #include "tests/testing/e2e_client.h"
+#include "tests/testing/fake_http_client.h"
 #include "tests/testing/http_test_server.h"
 #include "tests/testing/server_process.h"
 #include "tests/testing/standard_webhooks.h"
@@ -46,6 +46,7 @@ using ::profile::testing::HttpTestRequest;
 using ::profile::testing::HttpTestServer;
 using ::profile::testing::HttpTestServerOptions;
 using ::profile::testing::MakeTestPki;
+using ::profile::testing::PortField;
 using ::profile::testing::RunToExit;
 using ::profile::testing::ServerProcess;
 using ::profile::testing::Stub;
@@ -81,23 +82,14 @@ HttpTestReply TwilioCreated() {
   return Reply(201, R"({"sid":"SM0123456789abcdef0123456789abcdef","status":"queued"})");
 }
 
-// An application/x-www-form-urlencoded body as a map.
+// An application/x-www-form-urlencoded body as a map (ParseForm() of
+// tests/testing), each field once.
 std::map<std::string, std::string> Form(const std::string& body) {
-  std::map<std::string, std::string> fields;
-  for (absl::string_view pair : absl::StrSplit(body, '&', absl::SkipEmpty())) {
-    std::vector<std::string> kv = absl::StrSplit(pair, absl::MaxSplits('=', 1));
-    auto decode = [](std::string s) {
-      for (char& c : s) {
-        if (c == '+') c = ' ';
-      }
-      char* out = curl_unescape(s.c_str(), static_cast<int>(s.size()));
-      std::string decoded(out);
-      curl_free(out);
-      return decoded;
-    };
-    fields[decode(kv[0])] = kv.size() > 1 ? decode(kv[1]) : "";
-  }
-  return fields;
+  const ::profile::testing::FormFields fields =
+      ::profile::testing::ParseForm(body);
+  std::map<std::string, std::string> form(fields.begin(), fields.end());
+  EXPECT_EQ(form.size(), fields.size()) << "a field is repeated: " << body;
+  return form;
 }
 
 v1::SendPhoneCodeRequest NewPhoneCode(const std::string& number) {
@@ -465,12 +457,6 @@ double Metric(int port, const std::string& series) {
     }
   }
   return -1;
-}
-
-int PortField(const std::string& log, const std::string& field) {
-  const std::string key = "\"" + field + "\":\"";
-  const size_t at = log.find(key);
-  return at == std::string::npos ? 0 : std::atoi(log.c_str() + at + key.size());
 }
 
 TEST_F(SmsProvidersTest, BreakerOpensSkipsTheProviderAndAProbeClosesIt) {

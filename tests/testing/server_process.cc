@@ -125,4 +125,10 @@ std::pair<int, std::string> RunToExit(const std::string& binary,
   return {server.Wait(absl::Seconds(10)), server.log()};
 }
 
+int PortField(const std::string& log, const std::string& field) {
+  const std::string key = "\"" + field + "\":\"";
+  const size_t at = log.find(key);
+  return at == std::string::npos ? 0 : std::atoi(log.c_str() + at + key.size());
+}
+
 }  // namespace profile::testing

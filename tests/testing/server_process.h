@@ -78,6 +78,10 @@ class ServerProcess {
 std::pair<int, std::string> RunToExit(const std::string& binary,
                                       std::vector<std::string> args);
 
+// Returns the port a log line reports in `field` ("metrics_port":"9090"),
+// or 0 if `log` has none.
+int PortField(const std::string& log, const std::string& field);
+
 }  // namespace profile::testing
 
 #endif  // PROFILE_TESTS_TESTING_SERVER_PROCESS_H_
