@@ -81,6 +81,23 @@ absl::optional<SendCodeResult> DecodeSendCodeAnswer(absl::string_view answer) {
                         absl::Milliseconds(resend_ms)};
 }
 
+// Returns kSamePhone if `new_e164` is the account's phone already.
+absl::Status CheckNotCurrentPhone(const PhoneBindings& bindings,
+                                  absl::string_view new_e164) {
+  if (new_e164 == bindings.user_phone) {
+    return ApiError(ApiCode::kSamePhone,
+                    "the new phone is the account's current phone");
+  }
+  return absl::OkStatus();
+}
+
+// Returns true if the phone `bindings` looked up belongs to an account other
+// than the caller's.
+bool HeldByAnotherAccount(const Caller& caller, const PhoneBindings& bindings) {
+  return !bindings.phone_owner.empty() &&
+         bindings.phone_owner != caller.user_id;
+}
+
 }  // namespace
 
 absl::Status PhoneChangeOptions::Validate() const {
@@ -143,20 +160,6 @@ absl::Status PhoneChange::CheckMayText(const PhoneNumber& phone) const {
     return ApiError(ApiCode::kRegionNotAllowed,
                     absl::StrCat("codes are not sent to numbers of region ",
                                  phone.region));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status PhoneChange::CheckNewPhoneIsFree(const Caller& caller,
-                                              const PhoneBindings& bindings,
-                                              absl::string_view new_e164) {
-  if (new_e164 == bindings.user_phone) {
-    return ApiError(ApiCode::kSamePhone,
-                    "the new phone is the account's current phone");
-  }
-  const std::string& owner = bindings.phone_owner;
-  if (!owner.empty() && owner != caller.user_id) {
-    return ApiError(ApiCode::kPhoneTaken);
   }
   return absl::OkStatus();
 }
@@ -240,12 +243,9 @@ absl::StatusOr<SendCodeResult> PhoneChange::DoSendCode(
   // another's phone.
   bool taken = false;
   if (purpose == CodePurpose::kNewPhone) {
-    if (phone.e164 == current) {
-      return ApiError(ApiCode::kSamePhone,
-                      "the new phone is the account's current phone");
-    }
-    taken = !bindings->phone_owner.empty() &&
-            bindings->phone_owner != caller.user_id;
+    absl::Status other = CheckNotCurrentPhone(*bindings, phone.e164);
+    if (!other.ok()) return other;
+    taken = HeldByAnotherAccount(caller, *bindings);
   } else if (current.empty()) {
     return ApiError(ApiCode::kNoCurrentPhone,
                     "the account has no phone to send an old-phone code to");
@@ -317,10 +317,8 @@ absl::StatusOr<VerifyResult> PhoneChange::DoVerify(const Caller& caller,
   absl::StatusOr<PhoneBindings> bindings =
       deps_.users->Lookup(caller.user_id, new_phone->e164);
   if (!bindings.ok()) return bindings.status();
-  if (new_phone->e164 == bindings->user_phone) {
-    return ApiError(ApiCode::kSamePhone,
-                    "the new phone is the account's current phone");
-  }
+  absl::Status other = CheckNotCurrentPhone(*bindings, new_phone->e164);
+  if (!other.ok()) return other;
   const std::string& current = bindings->user_phone;
 
   const bool verify_old = options_.verify_old_phone && !current.empty();
@@ -356,8 +354,9 @@ absl::StatusOr<VerifyResult> PhoneChange::DoVerify(const Caller& caller,
   if (!checked.ok()) return checked;
   // Whether the number is another account's is told only to whoever proved
   // they hold it: before, a bound number answers exactly as a free one.
-  absl::Status free = CheckNewPhoneIsFree(caller, *bindings, new_phone->e164);
-  if (!free.ok()) return free;
+  if (HeldByAnotherAccount(caller, *bindings)) {
+    return ApiError(ApiCode::kPhoneTaken);
+  }
   if (verify_old) {
     checked = deps_.verifier->Check(old_key, input.old_phone_pass_code);
     if (!checked.ok()) return checked;

@@ -208,10 +208,6 @@ class PhoneChange {
   absl::Status SendPhoneInUseNotice(const Caller& caller,
                                     absl::string_view phone_e164);
 
-  absl::Status CheckNewPhoneIsFree(const Caller& caller,
-                                   const PhoneBindings& bindings,
-                                   absl::string_view new_e164);
-
   const PhoneChangeOptions options_;
   const PhoneChangeDeps deps_;
 };
