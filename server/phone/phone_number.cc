@@ -300,6 +300,13 @@ absl::StatusOr<PhoneNumber> ParsePhoneNumberUncached(
         absl::StrCat("does not belong to calling code +", *calling_code));
   }
   PhoneNumber phone = ToPhoneNumber(parsed);
+  // E.164 allows 15 digits. libphonenumber keeps up to 17 national digits
+  // and Japan's patterns accept some of them ("+81" ".006683 7369- 10400"
+  // formats as 18 digits), so its own verdict is not enough.
+  if (phone.e164.size() > 16 ||
+      phone.e164 != phone.country_code + phone.national_number) {
+    return InvalidFieldError(field, "is not a valid number for its country");
+  }
   if (!util.IsValidNumber(parsed)) {
     *is_fictional = fictional != nullptr && fictional->contains(phone.e164);
     if (!*is_fictional) {

@@ -188,7 +188,11 @@ INSTANTIATE_TEST_SUITE_P(
         InvalidCase{"Extension", "+1", "415 555 0100 ext. 12", kField},
         InvalidCase{"Slash", "+86", "138/0013/8000", kField},
         InvalidCase{"Star", "+86", "*13800138000", kField},
-        InvalidCase{"Hash", "+86", "13800138000#", kField}),
+        InvalidCase{"Hash", "+86", "13800138000#", kField},
+        // libphonenumber calls it a valid Japanese number, 18 digits long
+        // (found by phone_number_fuzzer).
+        InvalidCase{"OverFifteenDigitsE164", "+81 ", ".006683 7369- 10400",
+                    kField}),
     [](const ::testing::TestParamInfo<InvalidCase>& info) {
       return std::string(info.param.name);
     });
