@@ -5,6 +5,7 @@
 
 #include "absl/base/attributes.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
@@ -247,26 +248,104 @@ class RedisCodeStore final : public CodeStore {
 
 // ---- Send limits ----
 
-// KEYS: cooldown, phone window, user window. ARGV: resend ms, max per
-// phone, max per user. Returns {0} or {which limit, ms until it lifts}.
+// KEYS: cooldown, phone window, user window, client window, region window
+// (a hash: 's' codes sent, 'v' verified), region suspension, service
+// window, suspended-regions set. ARGV: resend ms, max per phone, per user,
+// per client (0: unknown client), per region (0: no cap), per hour (0: no
+// cap), breaker's min codes (0: off), breaker's min conversion, region ("":
+// none). Returns {0, 0}, {which limit, ms until it lifts}, or {6, ms,
+// sent, verified} when this call tripped the region breaker.
 ABSL_CONST_INIT const RedisScript kAcquireSend(R"lua(
 local t = redis.call('PTTL', KEYS[1])
 if t > 0 then return {1, t} end
-local p = tonumber(redis.call('GET', KEYS[2]) or '0')
-if p >= tonumber(ARGV[2]) then return {2, redis.call('PTTL', KEYS[2])} end
-local u = tonumber(redis.call('GET', KEYS[3]) or '0')
-if u >= tonumber(ARGV[3]) then return {3, redis.call('PTTL', KEYS[3])} end
+local function full(key, max)
+  max = tonumber(max)
+  return max > 0 and tonumber(redis.call('GET', key) or '0') >= max
+end
+local function count(key)
+  if redis.call('INCR', key) == 1 then redis.call('PEXPIRE', key, 3600000) end
+end
+if full(KEYS[2], ARGV[2]) then return {2, redis.call('PTTL', KEYS[2])} end
+if full(KEYS[3], ARGV[3]) then return {3, redis.call('PTTL', KEYS[3])} end
+if full(KEYS[4], ARGV[4]) then return {4, redis.call('PTTL', KEYS[4])} end
+local region = ARGV[9] ~= ''
+if region then
+  local s = redis.call('PTTL', KEYS[6])
+  if s > 0 then return {5, s} end
+  local w = redis.call('HMGET', KEYS[5], 's', 'v')
+  local sent = tonumber(w[1] or '0')
+  local verified = tonumber(w[2] or '0')
+  local min = tonumber(ARGV[7])
+  if min > 0 and sent >= min and verified < tonumber(ARGV[8]) * sent then
+    local now = redis.call('TIME')
+    local until_ms = tonumber(now[1]) * 1000 + 3600000
+    redis.call('SET', KEYS[6], '1', 'PX', 3600000)
+    redis.call('DEL', KEYS[5])
+    redis.call('ZADD', KEYS[8], until_ms, ARGV[9])
+    return {6, 3600000, sent, verified}
+  end
+  local cap = tonumber(ARGV[5])
+  if cap > 0 and sent >= cap then return {7, redis.call('PTTL', KEYS[5])} end
+end
+if full(KEYS[7], ARGV[6]) then return {8, redis.call('PTTL', KEYS[7])} end
 if tonumber(ARGV[1]) > 0 then
   redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
 end
-if redis.call('INCR', KEYS[2]) == 1 then
-  redis.call('PEXPIRE', KEYS[2], 3600000)
+count(KEYS[2])
+count(KEYS[3])
+if tonumber(ARGV[4]) > 0 then count(KEYS[4]) end
+if region and redis.call('HINCRBY', KEYS[5], 's', 1) == 1 then
+  redis.call('PEXPIRE', KEYS[5], 3600000)
 end
-if redis.call('INCR', KEYS[3]) == 1 then
-  redis.call('PEXPIRE', KEYS[3], 3600000)
+if tonumber(ARGV[6]) > 0 then count(KEYS[7]) end
+return {0, 0}
+)lua");
+
+// KEYS: window. ARGV: max, window ms. Counts one event unless the window
+// holds `max`: {0, 0}, else {1, ms until it ends}.
+ABSL_CONST_INIT const RedisScript kTakeFromWindow(R"lua(
+local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+if n >= tonumber(ARGV[1]) then return {1, redis.call('PTTL', KEYS[1])} end
+if redis.call('INCR', KEYS[1]) == 1 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
 return {0, 0}
 )lua");
+
+// KEYS: window. ARGV: max. {0, 0} while under `max`, else {1, ms}.
+ABSL_CONST_INIT const RedisScript kCheckWindow(R"lua(
+local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+if n >= tonumber(ARGV[1]) then return {1, redis.call('PTTL', KEYS[1])} end
+return {0, 0}
+)lua");
+
+// KEYS: window. ARGV: window ms.
+ABSL_CONST_INIT const RedisScript kCountInWindow(R"lua(
+if redis.call('INCR', KEYS[1]) == 1 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+end
+return 0
+)lua");
+
+// KEYS: region window.
+ABSL_CONST_INIT const RedisScript kRegionVerified(R"lua(
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('HINCRBY', KEYS[1], 'v', 1)
+end
+return 0
+)lua");
+
+// KEYS: suspended-regions set. Returns {region, until ms, ...} of the
+// suspensions that last.
+ABSL_CONST_INIT const RedisScript kSuspendedRegions(R"lua(
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+return redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+)lua");
+
+constexpr int64_t kHourMs = 3600 * 1000;
+constexpr int64_t kDayMs = 24 * kHourMs;
 
 class RedisSendLimiter final : public SendLimiter {
  public:
@@ -274,16 +353,31 @@ class RedisSendLimiter final : public SendLimiter {
                    const SendLimits& limits)
       : redis_(redis), prefix_(std::move(prefix)), limits_(limits) {}
 
-  absl::Status Acquire(const CodeKey& key,
-                       absl::string_view user_id) override {
+  absl::Status Acquire(const SendRequest& request) override {
+    const CodeKey& key = request.key;
     absl::StatusOr<RedisReply> reply = redis_->Eval(
-        kAcquireSend, Keys(key, user_id),
+        kAcquireSend,
+        {absl::StrCat(prefix_, "cooldown:", CodePurposeName(key.purpose), ":",
+                      key.phone_e164),
+         absl::StrCat(prefix_, "sent-to:", key.phone_e164),
+         absl::StrCat(prefix_, "sent-by:", key.user_id),
+         absl::StrCat(prefix_, "sent-from:", request.client),
+         absl::StrCat(prefix_, "region:", request.region),
+         absl::StrCat(prefix_, "region-suspended:", request.region),
+         absl::StrCat(prefix_, "sent-all"),
+         absl::StrCat(prefix_, "suspended-regions")},
         {absl::StrCat(absl::ToInt64Milliseconds(limits_.resend_interval)),
          absl::StrCat(limits_.max_per_phone_per_hour),
-         absl::StrCat(limits_.max_per_user_per_hour)});
+         absl::StrCat(limits_.max_per_user_per_hour),
+         absl::StrCat(request.client.empty() ? 0 : limits_.max_per_ip_per_hour),
+         absl::StrCat(limits_.max_per_region_per_hour),
+         absl::StrCat(limits_.max_per_hour),
+         absl::StrCat(limits_.region_breaker_min_codes),
+         absl::StrCat(limits_.region_breaker_min_conversion),
+         request.region});
     if (!reply.ok()) return reply.status();
     if (reply->type != RedisReply::Type::kArray ||
-        reply->elements.size() != 2) {
+        reply->elements.size() < 2) {
       return Unexpected("send limit", *reply);
     }
     const int seconds = SecondsFromMillis(reply->elements[1].integer);
@@ -294,21 +388,104 @@ class RedisSendLimiter final : public SendLimiter {
         return CooldownError(seconds);
       case 2:
         return PhoneHourlyCapError(seconds);
-      default:
+      case 3:
         return UserHourlyCapError(seconds);
+      case 4:
+        return IpHourlyCapError(seconds);
+      case 5:
+        return RegionSuspendedError(seconds);
+      case 6:
+        if (reply->elements.size() == 4) {
+          LogRegionSuspended(request.region,
+                             static_cast<int>(reply->elements[2].integer),
+                             static_cast<int>(reply->elements[3].integer));
+        }
+        return RegionSuspendedError(seconds);
+      case 7:
+        return RegionHourlyCapError(seconds);
+      default:
+        return ServiceHourlyCapError(seconds);
     }
   }
 
+  absl::Status AcquireVerification(absl::string_view user_id) override {
+    absl::StatusOr<int> ms = Window(
+        kTakeFromWindow, absl::StrCat(prefix_, "verifications:", user_id),
+        {absl::StrCat(limits_.max_verifications_per_user_per_hour),
+         absl::StrCat(kHourMs)});
+    if (!ms.ok()) return ms.status();
+    return *ms == 0 ? absl::OkStatus()
+                    : VerificationCapError(SecondsFromMillis(*ms));
+  }
+
+  absl::Status CheckCodeFailures(absl::string_view user_id,
+                                 absl::string_view phone_e164) override {
+    absl::StatusOr<int> ms =
+        Window(kCheckWindow, FailuresKey(user_id, phone_e164),
+               {absl::StrCat(limits_.max_code_failures_per_day)});
+    if (!ms.ok()) return ms.status();
+    return *ms == 0 ? absl::OkStatus()
+                    : CodeFailureCapError(SecondsFromMillis(*ms));
+  }
+
+  absl::Status RecordCodeFailure(absl::string_view user_id,
+                                 absl::string_view phone_e164) override {
+    return redis_
+        ->Eval(kCountInWindow, {FailuresKey(user_id, phone_e164)},
+               {absl::StrCat(kDayMs)})
+        .status();
+  }
+
+  absl::Status RecordVerified(absl::string_view region) override {
+    if (region.empty()) return absl::OkStatus();
+    return redis_
+        ->Eval(kRegionVerified, {absl::StrCat(prefix_, "region:", region)},
+               {})
+        .status();
+  }
+
+  absl::StatusOr<std::vector<RegionSuspension>> SuspendedRegions() override {
+    absl::StatusOr<RedisReply> reply = redis_->Eval(
+        kSuspendedRegions, {absl::StrCat(prefix_, "suspended-regions")}, {});
+    if (!reply.ok()) return reply.status();
+    if (reply->type != RedisReply::Type::kArray ||
+        reply->elements.size() % 2 != 0) {
+      return Unexpected("suspended regions", *reply);
+    }
+    std::vector<RegionSuspension> regions;
+    for (size_t i = 0; i < reply->elements.size(); i += 2) {
+      int64_t until_ms = 0;
+      if (!absl::SimpleAtoi(reply->elements[i + 1].str, &until_ms)) {
+        return Unexpected("suspended regions", *reply);
+      }
+      regions.push_back({reply->elements[i].str,
+                         absl::FromUnixMillis(until_ms)});
+    }
+    return regions;
+  }
 
   size_t SweepExpired() override { return 0; }  // Redis expires windows
 
  private:
-  std::vector<std::string> Keys(const CodeKey& key,
-                                absl::string_view user_id) const {
-    return {absl::StrCat(prefix_, "cooldown:", CodePurposeName(key.purpose),
-                         ":", key.phone_e164),
-            absl::StrCat(prefix_, "sent-to:", key.phone_e164),
-            absl::StrCat(prefix_, "sent-by:", user_id)};
+  // The phone goes first: it holds no colon, the user id may.
+  std::string FailuresKey(absl::string_view user_id,
+                          absl::string_view phone_e164) const {
+    return absl::StrCat(prefix_, "code-failures:", phone_e164, ":", user_id);
+  }
+
+  // Runs a window script; returns 0 if allowed, else the ms until the
+  // window ends.
+  absl::StatusOr<int> Window(const RedisScript& script, std::string key,
+                             std::vector<std::string> args) {
+    absl::StatusOr<RedisReply> reply =
+        redis_->Eval(script, {std::move(key)}, std::move(args));
+    if (!reply.ok()) return reply.status();
+    if (reply->type != RedisReply::Type::kArray ||
+        reply->elements.size() != 2) {
+      return Unexpected("window", *reply);
+    }
+    if (reply->elements[0].integer == 0) return 0;
+    return static_cast<int>(std::max<long long>(1, reply->elements[1].integer));
   }
 
   RedisClient* const redis_;
@@ -466,20 +643,6 @@ std::unique_ptr<IdempotencyStore> NewRedisIdempotencyStore(
     RedisClient* redis, std::string prefix, std::shared_ptr<Clock> clock) {
   return std::make_unique<RedisIdempotencyStore>(redis, std::move(prefix),
                                                  std::move(clock));
-}
-
-absl::StatusOr<std::string> SharedCodeSecret(RedisClient* redis,
-                                             const std::string& prefix) {
-  const std::string key = absl::StrCat(prefix, "code-secret");
-  absl::StatusOr<RedisReply> set =
-      redis->Command({"SET", key, RandomBytes(32), "NX"});
-  if (!set.ok()) return set.status();
-  absl::StatusOr<RedisReply> get = redis->Command({"GET", key});
-  if (!get.ok()) return get.status();
-  if (get->type != RedisReply::Type::kString || get->str.size() != 32) {
-    return Unexpected("code secret", *get);
-  }
-  return get->str;
 }
 
 }  // namespace profile

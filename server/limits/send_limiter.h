@@ -1,13 +1,23 @@
-// SendLimiter: how often codes may be texted.
+// SendLimiter: how often codes may be texted, and tried.
 //
 // Every SMS costs money and can harass the phone's owner, so sending is
-// limited three ways: a cooldown per phone and purpose (one code a minute by
-// default), an hourly cap per phone and an hourly cap per user.
+// limited: a cooldown per phone and purpose (one code a minute by default),
+// hourly caps per phone, per user and per client address, and optional
+// hourly budgets per region and for the whole service. A region whose codes
+// are sent but hardly ever verified (SMS pumping: the numbers belong to the
+// fraudster's accomplice, who is paid per message) is suspended for an hour
+// by the region breaker.
 //
-//   absl::Status allowed = limiter->Acquire(key, user_id);
+// Guessing is limited too: UpdatePhoneVerification calls per user per hour,
+// and wrong codes per user and phone per day, across codes.
+//
+//   absl::Status allowed = limiter->Acquire({key, "CN", client_ip});
 //   if (!allowed.ok()) return allowed;  // RESOURCE_EXHAUSTED, api code 2100
 //   sms->Send(...);  // a send that fails still counts: a failing provider
 //                    // must not turn into unlimited codes and guesses
+//
+// Every window is fixed: it opens with its first event and lasts an hour (a
+// day for wrong codes). With Redis, every replica shares them.
 //
 // Thread-safety: implementations are safe to call concurrently.
 #ifndef PROFILE_SERVER_LIMITS_SEND_LIMITER_H_
@@ -15,8 +25,11 @@
 
 #include <cstddef>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "server/codes/code_store.h"
@@ -31,6 +44,22 @@ struct SendLimits {
   int max_per_phone_per_hour = 10;
   // Codes one user may request per hour.
   int max_per_user_per_hour = 20;
+  // Codes requested per hour from one client address (metadata
+  // x-client-ip; an IPv6 address counts by its /64).
+  int max_per_ip_per_hour = 30;
+  // Codes per hour to the numbers of one region; 0: no cap.
+  int max_per_region_per_hour = 0;
+  // Codes per hour, service-wide; 0: no cap.
+  int max_per_hour = 0;
+  // UpdatePhoneVerification calls per user per hour.
+  int max_verifications_per_user_per_hour = 30;
+  // Wrong codes per user and phone per day, across codes.
+  int max_code_failures_per_day = 20;
+  // The region breaker: a region that was sent at least this many codes in
+  // its hour, of which fewer than `region_breaker_min_conversion` were
+  // verified, is suspended for an hour.
+  int region_breaker_min_codes = 100;
+  double region_breaker_min_conversion = 0.1;
 
   // Returns OK if every limit is in range, else INVALID_ARGUMENT naming the
   // flag.
@@ -42,6 +71,42 @@ struct SendLimits {
 absl::Status CooldownError(int seconds);
 absl::Status PhoneHourlyCapError(int seconds);
 absl::Status UserHourlyCapError(int seconds);
+absl::Status IpHourlyCapError(int seconds);
+absl::Status RegionHourlyCapError(int seconds);
+absl::Status ServiceHourlyCapError(int seconds);
+absl::Status RegionSuspendedError(int seconds);
+absl::Status VerificationCapError(int seconds);
+absl::Status CodeFailureCapError(int seconds);
+
+// How long the region breaker suspends a region.
+inline constexpr absl::Duration kRegionSuspension = absl::Hours(1);
+
+// One code to be texted.
+struct SendRequest {
+  // The phone, purpose and user.
+  CodeKey key;
+  // The phone's region (ISO 3166-1 alpha-2, "CN"); "" for none: no region
+  // budget nor breaker applies (test numbers are never texted).
+  std::string region;
+  // The client address the code is requested from, as ClientAddressKey()
+  // gives it; "" for unknown: no per-address cap.
+  std::string client;
+};
+
+// Returns the key the per-address cap counts `ip` under (an IPv4 or IPv6
+// address, canonical): the address itself, or for IPv6 its /64 ("2001:db8:1:2::/64"),
+// since one subscriber holds a whole /64.
+std::string ClientAddressKey(absl::string_view ip);
+
+// Logs, at error, that the breaker suspended `region` after `sent` codes of
+// which `verified` were verified. For implementations.
+void LogRegionSuspended(absl::string_view region, int sent, int verified);
+
+// A region the breaker suspended.
+struct RegionSuspension {
+  std::string region;
+  absl::Time until;
+};
 
 class SendLimiter {
  public:
@@ -56,8 +121,34 @@ class SendLimiter {
   // Records a send of `key` by `user_id` if every limit allows it; otherwise
   // returns RESOURCE_EXHAUSTED, api code 2100, with the seconds until it
   // would be allowed (RetryAfterOf()).
-  virtual absl::Status Acquire(const CodeKey& key,
-                               absl::string_view user_id) = 0;
+  virtual absl::Status Acquire(const SendRequest& request) = 0;
+
+  // Acquire() of a code to `key.phone_e164` for `user_id`, with no region
+  // nor client address.
+  absl::Status Acquire(const CodeKey& key, absl::string_view user_id) {
+    return Acquire(SendRequest{
+        CodeKey{key.phone_e164, key.purpose, std::string(user_id)}, "", ""});
+  }
+
+  // Counts one UpdatePhoneVerification call of `user_id`, or returns 2100
+  // when the user made --max_verifications_per_user_per_hour this hour.
+  virtual absl::Status AcquireVerification(absl::string_view user_id) = 0;
+
+  // Returns 2100 while `user_id` has made --max_code_failures_per_day wrong
+  // guesses at codes of `phone_e164` in the day's window.
+  virtual absl::Status CheckCodeFailures(absl::string_view user_id,
+                                         absl::string_view phone_e164) = 0;
+
+  // Counts a wrong guess of `user_id` at a code of `phone_e164`.
+  virtual absl::Status RecordCodeFailure(absl::string_view user_id,
+                                         absl::string_view phone_e164) = 0;
+
+  // Counts a code of `region` that was verified (the breaker's conversion).
+  virtual absl::Status RecordVerified(absl::string_view region) = 0;
+
+  // Returns the regions the breaker suspends now.
+  virtual absl::StatusOr<std::vector<RegionSuspension>>
+  SuspendedRegions() = 0;
 
   // Forgets every window that has ended; returns how many.
   virtual size_t SweepExpired() = 0;

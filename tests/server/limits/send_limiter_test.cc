@@ -313,5 +313,72 @@ TEST_F(SendLimiterTest, DestroyingALimiterStopsItsSweeper) {
   }
 }
 
+TEST_F(SendLimiterTest, VerificationWindowEndsAfterAnHour) {
+  SendLimits limits;
+  limits.max_verifications_per_user_per_hour = 2;
+  auto limiter = NewLimiter(limits);
+  ASSERT_THAT(limiter->AcquireVerification("u1"), IsOk());
+  clock_->Advance(absl::Minutes(30));
+  ASSERT_THAT(limiter->AcquireVerification("u1"), IsOk());
+  absl::Status capped = limiter->AcquireVerification("u1");
+  EXPECT_THAT(capped, IsTooFrequent());
+  EXPECT_EQ(RetryAfterOf(capped), 30 * 60);
+  clock_->Advance(absl::Minutes(30));
+  EXPECT_THAT(limiter->AcquireVerification("u1"), IsOk());
+}
+
+TEST_F(SendLimiterTest, WrongCodeWindowEndsAfterADay) {
+  SendLimits limits;
+  limits.max_code_failures_per_day = 1;
+  auto limiter = NewLimiter(limits);
+  ASSERT_THAT(limiter->RecordCodeFailure("u1", kPhone), IsOk());
+  clock_->Advance(absl::Hours(23));
+  absl::Status capped = limiter->CheckCodeFailures("u1", kPhone);
+  EXPECT_THAT(capped, IsTooFrequent());
+  EXPECT_EQ(RetryAfterOf(capped), 3600);
+  clock_->Advance(absl::Hours(1));
+  EXPECT_THAT(limiter->CheckCodeFailures("u1", kPhone), IsOk());
+  EXPECT_EQ(limiter->SweepExpired(), 1u);
+}
+
+TEST_F(SendLimiterTest, RegionSuspensionLiftsAfterAnHourWithAFreshWindow) {
+  SendLimits limits;
+  limits.resend_interval = absl::Seconds(1);
+  limits.region_breaker_min_codes = 3;
+  limits.region_breaker_min_conversion = 0.5;
+  auto limiter = NewLimiter(limits);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_THAT(limiter->Acquire({PhoneKey(i), "NG", ""}), IsOk()) << i;
+  }
+  clock_->Advance(absl::Minutes(10));
+  absl::Status suspended = limiter->Acquire({PhoneKey(3), "NG", ""});
+  EXPECT_THAT(suspended, IsTooFrequent());
+  EXPECT_EQ(RetryAfterOf(suspended), 3600);
+  clock_->Advance(absl::Minutes(59));
+  EXPECT_EQ(RetryAfterOf(limiter->Acquire({PhoneKey(3), "NG", ""})), 60);
+  clock_->Advance(absl::Minutes(1));
+  // The codes that tripped it are forgotten: the region starts afresh.
+  EXPECT_THAT(limiter->Acquire({PhoneKey(3), "NG", ""}), IsOk());
+  absl::StatusOr<std::vector<RegionSuspension>> regions =
+      limiter->SuspendedRegions();
+  ASSERT_TRUE(regions.ok());
+  EXPECT_TRUE(regions->empty());
+}
+
+TEST_F(SendLimiterTest, ManyAddressesStayWithinMaxEntries) {
+  SendLimits limits;
+  limits.resend_interval = absl::Seconds(1);
+  limits.max_per_user_per_hour = 1000;
+  auto limiter = NewLimiter(limits, /*max_entries=*/20);
+  int allowed = 0;
+  for (int i = 0; i < 10; ++i) {
+    SendRequest request{PhoneKey(i), "CN", absl::StrCat("198.51.100.", i)};
+    if (limiter->Acquire(request).ok()) ++allowed;
+  }
+  // Each send holds a cooldown, a phone, a client and a region window.
+  EXPECT_LT(allowed, 10);
+  EXPECT_GE(allowed, 3);
+}
+
 }  // namespace
 }  // namespace profile
