@@ -245,6 +245,18 @@ absl::StatusOr<std::unique_ptr<ProfileServer>> ProfileServer::Start(
   if (s->metrics_ != nullptr) {
     TokenStore* tokens = s->core_->components().tokens.get();
     s->metrics_->SetLiveTokens([tokens] { return tokens->Size(); });
+    SendLimiter* limiter = s->core_->components().limiter.get();
+    s->metrics_->SetSuspendedRegions([limiter] {
+      std::vector<std::string> regions;
+      absl::StatusOr<std::vector<RegionSuspension>> suspended =
+          limiter->SuspendedRegions();
+      if (suspended.ok()) {
+        for (RegionSuspension& region : *suspended) {
+          regions.push_back(std::move(region.region));
+        }
+      }
+      return regions;
+    });
   }
   if (!options.health_listen.empty()) {
     absl::StatusOr<std::unique_ptr<HealthPort>> health = HealthPort::Start(

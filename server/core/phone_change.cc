@@ -136,7 +136,7 @@ bool PhoneChange::MayBlock(Rpc rpc) const {
              deps_.verifier->SendMayBlock() || IdempotencyMayBlock();
     case Rpc::kVerify:
       return deps_.users->MayBlock() || deps_.tokens->MayBlock() ||
-             deps_.verifier->CheckMayBlock();
+             deps_.limiter->MayBlock() || deps_.verifier->CheckMayBlock();
     case Rpc::kUpdate:
       return deps_.users->MayBlock() || deps_.tokens->MayBlock() ||
              IdempotencyMayBlock();
@@ -260,7 +260,9 @@ absl::StatusOr<SendCodeResult> PhoneChange::DoSendCode(
   }
 
   const CodeKey key{phone.e164, purpose, caller.user_id};
-  absl::Status allowed = deps_.limiter->Acquire(key, caller.user_id);
+  absl::Status allowed = deps_.limiter->Acquire(
+      {key, phone.region,
+       caller.client_ip.empty() ? "" : ClientAddressKey(caller.client_ip)});
   if (!allowed.ok()) return allowed;
   // A send that fails still counts against the limits (a failing provider
   // must not become unlimited guesses), and leaves the codes as they were.
@@ -313,6 +315,10 @@ absl::StatusOr<VerifyResult> PhoneChange::DoVerify(const Caller& caller,
   absl::Status format =
       CheckPassCodeFormat(input.new_phone_pass_code, "new_phone_pass_code");
   if (!format.ok()) return format;
+  // Every well-formed verification counts, right or wrong, before anything
+  // is looked up: probing numbers costs the prober.
+  absl::Status allowed = deps_.limiter->AcquireVerification(caller.user_id);
+  if (!allowed.ok()) return allowed;
 
   absl::StatusOr<PhoneBindings> bindings =
       deps_.users->Lookup(caller.user_id, new_phone->e164);
@@ -322,6 +328,7 @@ absl::StatusOr<VerifyResult> PhoneChange::DoVerify(const Caller& caller,
   const std::string& current = bindings->user_phone;
 
   const bool verify_old = options_.verify_old_phone && !current.empty();
+  std::string old_region;
   if (verify_old) {
     if (input.old_phone_country_code.empty()) {
       return InvalidFieldError("old_phone_country_code",
@@ -335,6 +342,7 @@ absl::StatusOr<VerifyResult> PhoneChange::DoVerify(const Caller& caller,
         ParsePhoneNumber(input.old_phone_country_code, input.old_phone_number,
                          "old_phone_number", &options_.fictional_numbers);
     if (!old_phone.ok()) return old_phone.status();
+    old_region = old_phone->region;
     format =
         CheckPassCodeFormat(input.old_phone_pass_code, "old_phone_pass_code");
     if (!format.ok()) return format;
@@ -349,8 +357,7 @@ absl::StatusOr<VerifyResult> PhoneChange::DoVerify(const Caller& caller,
   const CodeKey new_key{new_phone->e164, CodePurpose::kNewPhone,
                         caller.user_id};
   const CodeKey old_key{current, CodePurpose::kOldPhone, caller.user_id};
-  absl::Status checked =
-      deps_.verifier->Check(new_key, input.new_phone_pass_code);
+  absl::Status checked = CheckCode(caller, new_key, input.new_phone_pass_code);
   if (!checked.ok()) return checked;
   // Whether the number is another account's is told only to whoever proved
   // they hold it: before, a bound number answers exactly as a free one.
@@ -358,7 +365,7 @@ absl::StatusOr<VerifyResult> PhoneChange::DoVerify(const Caller& caller,
     return ApiError(ApiCode::kPhoneTaken);
   }
   if (verify_old) {
-    checked = deps_.verifier->Check(old_key, input.old_phone_pass_code);
+    checked = CheckCode(caller, old_key, input.old_phone_pass_code);
     if (!checked.ok()) return checked;
   }
   // Issue the token before using up the codes: if the store is full, the
@@ -380,7 +387,45 @@ absl::StatusOr<VerifyResult> PhoneChange::DoVerify(const Caller& caller,
     deps_.tokens->Take(token_hash, caller.user_id).IgnoreError();
     return consumed;
   }
+  // The region breaker's conversion counts texted codes only.
+  if (deps_.verifier->Texts(new_phone->e164)) {
+    RecordVerified(caller, new_phone->region);
+  }
+  if (verify_old && deps_.verifier->Texts(current)) {
+    RecordVerified(caller, old_region);
+  }
   return result;
+}
+
+absl::Status PhoneChange::CheckCode(const Caller& caller, const CodeKey& key,
+                                    absl::string_view code) {
+  absl::Status capped =
+      deps_.limiter->CheckCodeFailures(caller.user_id, key.phone_e164);
+  if (!capped.ok()) return capped;
+  absl::Status checked = deps_.verifier->Check(key, code);
+  if (ApiCodeOf(checked) == ApiCode::kWrongCode) {
+    absl::Status counted =
+        deps_.limiter->RecordCodeFailure(caller.user_id, key.phone_e164);
+    if (!counted.ok()) {
+      // The code's own attempt limit still holds.
+      Log(LogLevel::kWarning, "cannot count a wrong code",
+          {{"error", std::string(counted.message())},
+           {"request_id", caller.request_id}},
+          caller.trace);
+    }
+  }
+  return checked;
+}
+
+void PhoneChange::RecordVerified(const Caller& caller,
+                                 absl::string_view region) {
+  absl::Status recorded = deps_.limiter->RecordVerified(region);
+  if (!recorded.ok()) {
+    Log(LogLevel::kWarning, "cannot count a verified code",
+        {{"error", std::string(recorded.message())},
+         {"request_id", caller.request_id}},
+        caller.trace);
+  }
 }
 
 absl::Status PhoneChange::Update(const Caller& caller,

@@ -55,6 +55,9 @@ struct Caller {
   std::string idempotency_key;
   // When the caller stops waiting (the call's deadline).
   absl::Time deadline = absl::InfiniteFuture();
+  // The end user's address (metadata x-client-ip from the trusted gateway),
+  // canonical; empty when unknown.
+  std::string client_ip;
 };
 
 struct PhoneChangeOptions {
@@ -201,8 +204,15 @@ class PhoneChange {
   // allowed region (api codes 2121, 2120 otherwise).
   absl::Status CheckMayText(const PhoneNumber& phone) const;
 
-  // Checks that `new_e164` may be bound to the caller, given the caller's
-  // phone and the new phone's owner in `bindings`.
+  // Checks `code` for `key` unless the caller made
+  // --max_code_failures_per_day wrong guesses at the phone (2100); counts a
+  // wrong one.
+  absl::Status CheckCode(const Caller& caller, const CodeKey& key,
+                         absl::string_view code);
+
+  // Counts a verified code of `region` for the region breaker.
+  void RecordVerified(const Caller& caller, absl::string_view region);
+
   // Texts `phone_e164`, bound to another account, that someone tried to
   // link it; returns 2110 if that failed.
   absl::Status SendPhoneInUseNotice(const Caller& caller,

@@ -92,6 +92,27 @@ ABSL_FLAG(int32_t, max_codes_per_phone_per_hour, 10,
           "codes one phone may receive per hour");
 ABSL_FLAG(int32_t, max_codes_per_user_per_hour, 20,
           "codes one user may request per hour");
+ABSL_FLAG(int32_t, max_codes_per_ip_per_hour, 30,
+          "codes requested per hour from one client address (metadata "
+          "x-client-ip; an IPv6 address counts by its /64); no cap for "
+          "calls without it");
+ABSL_FLAG(int32_t, max_codes_per_region_per_hour, 0,
+          "codes per hour to the numbers of one region, shared by every "
+          "replica; 0: no cap");
+ABSL_FLAG(int32_t, max_codes_per_hour, 0,
+          "codes per hour for the whole service, shared by every replica; "
+          "0: no cap");
+ABSL_FLAG(int32_t, max_verifications_per_user_per_hour, 30,
+          "UpdatePhoneVerification calls one user may make per hour");
+ABSL_FLAG(int32_t, max_code_failures_per_day, 20,
+          "wrong codes one user may enter for one phone per day, across "
+          "codes");
+ABSL_FLAG(int32_t, region_breaker_min_codes, 100,
+          "the region breaker looks at a region once it was sent this many "
+          "codes in its hour; 0: breaker off");
+ABSL_FLAG(double, region_breaker_min_conversion, 0.1,
+          "a region whose codes are verified less often than this share is "
+          "suspended for an hour");
 ABSL_FLAG(int32_t, max_code_attempts, 5,
           "wrong tries after which a texted code is burned");
 ABSL_FLAG(std::string, test_phone_codes, "",
@@ -192,7 +213,8 @@ ABSL_FLAG(int32_t, backend_threads, 16,
           "network SMS provider, the outbox file)");
 ABSL_FLAG(std::string, code_secret_file, "",
           "file with the secret (32+ bytes) keying code digests, the same on "
-          "every replica; empty: per process, or shared through Redis");
+          "every replica; required with --redis_url; empty: a random one "
+          "per process");
 
 namespace profile {
 namespace {
@@ -278,6 +300,19 @@ absl::StatusOr<ProgramOptions> ProgramOptionsFromFlags() {
       absl::GetFlag(FLAGS_max_codes_per_phone_per_hour);
   rules.send_limits.max_per_user_per_hour =
       absl::GetFlag(FLAGS_max_codes_per_user_per_hour);
+  rules.send_limits.max_per_ip_per_hour =
+      absl::GetFlag(FLAGS_max_codes_per_ip_per_hour);
+  rules.send_limits.max_per_region_per_hour =
+      absl::GetFlag(FLAGS_max_codes_per_region_per_hour);
+  rules.send_limits.max_per_hour = absl::GetFlag(FLAGS_max_codes_per_hour);
+  rules.send_limits.max_verifications_per_user_per_hour =
+      absl::GetFlag(FLAGS_max_verifications_per_user_per_hour);
+  rules.send_limits.max_code_failures_per_day =
+      absl::GetFlag(FLAGS_max_code_failures_per_day);
+  rules.send_limits.region_breaker_min_codes =
+      absl::GetFlag(FLAGS_region_breaker_min_codes);
+  rules.send_limits.region_breaker_min_conversion =
+      absl::GetFlag(FLAGS_region_breaker_min_conversion);
   core.code_verifier = absl::GetFlag(FLAGS_code_verifier);
   SmsOptions& sms = core.sms;
   sms.sender = absl::GetFlag(FLAGS_sms_sender);

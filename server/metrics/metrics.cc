@@ -4,6 +4,8 @@
 #include <atomic>
 #include <chrono>
 #include <exception>
+#include <set>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -81,6 +83,43 @@ class LiveTokensGauge final : public prometheus::Collectable {
   std::function<size_t()> live_tokens_ ABSL_GUARDED_BY(mu_);
 };
 
+// profile_sms_region_suspended{region}: asks the limiter at scrape time
+// (with Redis, every replica reports what all of them share). A region
+// whose suspension ended reports 0 rather than vanishing.
+class SuspendedRegionsGauge final : public prometheus::Collectable {
+ public:
+  void Set(std::function<std::vector<std::string>()> suspended) {
+    absl::MutexLock lock(&mu_);
+    suspended_ = std::move(suspended);
+  }
+
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    prometheus::MetricFamily family;
+    family.name = "profile_sms_region_suspended";
+    family.help =
+        "1 while the region breaker suspends codes to the region, else 0";
+    family.type = prometheus::MetricType::Gauge;
+    absl::MutexLock lock(&mu_);
+    std::set<std::string> now;
+    if (suspended_) {
+      for (std::string& region : suspended_()) now.insert(std::move(region));
+    }
+    seen_.insert(now.begin(), now.end());
+    for (const std::string& region : seen_) {
+      prometheus::ClientMetric metric;
+      metric.label.push_back({"region", region});
+      metric.gauge.value = now.count(region) != 0 ? 1.0 : 0.0;
+      family.metric.push_back(std::move(metric));
+    }
+    return {std::move(family)};
+  }
+
+ private:
+  mutable absl::Mutex mu_;
+  std::function<std::vector<std::string>()> suspended_ ABSL_GUARDED_BY(mu_);
+  mutable std::set<std::string> seen_ ABSL_GUARDED_BY(mu_);
+};
+
 class PrometheusMetrics;
 
 // Counts one call: started when made, handled when its status goes out.
@@ -106,6 +145,7 @@ class PrometheusMetrics final : public Metrics {
       : exposer_(std::move(exposer)),
         registry_(std::make_shared<prometheus::Registry>()),
         live_tokens_(std::make_shared<LiveTokensGauge>()),
+        suspended_regions_(std::make_shared<SuspendedRegionsGauge>()),
         started_(prometheus::BuildCounter()
                      .Name("grpc_server_started_total")
                      .Help("Total number of RPCs started on the server.")
@@ -174,6 +214,7 @@ class PrometheusMetrics final : public Metrics {
         .Set(1);
     exposer_->RegisterCollectable(registry_);
     exposer_->RegisterCollectable(live_tokens_);
+    exposer_->RegisterCollectable(suspended_regions_);
   }
 
   int port() const override {
@@ -186,6 +227,11 @@ class PrometheusMetrics final : public Metrics {
 
   void SetLiveTokens(std::function<size_t()> live_tokens) override {
     live_tokens_->Set(std::move(live_tokens));
+  }
+
+  void SetSuspendedRegions(
+      std::function<std::vector<std::string>()> suspended) override {
+    suspended_regions_->Set(std::move(suspended));
   }
 
   void CodeSent(CodePurpose purpose) override {
@@ -273,6 +319,7 @@ class PrometheusMetrics final : public Metrics {
   const std::unique_ptr<prometheus::Exposer> exposer_;
   const std::shared_ptr<prometheus::Registry> registry_;
   const std::shared_ptr<LiveTokensGauge> live_tokens_;
+  const std::shared_ptr<SuspendedRegionsGauge> suspended_regions_;
   prometheus::Family<prometheus::Counter>& started_;
   prometheus::Family<prometheus::Counter>& handled_;
   prometheus::Family<prometheus::Histogram>& seconds_;

@@ -22,6 +22,9 @@
 //   profile_sms_sends_total{provider,outcome}    ok, failed, retried, skipped
 //   profile_sms_send_seconds{provider}           a histogram, 10ms to 10s
 //   profile_sms_breaker_open{provider}           1 while open
+//   profile_sms_region_suspended{region}         1 while the region breaker
+//                                                suspends it (read at
+//                                                scrape time), then 0
 //
 //   absl::StatusOr<std::unique_ptr<Metrics>> metrics =
 //       Metrics::Start("0.0.0.0:9090");
@@ -37,6 +40,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "grpcpp/support/server_interceptor.h"
@@ -65,6 +69,11 @@ class Metrics : public PhoneChangeMetrics, public SmsMetrics {
 
   // Sets what profile_tokens_live reports; called at scrape time.
   virtual void SetLiveTokens(std::function<size_t()> live_tokens) = 0;
+
+  // Sets what profile_sms_region_suspended reports: the regions suspended
+  // now; called at scrape time.
+  virtual void SetSuspendedRegions(
+      std::function<std::vector<std::string>()> suspended) = 0;
 
  protected:
   Metrics() = default;

@@ -1,5 +1,9 @@
 #include "server/service/call_context.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <iterator>
 
@@ -81,6 +85,28 @@ absl::StatusOr<std::string> IdempotencyKeyFrom(const CallMetadata& metadata) {
                              "must be 1 to 64 characters of [A-Za-z0-9._:-]");
   }
   return std::string(key);
+}
+
+absl::StatusOr<std::string> ClientIpFrom(const CallMetadata& metadata) {
+  constexpr absl::string_view kName = "x-client-ip";
+  auto range =
+      metadata.equal_range(grpc::string_ref(kName.data(), kName.size()));
+  if (range.first == range.second) return std::string();
+  if (std::next(range.first) != range.second) {
+    return InvalidFieldError(kName, "must be sent once");
+  }
+  const std::string ip(range.first->second.data(),
+                       range.first->second.size());
+  // inet_pton() takes exactly the textual forms, no zone id, no port.
+  unsigned char address[sizeof(in6_addr)];
+  char canonical[INET6_ADDRSTRLEN];
+  const int family = ip.find(':') == std::string::npos ? AF_INET : AF_INET6;
+  if (ip.size() >= INET6_ADDRSTRLEN ||
+      inet_pton(family, ip.c_str(), address) != 1 ||
+      inet_ntop(family, address, canonical, sizeof(canonical)) == nullptr) {
+    return InvalidFieldError(kName, "must be one IPv4 or IPv6 address");
+  }
+  return std::string(canonical);
 }
 
 Language LanguageFrom(const CallMetadata& metadata) {

@@ -31,6 +31,12 @@ std::string RequestIdFrom(const CallMetadata& metadata);
 // INVALID_ARGUMENT, api code 1001, naming x-idempotency-key.
 absl::StatusOr<std::string> IdempotencyKeyFrom(const CallMetadata& metadata);
 
+// Returns the end user's address from metadata `x-client-ip`, set by the
+// trusted gateway like x-user-id, in canonical form ("2001:db8::1"); "" if
+// it sent none. A value that is not one IPv4 or IPv6 address, or is sent
+// twice, is INVALID_ARGUMENT, api code 1001, naming x-client-ip.
+absl::StatusOr<std::string> ClientIpFrom(const CallMetadata& metadata);
+
 // Returns a fresh random request id, a UUID v4.
 std::string NewRequestId();
 

@@ -116,6 +116,9 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::Handle(
         absl::StatusOr<std::string> key = IdempotencyKeyFrom(metadata);
         status = key.status();
         if (key.ok()) call->caller.idempotency_key = *std::move(key);
+        absl::StatusOr<std::string> ip = ClientIpFrom(metadata);
+        if (status.ok()) status = ip.status();
+        if (ip.ok()) call->caller.client_ip = *std::move(ip);
       }
     } else {
       status = identity.status();
