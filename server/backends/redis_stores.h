@@ -55,12 +55,6 @@ std::unique_ptr<SendLimiter> NewRedisSendLimiter(RedisClient* redis,
 std::unique_ptr<IdempotencyStore> NewRedisIdempotencyStore(
     RedisClient* redis, std::string prefix, std::shared_ptr<Clock> clock);
 
-// Returns the secret that keys code digests, shared by every replica through
-// Redis: the first replica creates it (SET NX). Used only when no
-// --code_secret_file is given.
-absl::StatusOr<std::string> SharedCodeSecret(RedisClient* redis,
-                                             const std::string& prefix);
-
 }  // namespace profile
 
 #endif  // PROFILE_SERVER_BACKENDS_REDIS_STORES_H_

@@ -194,6 +194,15 @@ absl::StatusOr<std::unique_ptr<Core>> NewCore(const CoreOptions& options,
     absl::StatusOr<BackendUrl> url =
         ParseBackendUrl(stores.redis_url, "redis", "REDIS_PASSWORD");
     if (!url.ok()) return InvalidFlagError("redis_url", url.status().message());
+    if (components.code_secret.empty()) {
+      // Replicas must key codes alike, and a key kept in Redis beside the
+      // digests would turn a dump of Redis into every live code.
+      return InvalidFlagError(
+          "code_secret_file",
+          "is required with --redis_url: every replica must key the code "
+          "digests with the same secret, kept out of Redis (a file of at "
+          "least 32 random bytes, e.g. from a Kubernetes Secret)");
+    }
     core->redis_ = RedisClient::Create(
         {*url, stores.backend_timeout, stores.backend_pool_size});
     RedisClient* redis = core->redis_.get();
@@ -211,19 +220,6 @@ absl::StatusOr<std::unique_ptr<Core>> NewCore(const CoreOptions& options,
     }
     if (components.idempotency == nullptr) {
       components.idempotency = NewRedisIdempotencyStore(redis, prefix, clock);
-    }
-    if (components.code_secret.empty()) {
-      // Every replica must key codes alike; without a file, they agree
-      // through Redis.
-      absl::StatusOr<std::string> shared = SharedCodeSecret(redis, prefix);
-      if (!shared.ok()) {
-        return absl::UnavailableError(absl::StrCat(
-            "cannot read the shared code secret from Redis at ",
-            url->Redacted(),
-            " (give --code_secret_file to start without Redis): ",
-            shared.status().message()));
-      }
-      components.code_secret = *std::move(shared);
     }
   }
   // The secret that keys code digests lives only in this process unless

@@ -73,6 +73,7 @@ class BackendsE2eTest : public ::testing::Test {
         absl::StrCat("--redis_url=", redis_->url()),
         absl::StrCat("--redis_key_prefix=", prefix_),
         absl::StrCat("--postgres_url=", database_url_),
+        absl::StrCat("--code_secret_file=", code_secret_file_),
         absl::StrCat("--sms_sender=outbox:", outbox_),
         "--backend_timeout=1s",
     };
@@ -150,6 +151,9 @@ class BackendsE2eTest : public ::testing::Test {
   std::string prefix_;
   ::profile::testing::TestDir dir_{"profile_replicas"};
   const std::string outbox_ = dir_.File("outbox.jsonl");
+  // Every replica keys codes with it.
+  const std::string code_secret_file_ =
+      dir_.Write("code-secret", std::string(32, 'k'));
 };
 
 RedisServer* BackendsE2eTest::redis_ = nullptr;
@@ -461,6 +465,9 @@ TEST_F(BackendsE2eTest, BadBackendFlagsStopTheStart) {
   const std::vector<Case> cases = {
       {{"--redis_url=http://127.0.0.1:6379"}, "--redis_url"},
       {{"--redis_url=redis://127.0.0.1"}, "has no port"},
+      // No code secret in Redis beside the digests it keys.
+      {{"--redis_url=redis://127.0.0.1:6379"},
+       "--code_secret_file is required with --redis_url"},
       {{"--postgres_url=postgresql://u@127.0.0.1:5432"}, "must name a database"},
       {{"--postgres_url=mysql://u@h:1/db"}, "--postgres_url"},
       {{"--migrate_only"}, "needs --postgres_url"},

@@ -103,7 +103,13 @@ TEST(CoreFactoryTest, BadOptionsNameTheirFlag) {
       {[](CoreOptions& o) {
          o.phone_change.send_limits.max_per_user_per_hour = 0;
        },
-       "--max_codes_per_user_per_hour must be at least 1"},
+       "--max_codes_per_user_per_hour must be from 1 to 1000000"},
+      {[](CoreOptions& o) {
+         o.phone_change.send_limits.region_breaker_min_conversion = 2;
+       },
+       "--region_breaker_min_conversion must be from 0"},
+      {[](CoreOptions& o) { o.stores.redis_url = "redis://127.0.0.1:6379"; },
+       "--code_secret_file is required with --redis_url"},
       {[](CoreOptions& o) { o.stores.max_live_tokens = 0; },
        "--max_live_tokens must be at least 1"},
       {[](CoreOptions& o) { o.stores.backend_pool_size = 0; },
