@@ -314,6 +314,9 @@ TEST_F(HostileInputE2eTest, BodyOverMaxRequestBytesIsResourceExhausted) {
 TEST_F(HostileInputE2eTest, HostileStringsInEveryFieldAreInvalidArgument) {
   ServerOptions options = BaseOptions();
   options.core.phone_change.verify_old_phone = true;
+  // Every well-formed verification counts, and this test makes many.
+  options.core.phone_change.send_limits.max_verifications_per_user_per_hour =
+      1000;
   StartServer(options);
   // With a phone bound and --verify_old_phone, every old-phone field is
   // read, so every field of every request is checked.

@@ -261,6 +261,61 @@ TEST(MetricsE2eTest, CountsRpcsAndDomainEventsWithExactLabels) {
   EXPECT_EQ(server.Stop(SIGTERM), 0);
 }
 
+// The region breaker's gauge, read from the limiter at scrape time, and its
+// error log line.
+TEST(MetricsE2eTest, SuspendedRegionIsAGaugeAndAnErrorLine) {
+  TestDir dir;
+  ServerProcess server;
+  ASSERT_TRUE(server.Start(
+      kBinary, {"--metrics_listen=127.0.0.1:0",
+                "--sms_sender=outbox:" + dir.path() + "/outbox.jsonl",
+                "--region_breaker_min_codes=2",
+                "--region_breaker_min_conversion=0.5"}))
+      << server.log();
+  const int metrics_port = PortField(server.log(), "metrics_port");
+  ASSERT_GT(metrics_port, 0) << server.log();
+  EXPECT_EQ(Value(Scrape(metrics_port), "profile_sms_region_suspended",
+                  {"region=\"CN\""}),
+            -1);
+
+  E2eClient client(server.port());
+  v1::SendPhoneCodeRequest send;
+  send.set_phone_country_code("+86");
+  send.set_purpose(v1::PHONE_CODE_PURPOSE_NEW_PHONE);
+  v1::SendPhoneCodeResponse sent;
+  for (int i = 0; i < 2; ++i) {
+    send.set_phone_number(absl::StrCat("1390013900", i));
+    ASSERT_EQ(client.Call(&Stub::SendPhoneCode, absl::StrCat("u", i), send,
+                          &sent)
+                  .code(),
+              grpc::StatusCode::OK);
+  }
+  // Two codes, none verified: the third trips the breaker.
+  send.set_phone_number("13900139002");
+  CallResult refused = client.Call(&Stub::SendPhoneCode, "u2", send, &sent);
+  EXPECT_EQ(refused.code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(refused.api_code(), 2100);
+  EXPECT_EQ(refused.retry_after(), 3600);
+  // Another region is still texted.
+  send.set_phone_country_code("+44");
+  send.set_phone_number("7400 123456");
+  EXPECT_EQ(client.Call(&Stub::SendPhoneCode, "u3", send, &sent).code(),
+            grpc::StatusCode::OK);
+
+  const Samples samples = Scrape(metrics_port);
+  EXPECT_EQ(Value(samples, "profile_sms_region_suspended",
+                  {"region=\"CN\""}),
+            1);
+  EXPECT_EQ(Value(samples, "profile_sms_region_suspended",
+                  {"region=\"GB\""}),
+            -1);
+  EXPECT_THAT(server.log(),
+              HasSubstr("\"level\":\"error\",\"message\":\"sms region "
+                        "suspended\""));
+  EXPECT_THAT(server.log(), HasSubstr("\"region\":\"CN\""));
+  EXPECT_EQ(server.Stop(SIGTERM), 0);
+}
+
 TEST(MetricsE2eTest, BuildInfoCarriesTheVersion) {
   ServerProcess server;
   ASSERT_TRUE(server.Start(kBinary, {"--metrics_listen=127.0.0.1:0"}))

@@ -123,6 +123,8 @@ class ProfileServiceE2eTest : public ::testing::TestWithParam<Backend> {
       EXPECT_TRUE(backends.started) << backends.error;
       const int test = ++backends.tests;
       options.core.stores.redis_url = backends.redis.url();
+      options.core.code_secret_file =
+          dir_.Write("code-secret", std::string(32, 'k'));
       options.core.stores.redis_key_prefix = absl::StrCat("e2e", test, ":");
       options.core.stores.postgres_url = backends.postgres.NewDatabase();
       EXPECT_FALSE(options.core.stores.postgres_url.empty()) << backends.postgres.error();
@@ -898,6 +900,185 @@ TEST_P(ProfileServiceE2eTest, TwoUsersRacingForOnePhoneOneWins) {
     EXPECT_EQ(ProfileOf(a_won ? user_a : user_b).phone_e164(), "+86" + number);
     EXPECT_EQ(ProfileOf(a_won ? user_b : user_a).phone_e164(), "");
   }
+}
+
+// A prober who cycles through numbers is stopped by the verifications cap
+// before it learns anything: every well-formed call counts, right or wrong.
+TEST_P(ProfileServiceE2eTest, VerificationsPerUserAreCappedAt2100) {
+  ServerOptions options = BaseOptions();
+  options.core.phone_change.send_limits.max_verifications_per_user_per_hour =
+      3;
+  StartServer(options);
+  for (int i = 0; i < 3; ++i) {
+    CallResult guess = Verify(
+        "prober", VerifyRequest("+86", absl::StrCat("1380013801", i), "123456"));
+    EXPECT_EQ(guess.api_code(), 2300) << i;
+  }
+  CallResult capped =
+      Verify("prober", VerifyRequest("+86", "13800138009", "123456"));
+  EXPECT_EQ(capped.code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(capped.api_code(), 2100);
+  EXPECT_GT(capped.retry_after(), 3500);
+  EXPECT_LE(capped.retry_after(), 3600);
+  // Even the test number's right code waits: the cap comes first.
+  capped = Verify("prober", VerifyRequest("+86", "13800138000", kTestCode));
+  EXPECT_EQ(capped.api_code(), 2100);
+  // Other users are not held back.
+  EXPECT_EQ(Verify("other", VerifyRequest("+86", "13800138009", "123456"))
+                .api_code(),
+            2300);
+}
+
+// Wrong codes count per user and phone across codes: asking for a new code
+// after every five wrong guesses does not buy unlimited guesses.
+TEST_P(ProfileServiceE2eTest, WrongCodesPerPhoneAreCappedAcrossCodes) {
+  ServerOptions options = BaseOptions();
+  options.core.phone_change.send_limits.resend_interval = absl::ZeroDuration();
+  options.core.phone_change.send_limits.max_code_failures_per_day = 4;
+  options.core.phone_change.max_code_attempts = 3;
+  StartServer(options);
+  const std::string number = "13800138001";
+  ASSERT_TRUE(Send("u1", "+86", number).status.ok());
+  std::string code = CodeFromOutbox("+86" + number, "new_phone");
+  const std::string wrong = code == "000000" ? "111111" : "000000";
+  for (int i = 0; i < 3; ++i) {  // burns the first code
+    EXPECT_EQ(Verify("u1", VerifyRequest("+86", number, wrong)).api_code(),
+              2001);
+  }
+  ASSERT_TRUE(Send("u1", "+86", number).status.ok());
+  code = CodeFromOutbox("+86" + number, "new_phone");
+  const std::string wrong2 = code == "000000" ? "111111" : "000000";
+  EXPECT_EQ(Verify("u1", VerifyRequest("+86", number, wrong2)).api_code(),
+            2001);
+  // Four wrong codes today: even the right one is refused until tomorrow.
+  CallResult capped = Verify("u1", VerifyRequest("+86", number, code));
+  EXPECT_EQ(capped.code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(capped.api_code(), 2100);
+  EXPECT_GT(capped.retry_after(), 24 * 3600 - 100);
+  EXPECT_LE(capped.retry_after(), 24 * 3600);
+  // Another user and another phone are untouched.
+  ASSERT_TRUE(Send("u2", "+86", number).status.ok());
+  EXPECT_TRUE(Verify("u2", VerifyRequest("+86", number,
+                                         CodeFromOutbox("+86" + number,
+                                                        "new_phone")))
+                  .status.ok());
+  ASSERT_TRUE(Send("u1", "+86", "13800138002").status.ok());
+  EXPECT_TRUE(Verify("u1", VerifyRequest("+86", "13800138002",
+                                         CodeFromOutbox("+8613800138002",
+                                                        "new_phone")))
+                  .status.ok());
+}
+
+TEST_P(ProfileServiceE2eTest, WrongTestNumberCodesCountLikeAnyOthers) {
+  ServerOptions options = BaseOptions();
+  options.core.phone_change.send_limits.max_code_failures_per_day = 2;
+  StartServer(options);
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(Verify("u1", VerifyRequest("+86", "13800138000", "135791"))
+                  .api_code(),
+              2001);
+  }
+  EXPECT_EQ(Verify("u1", VerifyRequest("+86", "13800138000", kTestCode))
+                .api_code(),
+            2100);
+  EXPECT_TRUE(
+      Verify("u2", VerifyRequest("+86", "13800138000", kTestCode)).status.ok());
+}
+
+// x-client-ip is set by the trusted gateway; codes per address are capped,
+// an IPv6 address counting by its /64.
+TEST_P(ProfileServiceE2eTest, CodesPerClientAddressAreCapped) {
+  ServerOptions options = BaseOptions();
+  options.core.phone_change.send_limits.max_per_ip_per_hour = 2;
+  StartServer(options);
+  int next = 0;
+  auto send_from = [&](const std::string& ip) {
+    v1::SendPhoneCodeResponse response;
+    std::vector<std::pair<std::string, std::string>> metadata;
+    if (!ip.empty()) metadata.push_back({"x-client-ip", ip});
+    ++next;
+    return client_->Call(
+        &Stub::SendPhoneCode, absl::StrCat("u", next),
+        SendRequest("+86", absl::StrCat("1380013801", next),
+                    v1::PHONE_CODE_PURPOSE_NEW_PHONE),
+        &response, metadata);
+  };
+  EXPECT_TRUE(send_from("203.0.113.7").status.ok());
+  EXPECT_TRUE(send_from("203.0.113.7").status.ok());
+  CallResult capped = send_from("203.0.113.7");
+  EXPECT_EQ(capped.code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(capped.api_code(), 2100);
+  EXPECT_GT(capped.retry_after(), 3500);
+  EXPECT_TRUE(send_from("203.0.113.8").status.ok());
+  EXPECT_TRUE(send_from("2001:db8:0:1::1").status.ok());
+  EXPECT_TRUE(send_from("2001:DB8:0:1::2").status.ok());
+  EXPECT_EQ(send_from("2001:db8:0:1:ffff::3").api_code(), 2100);
+  EXPECT_TRUE(send_from("2001:db8:0:2::1").status.ok());
+  // Without the header there is no address to count.
+  EXPECT_TRUE(send_from("").status.ok());
+}
+
+TEST_P(ProfileServiceE2eTest, MalformedClientAddressIs1001) {
+  StartServer();
+  for (const char* ip : {"not-an-ip", "203.0.113.7, 10.0.0.1",
+                         "203.0.113.7:443", "fe80::1%eth0", "", "1.2.3.256"}) {
+    v1::SendPhoneCodeResponse response;
+    CallResult result = client_->Call(
+        &Stub::SendPhoneCode, "u1",
+        SendRequest("+86", "13800138001", v1::PHONE_CODE_PURPOSE_NEW_PHONE),
+        &response, {{"x-client-ip", ip}});
+    EXPECT_EQ(result.code(), grpc::StatusCode::INVALID_ARGUMENT) << ip;
+    EXPECT_EQ(result.api_code(), 1001) << ip;
+    EXPECT_THAT(result.status.error_message(), HasSubstr("x-client-ip"))
+        << ip;
+  }
+  v1::SendPhoneCodeResponse response;
+  CallResult twice = client_->Call(
+      &Stub::SendPhoneCode, "u1",
+      SendRequest("+86", "13800138001", v1::PHONE_CODE_PURPOSE_NEW_PHONE),
+      &response, {{"x-client-ip", "203.0.113.7"}, {"x-client-ip", "10.0.0.1"}});
+  EXPECT_EQ(twice.api_code(), 1001);
+  EXPECT_EQ(OutboxLines(), 0);
+}
+
+TEST_P(ProfileServiceE2eTest, RegionAndServiceBudgetsAre2100) {
+  ServerOptions options = BaseOptions();
+  options.core.phone_change.send_limits.max_per_region_per_hour = 2;
+  options.core.phone_change.send_limits.max_per_hour = 3;
+  StartServer(options);
+  EXPECT_TRUE(Send("u1", "+86", "13800138001").status.ok());
+  EXPECT_TRUE(Send("u2", "+86", "13800138002").status.ok());
+  CallResult capped = Send("u3", "+86", "13800138003");
+  EXPECT_EQ(capped.code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(capped.api_code(), 2100);
+  EXPECT_GT(capped.retry_after(), 3500);
+  EXPECT_TRUE(Send("u4", "+44", "7400 123456").status.ok());
+  capped = Send("u5", "+44", "7400 123457");
+  EXPECT_EQ(capped.api_code(), 2100);
+  EXPECT_EQ(OutboxLines(), 3);
+}
+
+// SMS pumping: codes go out to a region and are never verified.
+TEST_P(ProfileServiceE2eTest, RegionBreakerSuspendsARegionThatDoesNotConvert) {
+  ServerOptions options = BaseOptions();
+  options.core.phone_change.send_limits.region_breaker_min_codes = 3;
+  options.core.phone_change.send_limits.region_breaker_min_conversion = 0.5;
+  StartServer(options);
+  // One of three codes verified, a third: under half.
+  const std::string token = TokenFor("u1", "13800138001");
+  ASSERT_FALSE(token.empty());
+  EXPECT_TRUE(Send("u2", "+86", "13800138002").status.ok());
+  EXPECT_TRUE(Send("u3", "+86", "13800138003").status.ok());
+  CallResult suspended = Send("u4", "+86", "13800138004");
+  EXPECT_EQ(suspended.code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(suspended.api_code(), 2100);
+  EXPECT_EQ(suspended.retry_after(), 3600);
+  // Every replica sees the suspension; codes already sent still work.
+  EXPECT_EQ(Send("u1", "+86", "13800138005").api_code(), 2100);
+  EXPECT_TRUE(Update("u1", token).status.ok());
+  // Test numbers are never texted: the breaker does not apply.
+  EXPECT_TRUE(Send("u6", "+86", "13800138000").status.ok());
+  EXPECT_TRUE(Send("u7", "+44", "7400 123456").status.ok());
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, ProfileServiceE2eTest,
