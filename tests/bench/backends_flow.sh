@@ -48,12 +48,14 @@ as_postgres "$pg_bin/psql" -h 127.0.0.1 -p "$pg_port" -U postgres -qc "CREATE DA
 pg_pid=$(head -1 "$dir/data/postmaster.pid")
 
 codes=$("$bench" --print_test_phone_codes)
+head -c 32 /dev/urandom > "$dir/code-secret"
 mem_port=$(free_port); be_port=$(free_port)
-"$server" --listen=127.0.0.1:$mem_port --test_phone_codes="$codes" --log_level=warning 2>"$dir/mem.log" &
+lifted="--max_verifications_per_user_per_hour=1000000 --region_breaker_min_codes=0"
+"$server" --listen=127.0.0.1:$mem_port --test_phone_codes="$codes" --log_level=warning $lifted 2>"$dir/mem.log" &
 mem_pid=$!
 pids+=($mem_pid)
-"$server" --listen=127.0.0.1:$be_port --test_phone_codes="$codes" --log_level=warning \
-  --redis_url=redis://127.0.0.1:$redis_port \
+"$server" --listen=127.0.0.1:$be_port --test_phone_codes="$codes" --log_level=warning $lifted \
+  --redis_url=redis://127.0.0.1:$redis_port --code_secret_file="$dir/code-secret" \
   --postgres_url=postgresql://postgres@127.0.0.1:$pg_port/bench 2>"$dir/be.log" &
 be_pid=$!
 pids+=($be_pid)

@@ -52,6 +52,7 @@ port=$(free_port)
 "$server" --listen=127.0.0.1:$port --sms_sender=webhook \
   --sms_webhook_url=http://127.0.0.1:$receiver_port/sms \
   --sms_webhook_secret_file="$dir/secrets" --sms_max_in_flight=$in_flight \
+  --region_breaker_min_codes=0 \
   --log_level=warning 2>"$dir/server.log" &
 server_pid=$!
 pids+=($server_pid)
