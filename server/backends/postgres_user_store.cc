@@ -87,37 +87,6 @@ struct PgResultDeleter {
 };
 using Result = std::unique_ptr<PGresult, PgResultDeleter>;
 
-std::string ConnInfoValue(const std::string& value) {
-  std::string quoted = "'";
-  for (char c : value) {
-    if (c == '\'' || c == '\\') quoted.push_back('\\');
-    quoted.push_back(c);
-  }
-  quoted.push_back('\'');
-  return quoted;
-}
-
-std::string ConnInfo(const PostgresOptions& options) {
-  const BackendUrl& url = options.url;
-  const int64_t timeout_ms = absl::ToInt64Milliseconds(options.timeout);
-  std::string info = absl::StrCat(
-      "host=", ConnInfoValue(url.host), " port=", url.port,
-      " connect_timeout=", std::max<int64_t>(2, (timeout_ms + 999) / 1000),
-      " keepalives=1 keepalives_idle=5 keepalives_interval=2",
-      " keepalives_count=2 tcp_user_timeout=", timeout_ms,
-      " application_name=profile-service",
-      " options=", ConnInfoValue(absl::StrCat("-c statement_timeout=",
-                                              timeout_ms)));
-  if (!url.user.empty()) absl::StrAppend(&info, " user=", ConnInfoValue(url.user));
-  if (!url.password.empty()) {
-    absl::StrAppend(&info, " password=", ConnInfoValue(url.password));
-  }
-  if (!url.database.empty()) {
-    absl::StrAppend(&info, " dbname=", ConnInfoValue(url.database));
-  }
-  return info;
-}
-
 absl::Status Unavailable(absl::string_view what) {
   return ApiError(ApiCode::kUnavailable, absl::StrCat("postgres: ", what));
 }
@@ -144,9 +113,36 @@ absl::Status ErrorOf(PGconn* conn, const PGresult* result) {
   return absl::InternalError(absl::StrCat("postgres: ", state, ": ", message));
 }
 
-// Opens one connection.
+// Opens one connection. The URL goes to libpq as it is (expand_dbname),
+// after this store's defaults so that whatever it names itself (sslmode,
+// connect_timeout, options, ...) wins over them.
 absl::StatusOr<PGconn*> Connect(const PostgresOptions& options) {
-  PGconn* conn = PQconnectdb(ConnInfo(options).c_str());
+  const int64_t timeout_ms = absl::ToInt64Milliseconds(options.timeout);
+  std::vector<std::pair<const char*, std::string>> params = {
+      {"connect_timeout",
+       absl::StrCat(std::max<int64_t>(2, (timeout_ms + 999) / 1000))},
+      {"keepalives", "1"},
+      {"keepalives_idle", "5"},
+      {"keepalives_interval", "2"},
+      {"keepalives_count", "2"},
+      {"tcp_user_timeout", absl::StrCat(timeout_ms)},
+      {"application_name", "profile-service"},
+      {"options", absl::StrCat("-c statement_timeout=", timeout_ms)},
+      {"dbname", options.url.uri},
+  };
+  // Only set when the URL has none, so it overrides nothing.
+  if (!options.url.password.empty()) {
+    params.emplace_back("password", options.url.password);
+  }
+  std::vector<const char*> keywords, values;
+  for (const auto& [keyword, value] : params) {
+    keywords.push_back(keyword);
+    values.push_back(value.c_str());
+  }
+  keywords.push_back(nullptr);
+  values.push_back(nullptr);
+  PGconn* conn = PQconnectdbParams(keywords.data(), values.data(),
+                                   /*expand_dbname=*/1);
   if (conn == nullptr) return Unavailable("cannot allocate a connection");
   if (PQstatus(conn) != CONNECTION_OK) {
     std::string message = PQerrorMessage(conn);

@@ -1,6 +1,7 @@
 // Profiles in PostgreSQL, shared by every replica and kept across restarts.
 //
-//   PostgresOptions options{url, absl::Seconds(2), 8};
+//   PostgresOptions options{*ParsePostgresUrl(url, "POSTGRES_PASSWORD"),
+//                           absl::Seconds(2), 8};
 //   absl::Status migrated = MigratePostgres(options);  // at start
 //   auto users = NewPostgresUserStore(options);
 //
@@ -25,13 +26,13 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "server/backends/backend_url.h"
+#include "server/backends/postgres_url.h"
 #include "server/users/user_store.h"
 
 namespace profile {
 
 struct PostgresOptions {
-  BackendUrl url;
+  PostgresUrl url;
   absl::Duration timeout = absl::Seconds(2);
   int pool_size = 8;
 };

@@ -3,9 +3,9 @@
 #include <utility>
 #include <vector>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "server/backends/backend_url.h"
+#include "server/backends/postgres_url.h"
 #include "server/backends/postgres_user_store.h"
 #include "server/backends/redis_client.h"
 #include "server/backends/redis_stores.h"
@@ -24,11 +24,8 @@ constexpr size_t kMinCodeSecretBytes = 32;
 
 absl::StatusOr<PostgresOptions> PostgresOptionsFrom(
     const StoreOptions& options) {
-  absl::string_view url = options.postgres_url;
-  // Both spellings libpq accepts.
-  const bool short_scheme = absl::StartsWith(url, "postgres://");
-  absl::StatusOr<BackendUrl> parsed = ParseBackendUrl(
-      url, short_scheme ? "postgres" : "postgresql", "POSTGRES_PASSWORD");
+  absl::StatusOr<PostgresUrl> parsed =
+      ParsePostgresUrl(options.postgres_url, "POSTGRES_PASSWORD");
   if (!parsed.ok()) {
     return InvalidFlagError("postgres_url", parsed.status().message());
   }

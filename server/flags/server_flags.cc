@@ -201,8 +201,10 @@ ABSL_FLAG(std::string, redis_url, "",
 ABSL_FLAG(std::string, redis_key_prefix, "profile:",
           "prefix of every Redis key this service writes");
 ABSL_FLAG(std::string, postgres_url, "",
-          "postgresql://user[:password]@host:port/db for profiles (password "
-          "also from $POSTGRES_PASSWORD); empty: in memory");
+          "postgresql://[user[:password]@]host[:port][,host2...]/db[?param="
+          "value&...] for profiles, given to libpq as it is (sslmode, "
+          "sslrootcert, ...); without a password in it, $POSTGRES_PASSWORD, "
+          "else libpq's ~/.pgpass or $PGPASSFILE; empty: in memory");
 ABSL_FLAG(bool, migrate_only, false,
           "bring the PostgreSQL schema up to date and exit (init container)");
 ABSL_FLAG(absl::Duration, backend_timeout, absl::Seconds(2),

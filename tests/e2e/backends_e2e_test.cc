@@ -21,6 +21,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "server/backends/backend_url.h"
+#include "server/backends/postgres_url.h"
 #include "server/backends/postgres_user_store.h"
 #include "server/backends/redis_client.h"
 #include "tests/testing/e2e_client.h"
@@ -416,8 +417,7 @@ TEST_F(BackendsE2eTest, PostgresOutageIsUnavailableAndHealsWithoutRestart) {
 
 TEST_F(BackendsE2eTest, MigrationsRunTwiceAndUpgradeAnOlderSchema) {
   // A database left at schema version 1 by an older release, with data.
-  absl::StatusOr<BackendUrl> url =
-      ParseBackendUrl(database_url_, "postgresql", nullptr);
+  absl::StatusOr<PostgresUrl> url = ParsePostgresUrl(database_url_, nullptr);
   ASSERT_TRUE(url.ok()) << url.status();
   PostgresOptions options{*url, absl::Seconds(2), 2};
   ASSERT_TRUE(MigratePostgres(options, 1).ok());
