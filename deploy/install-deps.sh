@@ -17,6 +17,9 @@ test_packages=(
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   redis-server postgresql
   openssl curl
+  # tests/e2e/encrypted_backends_e2e_test: the TLS tunnel to Redis that
+  # production runs as a sidecar (Debian's hiredis has no TLS).
+  stunnel4
   # tests/run_hardening.sh: libFuzzer (-fsanitize=fuzzer) and its runtimes.
   clang libclang-rt-14-dev
 )
