@@ -13,9 +13,12 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -109,7 +112,44 @@ bool RedisAnswers(int port) {
   return ok;
 }
 
+// Returns true if 127.0.0.1:`port` accepts a TCP connection.
+bool Accepts(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const bool ok =
+      connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  close(fd);
+  return ok;
+}
+
+// Returns the contents of `path` from byte `offset` on ("" if unreadable).
+std::string ReadFrom(const std::string& path, size_t offset = 0) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream contents;
+  contents << in.rdbuf();
+  std::string text = contents.str();
+  return offset < text.size() ? text.substr(offset) : "";
+}
+
+// Copies `from` to `to` with `mode`, owned by `user` when given: PostgreSQL
+// only reads a key file that its own user owns and nobody else can read.
+bool CopyPrivate(const std::string& from, const std::string& to, mode_t mode,
+                 const passwd* user) {
+  std::ifstream in(from, std::ios::binary);
+  std::ofstream out(to, std::ios::binary | std::ios::trunc);
+  out << in.rdbuf();
+  out.close();
+  if (!in.good() || !out.good() || chmod(to.c_str(), mode) != 0) return false;
+  return user == nullptr || chown(to.c_str(), user->pw_uid, user->pw_gid) == 0;
+}
+
 }  // namespace
+
+bool RedisAnswersPlaintext(int port) { return RedisAnswers(port); }
 
 int FreePort() {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -135,19 +175,47 @@ std::string RedisServer::url() const {
   return absl::StrCat("redis://127.0.0.1:", port_);
 }
 
+void RedisServer::EnableTls(const std::string& cert_file,
+                            const std::string& key_file,
+                            const std::string& ca_file,
+                            const std::string& password) {
+  tls_cert_file_ = cert_file;
+  tls_key_file_ = key_file;
+  tls_ca_file_ = ca_file;
+  password_ = password;
+}
+
 bool RedisServer::Start() {
   // Kept across restarts, like a server's data directory.
   if (dir_ == nullptr) dir_ = std::make_unique<TestDir>("profile_redis");
   const std::string& dir = dir_->path();
   if (port_ == 0) port_ = FreePort();
-  pid_ = Spawn({"redis-server", "--bind", "127.0.0.1", "--port",
-                absl::StrCat(port_), "--dir", dir, "--save", "",
-                "--appendonly", "no", "--protected-mode", "no",
-                "--daemonize", "no"},
-               nullptr, dir + "/redis.log");
+  const std::string log = dir + "/redis.log";
+  const bool tls = !tls_cert_file_.empty();
+  std::vector<std::string> argv = {
+      "redis-server", "--bind", "127.0.0.1", "--dir", dir, "--save", "",
+      "--appendonly", "no", "--protected-mode", "no", "--daemonize", "no"};
+  if (tls) {
+    argv.insert(argv.end(),
+                {"--port", "0", "--tls-port", absl::StrCat(port_),
+                 "--tls-cert-file", tls_cert_file_, "--tls-key-file",
+                 tls_key_file_, "--tls-ca-cert-file", tls_ca_file_,
+                 "--tls-auth-clients", "no"});
+  } else {
+    argv.insert(argv.end(), {"--port", absl::StrCat(port_)});
+  }
+  if (!password_.empty()) argv.insert(argv.end(), {"--requirepass", password_});
+  // A plaintext PING cannot reach a TLS port: then readiness is the log
+  // line of this run.
+  const size_t log_offset = ReadFrom(log).size();
+  pid_ = Spawn(argv, nullptr, log);
   const absl::Time deadline = absl::Now() + absl::Seconds(20);
   while (absl::Now() < deadline) {
-    if (RedisAnswers(port_)) return true;
+    if (tls ? absl::StrContains(ReadFrom(log, log_offset),
+                                "Ready to accept connections")
+            : RedisAnswers(port_)) {
+      return true;
+    }
     if (!IsAlive(pid_)) {
       error_ = absl::StrCat("redis-server exited; see ", dir, "/redis.log");
       pid_ = -1;
@@ -164,12 +232,75 @@ void RedisServer::Stop() {
   pid_ = -1;
 }
 
+// ---- stunnel ----
+
+StunnelClient::~StunnelClient() { Stop(); }
+
+std::string StunnelClient::redis_url(const std::string& password) const {
+  return absl::StrCat("redis://", password.empty() ? "" : ":", password,
+                      password.empty() ? "" : "@", "127.0.0.1:", port_);
+}
+
+std::string StunnelClient::log() const {
+  return dir_ == nullptr ? "" : ReadFrom(dir_->File("stunnel.log"));
+}
+
+bool StunnelClient::Start(int connect_port, const std::string& ca_file,
+                          const std::string& check_host) {
+  if (dir_ == nullptr) dir_ = std::make_unique<TestDir>("profile_stunnel");
+  if (port_ == 0) port_ = FreePort();
+  // The production sidecar's settings (deploy/overlays/production), with
+  // this test's ports and files; foreground, so that Stop() stops it.
+  const std::string config = dir_->Write(
+      "stunnel.conf",
+      absl::StrCat("foreground = yes\n"
+                   "syslog = no\n"
+                   "pid = ", dir_->File("stunnel.pid"), "\n",
+                   "debug = info\n"
+                   "[redis]\n"
+                   "client = yes\n"
+                   "accept = 127.0.0.1:", port_, "\n",
+                   "connect = 127.0.0.1:", connect_port, "\n",
+                   "verifyChain = yes\n"
+                   "CAfile = ", ca_file, "\n",
+                   "checkHost = ", check_host, "\n"));
+  pid_ = Spawn({"stunnel", config}, nullptr, dir_->File("stunnel.log"));
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (absl::Now() < deadline) {
+    if (Accepts(port_)) return true;
+    int status = 0;
+    if (pid_ > 0 && waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      error_ = WIFEXITED(status) && WEXITSTATUS(status) == 127
+                   ? "stunnel is not installed (Debian package stunnel4; "
+                     "run deploy/install-deps.sh --test)"
+                   : absl::StrCat("stunnel exited: ", log());
+      return false;
+    }
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  error_ = absl::StrCat("stunnel did not accept connections within 20s: ",
+                        log());
+  return false;
+}
+
+void StunnelClient::Stop() {
+  StopProcess(pid_, SIGTERM, absl::Seconds(10));
+  pid_ = -1;
+}
+
 // ---- PostgreSQL ----
 
 PostgresServer::~PostgresServer() { Stop(); }
 
 std::string PostgresServer::url(const std::string& name) const {
   return absl::StrCat("postgresql://postgres@127.0.0.1:", port_, "/", name);
+}
+
+void PostgresServer::EnableTls(const std::string& cert_file,
+                               const std::string& key_file) {
+  tls_cert_file_ = cert_file;
+  tls_key_file_ = key_file;
 }
 
 bool PostgresServer::Start() {
@@ -195,12 +326,32 @@ bool PostgresServer::Start() {
       error_ = absl::StrCat("initdb failed; see ", log);
       return false;
     }
+    // TCP over TLS only; the socket in `dir` stays open for local tools.
+    // The superuser is trusted (the tests' own connections); every other
+    // role needs its password, e.g. from a password file.
+    if (!tls_cert_file_.empty() &&
+        (!CopyPrivate(tls_cert_file_, dir + "/data/server.crt", 0644, user) ||
+         !CopyPrivate(tls_key_file_, dir + "/data/server.key", 0600, user) ||
+         !CopyPrivate(dir_->Write("pg_hba.conf",
+                                  "local all all trust\n"
+                                  "hostssl all postgres 127.0.0.1/32 trust\n"
+                                  "hostssl all all 127.0.0.1/32 "
+                                  "scram-sha-256\n"),
+                      dir + "/data/pg_hba.conf", 0600, user))) {
+      error_ = "cannot give postgres its certificate, key and pg_hba.conf";
+      return false;
+    }
   }
-  pid_ = Spawn({PostgresBinary("postgres"), "-D", dir + "/data", "-p",
-                absl::StrCat(port_), "-k", dir, "-c",
-                "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c",
-                "max_connections=200"},
-               user, dir + "/postgres.log");
+  std::vector<std::string> argv = {
+      PostgresBinary("postgres"), "-D", dir + "/data", "-p",
+      absl::StrCat(port_), "-k", dir, "-c", "listen_addresses=127.0.0.1",
+      "-c", "fsync=off", "-c", "max_connections=200"};
+  if (!tls_cert_file_.empty()) {
+    // Relative to the data directory.
+    argv.insert(argv.end(), {"-c", "ssl=on", "-c", "ssl_cert_file=server.crt",
+                             "-c", "ssl_key_file=server.key"});
+  }
+  pid_ = Spawn(argv, user, dir + "/postgres.log");
   const std::string conninfo =
       absl::StrCat("host=127.0.0.1 port=", port_, " user=postgres dbname=postgres");
   const absl::Time deadline = absl::Now() + absl::Seconds(30);
