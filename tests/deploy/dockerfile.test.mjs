@@ -162,6 +162,11 @@ test("every runtime package exists in Debian's archive", () => {
   for (const p of packages) assert.ok(shown.has(p), `apt-cache knows no ${p}`);
 });
 
+test("the runtime image has stunnel for the production Redis sidecar", () => {
+  // deploy/overlays/production runs `stunnel` from this image.
+  assert.ok(aptPackages(runtime).includes("stunnel4"));
+});
+
 test("the runtime packages provide every library profile_server loads", () => {
   const binary = process.env.PROFILE_SERVER_BINARY;
   assert.ok(binary, "PROFILE_SERVER_BINARY is not set");
