@@ -91,6 +91,89 @@ function portOf(listen) {
   return Number(listen.slice(listen.lastIndexOf(":") + 1));
 }
 
+// stunnel's configuration ("key = value", [service] sections, ; comments)
+// into { global: Map, services: [{ name, options: Map }] }.
+export function parseStunnelConfig(text) {
+  const config = { global: new Map(), services: [] };
+  let options = config.global;
+  for (const raw of text.split("\n")) {
+    const line = raw.trim();
+    if (!line || line.startsWith(";") || line.startsWith("#")) continue;
+    const section = /^\[(.+)\]$/.exec(line);
+    if (section) {
+      options = new Map();
+      config.services.push({ name: section[1], options });
+      continue;
+    }
+    const m = /^([A-Za-z]+)\s*=\s*(.*)$/.exec(line);
+    if (!m) throw new Error(`not a stunnel line: ${line}`);
+    options.set(m[1], m[2]);
+  }
+  return config;
+}
+
+// The host and port of a redis:// or postgresql:// URL's first host, and
+// its query parameters.
+export function urlParts(url) {
+  const m = /^[a-z]+:\/\/(?:[^@/]*@)?(\[[^\]]*\]|[^:/?,]*)(?::(\d+))?[^?]*(?:\?(.*))?$/.exec(url);
+  if (!m) return null;
+  return { host: m[1].replace(/^\[|\]$/g, ""), port: Number(m[2] ?? 0),
+    query: new URLSearchParams(m[3] ?? "") };
+}
+
+const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1"]);
+
+// The volume a container mounts `path` from, or undefined.
+function volumeOf(pod, c, path) {
+  const mount = (c.volumeMounts ?? [])
+    .filter((vm) => path.startsWith(vm.mountPath + "/"))
+    .sort((a, b) => b.mountPath.length - a.mountPath.length)[0];
+  if (!mount) return undefined;
+  const volume = (pod.volumes ?? []).find((v) => v.name === mount.name);
+  return volume && { volume, key: path.slice(mount.mountPath.length + 1) };
+}
+
+// What is wrong with the stunnel sidecars of `pod` as the tunnel to Redis at
+// 127.0.0.1:`port`: there must be one, in client mode, accepting there, and
+// verifying Redis's certificate (verifyChain, a CAfile from a Secret, and
+// its name with checkHost or checkIP).
+export function redisTunnelProblems(objects, pod, port) {
+  const sidecars = [...(pod.initContainers ?? []).filter((c) => c.restartPolicy === "Always"),
+    ...pod.containers];
+  const problems = [];
+  for (const c of sidecars) {
+    const argv = [...(c.command ?? []), ...(c.args ?? [])];
+    if (!argv.some((a) => /(^|\/)stunnel4?$/.test(a))) continue;
+    const path = argv.find((a) => a.endsWith(".conf"));
+    const source = path && volumeOf(pod, c, path);
+    const configMap = source?.volume.configMap && objects.find((o) =>
+      o.kind === "ConfigMap" && o.metadata.name === source.volume.configMap.name);
+    const text = configMap?.data?.[source.key];
+    if (text === undefined) {
+      problems.push(`container ${c.name}: stunnel's configuration ${path} is not in a ConfigMap`);
+      continue;
+    }
+    const config = parseStunnelConfig(text);
+    for (const { name, options } of config.services) {
+      const get = (k) => options.get(k) ?? config.global.get(k);
+      if (get("accept") !== `127.0.0.1:${port}`) continue;
+      const bad = (why) => problems.push(`container ${c.name}: stunnel [${name}] ${why}`);
+      if (get("client") !== "yes") bad("is not in client mode");
+      if (get("verifyChain") !== "yes") bad("does not verify Redis's certificate (verifyChain = yes)");
+      if (!get("checkHost") && !get("checkIP")) bad("does not check Redis's name (checkHost or checkIP)");
+      const ca = get("CAfile");
+      if (!ca) {
+        bad("has no CAfile");
+      } else if (!volumeOf(pod, c, ca)?.volume.secret) {
+        bad(`CAfile ${ca} is not on a Secret volume`);
+      }
+      return problems;
+    }
+  }
+  problems.push(`no stunnel sidecar accepts on 127.0.0.1:${port} (the TLS tunnel to Redis)`);
+  return problems;
+}
+
 // Returns the flags a Deployment's container reads: its args, with every
 // --flagfile taken from the ConfigMap volume it is mounted from.
 export function containerFlags(objects, deployment, container) {
@@ -139,7 +222,8 @@ export function policyProblems(objects, overlay) {
     if (pod.securityContext?.seccompProfile?.type !== "RuntimeDefault") {
       bad("pod seccompProfile is not RuntimeDefault");
     }
-    for (const c of pod.containers) {
+    // Every container, init containers and sidecars too, is locked down.
+    for (const c of [...(pod.initContainers ?? []), ...pod.containers]) {
       const cid = `container ${c.name}`;
       const sc = c.securityContext ?? {};
       if (sc.runAsNonRoot !== true) bad(`${cid}: runAsNonRoot is not true`);
@@ -152,6 +236,12 @@ export function policyProblems(objects, overlay) {
           if (!c.resources?.[kind]?.[r]) bad(`${cid}: no ${r} ${kind}`);
         }
       }
+    }
+    // The server's containers: the ones that read a --flagfile.
+    const servers = pod.containers.filter((c) => !(c.command ?? []).length);
+    if (servers.length === 0) bad("no server container");
+    for (const c of servers) {
+      const cid = `container ${c.name}`;
       let flags;
       try {
         flags = containerFlags(objects, d, c);
@@ -235,6 +325,21 @@ export function policyProblems(objects, overlay) {
           if (!e?.valueFrom?.secretKeyRef) bad(`${cid}: ${env} does not come from a Secret`);
         }
         if (!flags.has("tls_cert_file")) bad(`${cid}: no TLS`);
+        // Backends over TLS. Debian's hiredis has no TLS: Redis is reached
+        // through a verifying stunnel sidecar on the pod's loopback.
+        const redis = urlParts(flags.get("redis_url") ?? "");
+        if (!redis || !LOOPBACK.has(redis.host)) {
+          bad(`${cid}: --redis_url ${flags.get("redis_url")} does not point at a loopback TLS tunnel`);
+        } else {
+          for (const p of redisTunnelProblems(objects, pod, redis.port || 6379)) bad(p);
+        }
+        const postgres = urlParts(flags.get("postgres_url") ?? "");
+        if (postgres?.query.get("sslmode") !== "verify-full") {
+          bad(`${cid}: --postgres_url does not ask for sslmode=verify-full`);
+        } else if (postgres.query.has("sslrootcert") &&
+          !volumeOf(pod, c, postgres.query.get("sslrootcert"))?.volume.secret) {
+          bad(`${cid}: sslrootcert ${postgres.query.get("sslrootcert")} is not on a Secret volume`);
+        }
         // Account changes need a recent sign-in (account takeover).
         const maxAuthAge = durationSeconds(flags.get("max_auth_age") ?? "0s");
         if (maxAuthAge === 0 || maxAuthAge > 3600) {

@@ -15,7 +15,18 @@ const render = (overlay) => parseManifests(execFileSync(
 
 const deployment = (objects) => objects.find((o) => o.kind === "Deployment");
 const container = (objects) => deployment(objects).spec.template.spec.containers[0];
-const flagsMap = (objects) => objects.find((o) => o.kind === "ConfigMap");
+const flagsMap = (objects) => objects.find((o) => o.kind === "ConfigMap" &&
+  o.metadata.name.startsWith("profile-server-flags"));
+const tunnel = (objects) => deployment(objects).spec.template.spec.initContainers
+  .find((c) => c.name === "redis-tunnel");
+const tunnelMap = (objects) => objects.find((o) => o.kind === "ConfigMap" &&
+  o.metadata.name.startsWith("profile-redis-tunnel"));
+const editFlags = (objects, from, to) => {
+  flagsMap(objects).data.flags = flagsMap(objects).data.flags.replace(from, to);
+};
+const editTunnel = (objects, from, to) => {
+  tunnelMap(objects).data["redis.conf"] = tunnelMap(objects).data["redis.conf"].replace(from, to);
+};
 
 async function problemsAfter(overlay, mutate) {
   const objects = render(overlay);
@@ -116,6 +127,40 @@ const cases = [
   ["production", "webhook secrets on a ConfigMap",
     (o) => { deployment(o).spec.template.spec.volumes.find((v) => v.name === "sms").secret = undefined; },
     /--sms_webhook_secret_file is not on a Secret volume/],
+  // Encrypted backends (issue 12).
+  ["production", "Redis straight to its Service, without the tunnel",
+    (o) => { editFlags(o, /--redis_url=.*\n/, "--redis_url=redis://profile-redis:6379/0\n"); },
+    /--redis_url redis:\/\/profile-redis:6379\/0 does not point at a loopback TLS tunnel/],
+  ["production", "a loopback Redis URL and no stunnel sidecar",
+    (o) => { delete deployment(o).spec.template.spec.initContainers; },
+    /no stunnel sidecar accepts on 127.0.0.1:6379/],
+  ["production", "a tunnel that does not verify Redis's certificate",
+    (o) => { editTunnel(o, /verifyChain = yes\n/, ""); },
+    /stunnel \[redis\] does not verify Redis's certificate/],
+  ["production", "a tunnel that does not check Redis's name",
+    (o) => { editTunnel(o, /checkHost = .*\n/, ""); },
+    /stunnel \[redis\] does not check Redis's name/],
+  ["production", "a tunnel whose CA is on a ConfigMap",
+    (o) => { deployment(o).spec.template.spec.volumes.find((v) => v.name === "redis-ca").secret = undefined; },
+    /CAfile \/etc\/stunnel\/redis-ca\/ca.crt is not on a Secret volume/],
+  ["production", "a tunnel on another port than --redis_url's",
+    (o) => { editFlags(o, "redis://127.0.0.1:6379/0", "redis://127.0.0.1:6380/0"); },
+    /no stunnel sidecar accepts on 127.0.0.1:6380/],
+  ["production", "a writable root filesystem in the tunnel",
+    (o) => { tunnel(o).securityContext.readOnlyRootFilesystem = false; },
+    /container redis-tunnel: readOnlyRootFilesystem is not true/],
+  ["production", "no memory limit on the tunnel",
+    (o) => { delete tunnel(o).resources.limits.memory; },
+    /container redis-tunnel: no memory limits/],
+  ["production", "PostgreSQL without sslmode",
+    (o) => { editFlags(o, /\?sslmode=verify-full&/, "?"); },
+    /--postgres_url does not ask for sslmode=verify-full/],
+  ["production", "PostgreSQL with sslmode=require (no certificate check)",
+    (o) => { editFlags(o, "sslmode=verify-full", "sslmode=require"); },
+    /--postgres_url does not ask for sslmode=verify-full/],
+  ["production", "the PostgreSQL CA on a ConfigMap",
+    (o) => { deployment(o).spec.template.spec.volumes.find((v) => v.name === "postgres-ca").secret = undefined; },
+    /sslrootcert \/etc\/profile-server\/postgres\/ca.crt is not on a Secret volume/],
   ["production", "no PodDisruptionBudget",
     (o) => { o.splice(o.findIndex((x) => x.kind === "PodDisruptionBudget"), 1); },
     /no PodDisruptionBudget/],
