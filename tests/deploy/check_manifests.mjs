@@ -310,7 +310,8 @@ export function policyProblems(objects, overlay) {
       // Files the flags name are on read-only Secret or ConfigMap mounts.
       for (const f of ["tls_cert_file", "tls_key_file", "tls_client_ca_file",
         "jwt_secret_file", "jwt_public_key_file", "sms_webhook_secret_file",
-        "twilio_auth_token_file", "aliyun_access_key_secret_file"]) {
+        "twilio_auth_token_file", "aliyun_access_key_secret_file",
+        "code_secret_file"]) {
         if (!flags.has(f)) continue;
         const mount = (c.volumeMounts ?? []).find((vm) =>
           flags.get(f).startsWith(vm.mountPath + "/"));
@@ -325,6 +326,11 @@ export function policyProblems(objects, overlay) {
           if (!e?.valueFrom?.secretKeyRef) bad(`${cid}: ${env} does not come from a Secret`);
         }
         if (!flags.has("tls_cert_file")) bad(`${cid}: no TLS`);
+        // Replicas key code digests alike, with a secret kept out of Redis
+        // (the server refuses to start without it).
+        if (flags.has("redis_url") && !flags.has("code_secret_file")) {
+          bad(`${cid}: --redis_url without --code_secret_file would refuse to start`);
+        }
         // Backends over TLS. Debian's hiredis has no TLS: Redis is reached
         // through a verifying stunnel sidecar on the pod's loopback.
         const redis = urlParts(flags.get("redis_url") ?? "");

@@ -93,6 +93,7 @@ class EncryptedBackendsE2eTest : public ::testing::Test {
             absl::StrCat("--redis_key_prefix=", prefix_),
             absl::StrCat("--postgres_url=", postgres_url),
             absl::StrCat("--sms_sender=outbox:", outbox_),
+            absl::StrCat("--code_secret_file=", code_secret_file_),
             "--backend_timeout=2s"};
   }
 
@@ -163,6 +164,8 @@ class EncryptedBackendsE2eTest : public ::testing::Test {
   std::string prefix_;
   TestDir test_dir_{"profile_encrypted_test"};
   const std::string outbox_ = test_dir_.File("outbox.jsonl");
+  const std::string code_secret_file_ =
+      test_dir_.Write("code_secret", std::string(32, 'k'));
 };
 
 TestDir* EncryptedBackendsE2eTest::dir_ = nullptr;
@@ -233,31 +236,20 @@ TEST_F(EncryptedBackendsE2eTest, TunnelTrustingAnotherCaFailsClearly) {
   StunnelClient tunnel;
   ASSERT_TRUE(tunnel.Start(redis_->port(), pki_->other_ca_cert, "localhost"))
       << tunnel.error();
-  const std::vector<std::string> flags =
-      Flags(tunnel.redis_url(kRedisPassword), TlsPostgresUrl(pki_->ca_cert));
-
-  // Without a code secret file the start needs Redis: refused, promptly.
-  absl::Time start = absl::Now();
-  auto [code, log] = ::profile::testing::RunToExit(kBinary, flags);
-  EXPECT_EQ(code, 1) << log;
-  EXPECT_LT(absl::Now() - start, kPrompt);
-  EXPECT_THAT(log, HasSubstr("cannot read the shared code secret from Redis"));
-  EXPECT_THAT(log, Not(HasSubstr(kRedisPassword)));
-
-  // With one, it serves, and every call that needs Redis is UNAVAILABLE.
-  std::vector<std::string> with_secret = flags;
-  with_secret.push_back(
-      absl::StrCat("--code_secret_file=",
-                   test_dir_.Write("code_secret", std::string(32, 'k'))));
+  // The server starts (Redis is not read at start), and every call that
+  // needs Redis is UNAVAILABLE, promptly.
   ServerProcess server;
-  ASSERT_TRUE(server.Start(kBinary, with_secret)) << server.log();
+  ASSERT_TRUE(server.Start(kBinary, Flags(tunnel.redis_url(kRedisPassword),
+                                          TlsPostgresUrl(pki_->ca_cert))))
+      << server.log();
   E2eClient client(server.port());
-  start = absl::Now();
+  const absl::Time start = absl::Now();
   CallResult sent = Send(client, "u1", "13800138001");
   EXPECT_EQ(sent.code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_EQ(sent.api_code(), 5003);
   EXPECT_LT(absl::Now() - start, kPrompt);
   EXPECT_EQ(server.Stop(SIGTERM), 0) << server.log();
+  EXPECT_THAT(server.log(), Not(HasSubstr(kRedisPassword)));
 
   // The tunnel says why: the server's certificate is not from its CA.
   EXPECT_THAT(tunnel.log(), HasSubstr("certificate verify failed"));
