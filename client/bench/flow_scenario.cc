@@ -1,5 +1,7 @@
 // The flow scenario: UpdatePhoneVerification then UpdatePhone with its
-// token, by the flow users, each alternating between its two numbers.
+// token, by the flow users, each alternating between its two numbers. Each
+// verification also proves the number the user leaves (a test number's
+// fixed code), as a server with --verify_old_phone, the default, requires.
 #include <utility>
 #include <vector>
 
@@ -35,6 +37,8 @@ class FlowScenario final : public Scenario {
     c.verify.context = connections_->NewContext(c.user->id);
     SetVerification(FlowNumber(c.user->next_number), options_.pass_code,
                     &c.verify.request);
+    SetOldPhone(FlowNumber(c.user->next_number ^ 1), options_.pass_code,
+                &c.verify.request);
     connections_->profile(chain)->async()->UpdatePhoneVerification(
         c.verify.context.get(), &c.verify.request, &c.verify.response,
         [this, chain](grpc::Status status) { Verified(chain, status); });

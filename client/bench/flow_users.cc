@@ -72,6 +72,8 @@ absl::Status FlowUsers::MakeUsers(bool give_phones) {
 absl::Status FlowUsers::ChangePhone(User& user) {
   v1::UpdatePhoneVerificationRequest verify;
   SetVerification(FlowNumber(user.next_number), options_.pass_code, &verify);
+  // The user's phone is the other number, or none (then it is not read).
+  SetOldPhone(FlowNumber(user.next_number ^ 1), options_.pass_code, &verify);
   v1::UpdatePhoneVerificationResponse verified;
   grpc::Status status = connections_->profile(0)->UpdatePhoneVerification(
       connections_->NewContext(user.id).get(), verify, &verified);

@@ -21,6 +21,13 @@ void SetVerification(absl::string_view number, absl::string_view pass_code,
   request->set_new_phone_pass_code(pass_code.data(), pass_code.size());
 }
 
+void SetOldPhone(absl::string_view number, absl::string_view pass_code,
+                 v1::UpdatePhoneVerificationRequest* request) {
+  request->set_old_phone_country_code(kCountryCode);
+  request->set_old_phone_number(number.data(), number.size());
+  request->set_old_phone_pass_code(pass_code.data(), pass_code.size());
+}
+
 std::string TestPhoneCodes(int flow_users, const std::string& code) {
   std::vector<std::string> pairs;
   pairs.push_back(absl::StrCat(kCountryCode, kVerifyNumber, ":", code));

@@ -4,6 +4,7 @@
 //   std::string codes = TestPhoneCodes(1024, "246810");  // for the server
 //   v1::UpdatePhoneVerificationRequest request;
 //   SetVerification(FlowNumber(2 * i), "246810", &request);  // user i's first
+//   SetOldPhone(FlowNumber(2 * i + 1), "246810", &request);  // if it has one
 //
 // Test numbers: +86 137 0000 0000 for verify; +86 139 0000 0000 + j for the
 // flow users, two each (2i and 2i + 1 for user i).
@@ -35,6 +36,14 @@ std::string UserId(absl::string_view kind, int64_t i);
 // `pass_code`.
 void SetVerification(absl::string_view number, absl::string_view pass_code,
                      v1::UpdatePhoneVerificationRequest* request);
+
+// Sets the old-phone fields of `request`: proof that the caller holds the
+// test number `number` (national, +86), which a server with
+// --verify_old_phone (the default) asks of an account that has a phone. A
+// server reads them only then, so they may be sent whenever the caller's
+// phone, if it has one, is `number`.
+void SetOldPhone(absl::string_view number, absl::string_view pass_code,
+                 v1::UpdatePhoneVerificationRequest* request);
 
 // Returns the server's --test_phone_codes value for the verify number and
 // the two numbers of each of `flow_users` users, all with `code`.
