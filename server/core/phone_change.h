@@ -69,7 +69,7 @@ struct PhoneChangeOptions {
   SendLimits send_limits;
   absl::Duration token_ttl = absl::Seconds(60);
   // Whether an account that has a phone must also prove it owns it.
-  bool verify_old_phone = false;
+  bool verify_old_phone = true;
   // The regions whose numbers may be texted a code, ISO 3166-1 alpha-2
   // codes as libphonenumber knows them ("CN", "US"); empty: every region.
   // Test numbers are exempt.

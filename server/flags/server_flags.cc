@@ -183,7 +183,7 @@ ABSL_FLAG(std::string, sms_origin, "",
 ABSL_FLAG(std::string, sms_templates_file, "",
           "JSON file of text templates per language and purpose with {app}, "
           "{code}, {minutes}; empty: the built-in texts");
-ABSL_FLAG(bool, verify_old_phone, false,
+ABSL_FLAG(bool, verify_old_phone, true,
           "an account that has a phone must also verify it with a code");
 ABSL_FLAG(absl::Duration, token_ttl, absl::Seconds(60),
           "how long an update-phone token stays valid");

@@ -93,22 +93,33 @@ class BackendsE2eTest : public ::testing::Test {
   }
 
   static CallResult Send(E2eClient& client, const std::string& user,
-                         const std::string& number) {
+                         const std::string& number,
+                         v1::PhoneCodePurpose purpose =
+                             v1::PHONE_CODE_PURPOSE_NEW_PHONE) {
     v1::SendPhoneCodeRequest request;
     request.set_phone_country_code("+86");
     request.set_phone_number(number);
-    request.set_purpose(v1::PHONE_CODE_PURPOSE_NEW_PHONE);
+    request.set_purpose(purpose);
     v1::SendPhoneCodeResponse response;
     return client.Call(&Stub::SendPhoneCode, user, request, &response);
   }
 
+  // Verifies +86 `number` with `code`, and the old phone +86 `old_number`
+  // with `old_code` unless `old_number` is empty.
   static CallResult Verify(E2eClient& client, const std::string& user,
                            const std::string& number, const std::string& code,
-                           std::string* token) {
+                           std::string* token,
+                           const std::string& old_number = "",
+                           const std::string& old_code = "") {
     v1::UpdatePhoneVerificationRequest request;
     request.set_new_phone_country_code("+86");
     request.set_new_phone_number(number);
     request.set_new_phone_pass_code(code);
+    if (!old_number.empty()) {
+      request.set_old_phone_country_code("+86");
+      request.set_old_phone_number(old_number);
+      request.set_old_phone_pass_code(old_code);
+    }
     v1::UpdatePhoneVerificationResponse response;
     CallResult result =
         client.Call(&Stub::UpdatePhoneVerification, user, request, &response);
@@ -133,14 +144,27 @@ class BackendsE2eTest : public ::testing::Test {
     return result;
   }
 
-  // Sends a code through `sender` and verifies it through `verifier`.
+  // Sends a code through `sender` and verifies it through `verifier`. A
+  // user who has a phone (+86) proves it too, with an old-phone code sent
+  // through `sender`, as --verify_old_phone (the default) requires.
   std::string TokenFor(E2eClient& sender, E2eClient& verifier,
                        const std::string& user, const std::string& number) {
+    std::string current;
+    EXPECT_TRUE(Get(sender, user, &current).status.ok());
     CallResult sent = Send(sender, user, number);
     EXPECT_TRUE(sent.status.ok()) << sent.status.error_message();
+    const std::string code = CodeFromOutbox("+86" + number);
+    std::string old_number, old_code;
+    if (!current.empty()) {
+      EXPECT_EQ(current.rfind("+86", 0), 0u) << current;
+      old_number = current.substr(3);
+      sent = Send(sender, user, old_number, v1::PHONE_CODE_PURPOSE_OLD_PHONE);
+      EXPECT_TRUE(sent.status.ok()) << sent.status.error_message();
+      old_code = CodeFromOutbox(current);
+    }
     std::string token;
-    CallResult verified = Verify(verifier, user, number,
-                                 CodeFromOutbox("+86" + number), &token);
+    CallResult verified =
+        Verify(verifier, user, number, code, &token, old_number, old_code);
     EXPECT_TRUE(verified.status.ok()) << verified.status.error_message();
     return token;
   }

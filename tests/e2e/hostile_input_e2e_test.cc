@@ -313,13 +313,12 @@ TEST_F(HostileInputE2eTest, BodyOverMaxRequestBytesIsResourceExhausted) {
 
 TEST_F(HostileInputE2eTest, HostileStringsInEveryFieldAreInvalidArgument) {
   ServerOptions options = BaseOptions();
-  options.core.phone_change.verify_old_phone = true;
   // Every well-formed verification counts, and this test makes many.
   options.core.phone_change.send_limits.max_verifications_per_user_per_hour =
       1000;
   StartServer(options);
-  // With a phone bound and --verify_old_phone, every old-phone field is
-  // read, so every field of every request is checked.
+  // With a phone bound and --verify_old_phone (the default), every
+  // old-phone field is read, so every field of every request is checked.
   BindTestPhone("holder");
 
   struct Case {
@@ -405,8 +404,9 @@ TEST_F(HostileInputE2eTest, HostileStringsInEveryFieldAreInvalidArgument) {
 }
 
 TEST_F(HostileInputE2eTest, FieldsOverTheCapAreNamedEvenWhenIgnored) {
-  // Without --verify_old_phone the old-phone fields are not read, but a
-  // value over kMaxRequestStringBytes is still refused.
+  // An account without a phone has no old phone to prove: the old-phone
+  // fields are not read, but a value over kMaxRequestStringBytes is still
+  // refused.
   StartServer(BaseOptions());
   v1::UpdatePhoneVerificationRequest request;
   request.set_new_phone_country_code("+86");

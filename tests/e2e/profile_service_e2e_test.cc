@@ -189,14 +189,30 @@ class ProfileServiceE2eTest : public ::testing::TestWithParam<Backend> {
                          response ? response : &local);
   }
 
-  // Sends a code to +86 `number`, verifies it and returns the token.
+  // Sends a code to +86 `number`, verifies it and returns the token. A user
+  // who has a phone proves it too, with an old-phone code texted to it, as
+  // --verify_old_phone (the default) requires.
   std::string TokenFor(const std::string& user, const std::string& number) {
+    const v1::Profile current = ProfileOf(user);
     CallResult sent = Send(user, "+86", number);
     EXPECT_TRUE(sent.status.ok()) << sent.status.error_message();
     const std::string code = CodeFromOutbox("+86" + number, "new_phone");
+    v1::UpdatePhoneVerificationRequest request =
+        VerifyRequest("+86", number, code);
+    if (!current.phone_e164().empty()) {
+      sent = Send(user, current.phone_country_code(), current.phone_number(),
+                  v1::PHONE_CODE_PURPOSE_OLD_PHONE);
+      EXPECT_TRUE(sent.status.ok()) << sent.status.error_message();
+      request.set_old_phone_country_code(current.phone_country_code());
+      request.set_old_phone_number(current.phone_number());
+      // The test number is texted nothing: its code is fixed.
+      request.set_old_phone_pass_code(
+          current.phone_e164() == kTestPhone
+              ? kTestCode
+              : CodeFromOutbox(current.phone_e164(), "old_phone"));
+    }
     v1::UpdatePhoneVerificationResponse response;
-    CallResult verified =
-        Verify(user, VerifyRequest("+86", number, code), &response);
+    CallResult verified = Verify(user, request, &response);
     EXPECT_TRUE(verified.status.ok()) << verified.status.error_message();
     return response.data().update_phone_token();
   }
@@ -409,13 +425,18 @@ TEST_P(ProfileServiceE2eTest, CodeIsBoundToItsPurpose) {
   StartServer();
   BindPhone("u1", "13800138001");
   // A code texted for OLD_PHONE to the current number does not prove it as
-  // a new number for someone else, nor as NEW_PHONE for u1.
+  // a new number for someone else, nor as NEW_PHONE for u1 (which proves
+  // its old phone with it, as it must, so that only the new code is wrong).
   ASSERT_TRUE(Send("u1", "+86", "13800138001",
                    v1::PHONE_CODE_PURPOSE_OLD_PHONE).status.ok());
   const std::string code = CodeFromOutbox("+8613800138001", "old_phone");
   ASSERT_FALSE(code.empty());
-  CallResult result =
-      Verify("u1", VerifyRequest("+86", "13800138002", code));
+  v1::UpdatePhoneVerificationRequest request =
+      VerifyRequest("+86", "13800138002", code);
+  request.set_old_phone_country_code("+86");
+  request.set_old_phone_number("13800138001");
+  request.set_old_phone_pass_code(code);
+  CallResult result = Verify("u1", request);
   EXPECT_EQ(result.code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(result.api_code(), 2300);
 }
@@ -693,10 +714,10 @@ TEST_P(ProfileServiceE2eTest, ChineseOnRequest) {
 
 // ---- The old-phone mode. ----
 
+// Under the default options: an account that has a phone is refused
+// without proof of it.
 TEST_P(ProfileServiceE2eTest, OldPhoneModeRequiresTheOldCode) {
-  ServerOptions options = BaseOptions();
-  options.core.phone_change.verify_old_phone = true;
-  StartServer(options);
+  StartServer();
   // No phone yet: the old-phone rules do not apply.
   BindPhone("u1", "13800138001");
 
@@ -708,7 +729,10 @@ TEST_P(ProfileServiceE2eTest, OldPhoneModeRequiresTheOldCode) {
   CallResult result = Verify("u1", request);
   EXPECT_EQ(result.code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(result.api_code(), 1001);
-  EXPECT_THAT(result.status.error_message(), HasSubstr("old_phone"));
+  EXPECT_EQ(result.status.error_message(),
+            "old_phone_country_code: is required to verify the account's "
+            "current phone");
+  EXPECT_EQ(ProfileOf("u1").phone_e164(), "+8613800138001");
 
   request.set_old_phone_country_code("+86");
   request.set_old_phone_number("13800138009");

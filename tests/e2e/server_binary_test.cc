@@ -1,5 +1,6 @@
 // Tests of the profile_server program itself: flags, flag files, health,
-// reflection, signals and real-time token expiry. Each test starts the real
+// reflection, signals, real-time token expiry and the --verify_old_phone
+// default. Each test starts the real
 // binary as a child process on 127.0.0.1 port 0.
 #include <signal.h>
 #include <sys/wait.h>
@@ -184,6 +185,100 @@ TEST(ServerBinaryTest, FlagfileIsRead) {
   EXPECT_EQ(verified.data().token_expires_in(), 7);
   EXPECT_EQ(server.Stop(SIGTERM), 0);
   std::remove(path);
+}
+
+// Two test numbers, so that an account can move from one to the other
+// without a texted code.
+const char kTwoTestNumbers[] =
+    "--test_phone_codes=+8613800138000:246810,+8613800138001:135790";
+
+// Verifies `user`'s move to the second test number, proving the first as
+// the old phone when `prove_old`, and spends the token. Returns the first
+// call that failed, or the UpdatePhone call.
+CallResult MoveToSecondTestNumber(E2eClient& client, const std::string& user,
+                                  bool prove_old) {
+  v1::UpdatePhoneVerificationRequest verify;
+  verify.set_new_phone_country_code("+86");
+  verify.set_new_phone_number("13800138001");
+  verify.set_new_phone_pass_code("135790");
+  if (prove_old) {
+    verify.set_old_phone_country_code("+86");
+    verify.set_old_phone_number("13800138000");
+    verify.set_old_phone_pass_code("246810");
+  }
+  v1::UpdatePhoneVerificationResponse verified;
+  CallResult result =
+      client.Call(&Stub::UpdatePhoneVerification, user, verify, &verified);
+  if (!result.status.ok()) return result;
+  v1::UpdatePhoneRequest update;
+  update.set_update_phone_token(verified.data().update_phone_token());
+  v1::CommonResponse updated;
+  return client.Call(&Stub::UpdatePhone, user, update, &updated);
+}
+
+// Binds the first test number to `user` (no phone yet: nothing old to
+// prove).
+void BindFirstTestNumber(E2eClient& client, const std::string& user) {
+  v1::UpdatePhoneVerificationResponse verified;
+  CallResult result = client.Call(&Stub::UpdatePhoneVerification, user,
+                                  TestNumberVerification(), &verified);
+  ASSERT_EQ(result.code(), grpc::StatusCode::OK)
+      << result.status.error_message();
+  v1::UpdatePhoneRequest update;
+  update.set_update_phone_token(verified.data().update_phone_token());
+  v1::CommonResponse updated;
+  result = client.Call(&Stub::UpdatePhone, user, update, &updated);
+  ASSERT_EQ(result.code(), grpc::StatusCode::OK)
+      << result.status.error_message();
+}
+
+std::string PhoneOf(E2eClient& client, const std::string& user) {
+  v1::GetProfileResponse profile;
+  CallResult result =
+      client.Call(&Stub::GetProfile, user, v1::GetProfileRequest(), &profile);
+  EXPECT_EQ(result.code(), grpc::StatusCode::OK)
+      << result.status.error_message();
+  return profile.data().phone_e164();
+}
+
+// The flag's default, as the program applies it: an account that has a
+// phone must prove it to move to another.
+TEST(ServerBinaryTest, ByDefaultABoundAccountMustProveItsOldPhone) {
+  ServerProcess server;
+  ASSERT_TRUE(server.Start(kBinary, {kTwoTestNumbers})) << server.log();
+  E2eClient client(server.port());
+  BindFirstTestNumber(client, "u1");
+
+  CallResult refused = MoveToSecondTestNumber(client, "u1", false);
+  EXPECT_EQ(refused.code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(refused.api_code(), 1001);
+  EXPECT_EQ(refused.status.error_message(),
+            "old_phone_country_code: is required to verify the account's "
+            "current phone");
+  EXPECT_EQ(PhoneOf(client, "u1"), "+8613800138000");
+
+  CallResult moved = MoveToSecondTestNumber(client, "u1", true);
+  EXPECT_EQ(moved.code(), grpc::StatusCode::OK)
+      << moved.status.error_message();
+  EXPECT_EQ(PhoneOf(client, "u1"), "+8613800138001");
+  EXPECT_EQ(server.Stop(SIGTERM), 0) << server.log();
+}
+
+// The opt-out still works: with --verify_old_phone=false the new phone's
+// code alone moves a bound account.
+TEST(ServerBinaryTest, VerifyOldPhoneFalseNeedsOnlyTheNewCode) {
+  ServerProcess server;
+  ASSERT_TRUE(
+      server.Start(kBinary, {kTwoTestNumbers, "--verify_old_phone=false"}))
+      << server.log();
+  E2eClient client(server.port());
+  BindFirstTestNumber(client, "u1");
+
+  CallResult moved = MoveToSecondTestNumber(client, "u1", false);
+  EXPECT_EQ(moved.code(), grpc::StatusCode::OK)
+      << moved.status.error_message();
+  EXPECT_EQ(PhoneOf(client, "u1"), "+8613800138001");
+  EXPECT_EQ(server.Stop(SIGTERM), 0) << server.log();
 }
 
 TEST(ServerBinaryTest, BadFlagsStopTheStartWithAClearMessage) {

@@ -81,8 +81,9 @@ class PhoneChangeTest : public ::testing::Test {
   UserStore* users() const { return memory_->users(); }
   CodeStore* codes() const { return memory_->codes(); }
 
-  void UseVerifyOldPhone() {
-    options_.verify_old_phone = true;
+  // --verify_old_phone=false: the new phone's code alone suffices.
+  void SkipOldPhone() {
+    options_.verify_old_phone = false;
     memory_->ResetCore(options_);
   }
 
@@ -139,12 +140,28 @@ class PhoneChangeTest : public ::testing::Test {
     return core()->Verify(Call(user), input);
   }
 
-  // Sends a code to `number`, verifies it and returns the token.
+  // Sends a code to `number`, verifies it and returns the token. A user who
+  // has a phone proves it too, with an old-phone code texted to it, as
+  // verify_old_phone (the default) requires.
   std::string TokenFor(const std::string& user, const std::string& number) {
+    const std::string current = PhoneOf(user);
     const std::string code = SendCode(user, number);
-    absl::StatusOr<VerifyResult> verified = VerifyNew(user, number, code);
+    absl::StatusOr<VerifyResult> verified;
+    if (current.empty() || !options_.verify_old_phone) {
+      verified = VerifyNew(user, number, code);
+    } else {
+      const std::string old_number = National(current);
+      const std::string old_code = SendCode(user, old_number, kOld);
+      verified = VerifyBoth(user, number, code, old_number, old_code);
+    }
     EXPECT_THAT(verified, IsOk());
     return verified.ok() ? verified->token : "";
+  }
+
+  // The national number of one of the +86 test phones.
+  static std::string National(const std::string& e164) {
+    EXPECT_EQ(e164.rfind("+86", 0), 0u) << e164;
+    return e164.substr(3);
   }
 
   // Binds `e164` to `user` directly in the store, as an earlier change did.
@@ -717,10 +734,15 @@ TEST_F(PhoneChangeTest, TooManyTokensKeepsTheCode) {
 }
 
 // ---------------------------------------------------------------------------
-// verify_old_phone mode.
+// verify_old_phone mode (the default).
+
+// Issue 12: an account that has a phone proves it unless configured not to
+// (--verify_old_phone's default is this one).
+TEST(PhoneChangeOptionsTest, VerifyOldPhoneIsOnByDefault) {
+  EXPECT_TRUE(PhoneChangeOptions().verify_old_phone);
+}
 
 TEST_F(PhoneChangeTest, VerifyOldPhoneHappyPath) {
-  UseVerifyOldPhone();
   Bind("u1", kPhoneAE164);
   const std::string old_code = SendCode("u1", kPhoneA, kOld);
   const std::string new_code = SendCode("u1", kPhoneB, kNew);
@@ -732,7 +754,6 @@ TEST_F(PhoneChangeTest, VerifyOldPhoneHappyPath) {
 }
 
 TEST_F(PhoneChangeTest, VerifyOldPhoneConsumesBothCodes) {
-  UseVerifyOldPhone();
   Bind("u1", kPhoneAE164);
   const std::string old_code = SendCode("u1", kPhoneA, kOld);
   const std::string new_code = SendCode("u1", kPhoneB, kNew);
@@ -746,7 +767,6 @@ TEST_F(PhoneChangeTest, VerifyOldPhoneConsumesBothCodes) {
 }
 
 TEST_F(PhoneChangeTest, VerifyOldPhoneNeedsTheOldFields) {
-  UseVerifyOldPhone();
   Bind("u1", kPhoneAE164);
   const std::string old_code = SendCode("u1", kPhoneA, kOld);
   const std::string new_code = SendCode("u1", kPhoneB, kNew);
@@ -780,7 +800,6 @@ TEST_F(PhoneChangeTest, VerifyOldPhoneNeedsTheOldFields) {
 }
 
 TEST_F(PhoneChangeTest, VerifyOldPhoneMismatch) {
-  UseVerifyOldPhone();
   Bind("u1", kPhoneAE164);
   const std::string old_code = SendCode("u1", kPhoneA, kOld);
   const std::string new_code = SendCode("u1", kPhoneB, kNew);
@@ -790,7 +809,6 @@ TEST_F(PhoneChangeTest, VerifyOldPhoneMismatch) {
 }
 
 TEST_F(PhoneChangeTest, WrongOldCodeDoesNotConsumeTheNewCode) {
-  UseVerifyOldPhone();
   Bind("u1", kPhoneAE164);
   const std::string old_code = SendCode("u1", kPhoneA, kOld);
   const std::string new_code = SendCode("u1", kPhoneB, kNew);
@@ -801,7 +819,6 @@ TEST_F(PhoneChangeTest, WrongOldCodeDoesNotConsumeTheNewCode) {
 }
 
 TEST_F(PhoneChangeTest, WrongNewCodeDoesNotConsumeTheOldCode) {
-  UseVerifyOldPhone();
   Bind("u1", kPhoneAE164);
   const std::string old_code = SendCode("u1", kPhoneA, kOld);
   const std::string new_code = SendCode("u1", kPhoneB, kNew);
@@ -814,7 +831,6 @@ TEST_F(PhoneChangeTest, WrongNewCodeDoesNotConsumeTheOldCode) {
 TEST_F(PhoneChangeTest, NewPhoneCodeDoesNotPassAsTheOldPhoneCode) {
   // Purpose binding: a NEW_PHONE code never validates as OLD_PHONE. With no
   // old-phone code sent, even the right digits are "no live code".
-  UseVerifyOldPhone();
   Bind("u1", kPhoneAE164);
   const std::string new_code = SendCode("u1", kPhoneB, kNew);
   EXPECT_THAT(VerifyBoth("u1", kPhoneB, new_code, kPhoneA, new_code),
@@ -825,7 +841,6 @@ TEST_F(PhoneChangeTest, NewPhoneCodeDoesNotPassAsTheOldPhoneCode) {
 }
 
 TEST_F(PhoneChangeTest, VerifyOldPhoneNeedsNothingOldWithoutAPhone) {
-  UseVerifyOldPhone();
   const std::string new_code = SendCode("u1", kPhoneA);
   absl::StatusOr<VerifyResult> verified = VerifyNew("u1", kPhoneA, new_code);
   ASSERT_THAT(verified, IsOk());
@@ -833,6 +848,7 @@ TEST_F(PhoneChangeTest, VerifyOldPhoneNeedsNothingOldWithoutAPhone) {
 }
 
 TEST_F(PhoneChangeTest, OldFieldsAreIgnoredWhenNotVerifyingOldPhone) {
+  SkipOldPhone();
   Bind("u1", kPhoneAE164);
   const std::string new_code = SendCode("u1", kPhoneB);
   // Junk old fields: the mode is off, so they are not looked at.
@@ -893,7 +909,11 @@ TEST_F(PhoneChangeTest, ANewVerificationRevokesTheUsersPreviousToken) {
 TEST_F(PhoneChangeTest, StaleTokenAfterAnotherTokenChangedThePhone) {
   // Two server instances share the user store but each keeps its own
   // tokens. u1 verifies on both; once one token moves the phone, the other
-  // token's grant (made for the old phone) is stale.
+  // token's grant (made for the old phone) is stale. Each verification
+  // proves the old phone with its own code: no cooldown between the two.
+  options_.send_limits.resend_interval = absl::ZeroDuration();
+  memory_->ResetCore(options_);
+  memory_->ResetLimiter();
   std::unique_ptr<Core> other_core =
       memory_->NewCore(options_, memory_->NewTokenStore());
   PhoneChange* other = &other_core->phone_change();
@@ -901,10 +921,14 @@ TEST_F(PhoneChangeTest, StaleTokenAfterAnotherTokenChangedThePhone) {
   Bind("u1", kPhoneAE164);
   const std::string stale = TokenFor("u1", kPhoneB);
   const std::string code = SendCode("u1", kPhoneC);
+  const std::string old_code = SendCode("u1", kPhoneA, kOld);
   VerifyInput input;
   input.new_phone_country_code = "+86";
   input.new_phone_number = kPhoneC;
   input.new_phone_pass_code = code;
+  input.old_phone_country_code = "+86";
+  input.old_phone_number = kPhoneA;
+  input.old_phone_pass_code = old_code;
   absl::StatusOr<VerifyResult> fresh = other->Verify(Call("u1"), input);
   ASSERT_THAT(fresh, IsOk());
   ASSERT_THAT(other->Update(Call("u1"), fresh->token), IsOk());
