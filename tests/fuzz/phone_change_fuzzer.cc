@@ -4,14 +4,15 @@
 // clock, sweep), with callers from a small set of users or authenticated
 // from arbitrary metadata, and fields that are either plausible (known
 // phones, codes that were really sent, tokens that were really issued) or
-// arbitrary bytes.
+// arbitrary bytes. Each input also decides whether verify_old_phone is on
+// (the server's default) or off, so both modes are fuzzed.
 //
 // A model of what the server legitimately handed out is kept beside it, and
 // after every operation these properties are checked, beyond "no crash":
 //   - no code is accepted that was not sent: a verification succeeds only
-//     with the live code last texted to that phone for that purpose (the
-//     capturing SmsSender below records them), or a test number's fixed
-//     code; a texted code is accepted once;
+//     with the live code last texted to that phone for that user and
+//     purpose (the capturing SmsSender below records them), or a test
+//     number's fixed code; a texted code is accepted once;
 //   - no token is accepted that was not issued: UpdatePhone succeeds only
 //     with a live token issued to the caller, its newest, not yet spent;
 //     the phone then is the one the token was issued for; or it is the
@@ -19,6 +20,13 @@
 //     of that change, and then it changes nothing;
 //   - no phone is bound to two accounts, and every bound phone's owner is
 //     the account that holds it;
+//   - no account holds a phone it did not prove: every change of a user's
+//     phone (read back from the user store) from Q to P follows a
+//     successful verification in which that user presented a right code
+//     for P (the live code last texted to P for that user and purpose
+//     NEW_PHONE, or the test number's fixed code) while the account held
+//     Q, and, with verify_old_phone and Q not empty, also a right
+//     OLD_PHONE code for Q; every user starts with no phone;
 //   - old-phone codes are texted only to the caller's current phone;
 //   - no answer is INTERNAL or UNKNOWN.
 #include <fuzzer/FuzzedDataProvider.h>
@@ -87,7 +95,10 @@ constexpr Phone kPhones[] = {
     {"+1", "(415) 555-0100"},  //
 };
 
-using CodeKeyTuple = std::pair<std::string, int>;  // E.164, purpose
+// A texted code's key: user, E.164, purpose. The core keeps a code per
+// phone, purpose and the user who asked for it, so another user's code for
+// the same phone proves nothing.
+using CodeKeyTuple = std::tuple<std::string, std::string, int>;
 
 // The fuzzed core: one test number, and caps small enough to be reached.
 testing::InMemoryCoreOptions MemoryOptions(std::shared_ptr<Clock> clock,
@@ -226,18 +237,29 @@ class World {
     }
   }
 
+  // Returns whether `code` is a right code for `user` to present for `e164`
+  // and `purpose` now: the test number's fixed code, or the live code last
+  // texted to that phone for that user and purpose.
+  bool RightCode(const std::string& user, const std::string& e164,
+                 int purpose, const std::string& code) const {
+    if (e164 == kTestE164) return code == kTestCode;
+    auto it = live_codes_.find({user, e164, purpose});
+    return it != live_codes_.end() && it->second.first == code &&
+           clock_->Now() < it->second.second;
+  }
+
   // Checks a code the core accepted against the model and uses it up.
-  void Accepted(const std::string& e164, int purpose,
-                const std::string& code, const char* which) {
+  void Accepted(const std::string& user, const std::string& e164,
+                int purpose, const std::string& code, const char* which) {
     if (e164 == kTestE164) {
       Check(code == kTestCode,
             absl::StrCat(which, " code accepted for the test number is not "
                                 "its fixed code"));
       return;
     }
-    auto it = live_codes_.find({e164, purpose});
+    auto it = live_codes_.find({user, e164, purpose});
     Check(it != live_codes_.end(),
-          absl::StrCat(which, " code accepted for ", e164,
+          absl::StrCat(which, " code accepted for ", e164, " and ", user,
                        " which was never sent one (or it was used)"));
     Check(it->second.first == code,
           absl::StrCat(which, " code accepted is not the one texted"));
@@ -274,8 +296,8 @@ class World {
       Check(text.phone_e164 == current,
             "an old-phone code went to a phone that is not the caller's");
     }
-    live_codes_[{e164, purpose}] = {text.code,
-                                    clock_->Now() + options().code_ttl};
+    live_codes_[{caller.user_id, e164, purpose}] = {
+        text.code, clock_->Now() + options().code_ttl};
   }
 
   void Verify(FuzzedDataProvider& in) {
@@ -305,13 +327,32 @@ class World {
     Check(new_e164 != current, "Verify accepted the current phone as new");
     Check(owner.empty() || owner == caller.user_id,
           "Verify accepted a phone bound to another account");
-    Accepted(new_e164, static_cast<int>(CodePurpose::kNewPhone),
+    // What the caller proved, judged by the model alone (before Accepted()
+    // uses the codes up); CheckUserStore() allows a change only with it.
+    const bool old_required = options().verify_old_phone && !current.empty();
+    const bool proved_new =
+        RightCode(caller.user_id, new_e164,
+                  static_cast<int>(CodePurpose::kNewPhone),
+                  input.new_phone_pass_code);
+    const bool proved_old =
+        !old_required ||
+        (E164(input.old_phone_country_code, input.old_phone_number) ==
+             current &&
+         RightCode(caller.user_id, current,
+                   static_cast<int>(CodePurpose::kOldPhone),
+                   input.old_phone_pass_code));
+    if (proved_new && proved_old) {
+      proofs_.insert({caller.user_id, current, new_e164});
+    }
+    Accepted(caller.user_id, new_e164,
+             static_cast<int>(CodePurpose::kNewPhone),
              input.new_phone_pass_code, "new-phone");
-    if (options().verify_old_phone && !current.empty()) {
+    if (old_required) {
       Check(E164(input.old_phone_country_code, input.old_phone_number) ==
                 current,
             "Verify accepted an old phone that is not the account's");
-      Accepted(current, static_cast<int>(CodePurpose::kOldPhone),
+      Accepted(caller.user_id, current,
+               static_cast<int>(CodePurpose::kOldPhone),
                input.old_phone_pass_code, "old-phone");
     }
     Check(issued_.count(verified->token) == 0, "a token was issued twice");
@@ -396,6 +437,18 @@ class World {
       Check(*memory_.users()->FindOwner(*phone) == user,
             "FindOwner disagrees with GetPhone");
     }
+    // Every change of a phone, whatever the core's own checks said, was
+    // proved to the model. Each operation changes at most the caller's
+    // phone, and this runs after each, so no change goes unseen.
+    for (const std::string& user : known_users_) {
+      const std::string phone = *memory_.users()->GetPhone(user);
+      std::string& seen = phone_seen_[user];  // "": every user starts so
+      if (phone == seen) continue;
+      Check(proofs_.count({user, seen, phone}) != 0,
+            absl::StrCat(user, " moved from '", seen, "' to '", phone,
+                         "' without presenting right codes for it"));
+      seen = phone;
+    }
   }
 
   std::shared_ptr<testing::FakeClock> clock_;
@@ -407,6 +460,10 @@ class World {
   std::map<std::string, IssuedToken> issued_;
   std::vector<std::string> issued_order_;
   std::map<std::string, std::string> newest_token_;
+  // (user, phone held then, new phone) of every verification that succeeded
+  // with right codes; and each user's phone as CheckUserStore() last saw it.
+  std::set<std::tuple<std::string, std::string, std::string>> proofs_;
+  std::map<std::string, std::string> phone_seen_;
 };
 
 }  // namespace
