@@ -208,6 +208,17 @@ class World {
     return {phone.country_code, phone.number};
   }
 
+  // One of kPhones whose E.164 is `e164`, or none ("", "").
+  static std::pair<std::string, std::string> SpellingOf(
+      const std::string& e164) {
+    for (const Phone& phone : kPhones) {
+      if (E164(phone.country_code, phone.number) == e164) {
+        return {phone.country_code, phone.number};
+      }
+    }
+    return {"", ""};
+  }
+
   // E.164 of a phone as the core would parse it, or "".
   static std::string E164(const std::string& cc, const std::string& number) {
     absl::StatusOr<PhoneNumber> phone = ParsePhoneNumber(cc, number, "f");
@@ -312,8 +323,10 @@ class World {
         PickCode(in, new_e164, static_cast<int>(CodePurpose::kNewPhone));
     const std::string current = *memory_.users()->GetPhone(caller.user_id);
     if (in.ConsumeBool()) {
+      // Often the caller's current phone: the old-phone checks are only
+      // reached with it.
       std::tie(input.old_phone_country_code, input.old_phone_number) =
-          PickPhone(in);
+          in.ConsumeBool() ? SpellingOf(current) : PickPhone(in);
       input.old_phone_pass_code =
           PickCode(in, current, static_cast<int>(CodePurpose::kOldPhone));
     }
