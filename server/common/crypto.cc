@@ -180,4 +180,68 @@ std::string Base64UrlEncode(absl::string_view data) {
   return absl::WebSafeBase64Escape(data);
 }
 
+namespace {
+
+constexpr size_t kNonceBytes = 12;
+constexpr size_t kTagBytes = 16;
+
+struct CipherDeleter {
+  void operator()(EVP_CIPHER_CTX* ctx) const { EVP_CIPHER_CTX_free(ctx); }
+};
+using Cipher = std::unique_ptr<EVP_CIPHER_CTX, CipherDeleter>;
+
+const unsigned char* Bytes(absl::string_view s) {
+  return reinterpret_cast<const unsigned char*>(s.data());
+}
+
+}  // namespace
+
+std::string Seal(absl::string_view key, absl::string_view plaintext) {
+  const std::string nonce = RandomBytes(kNonceBytes);
+  std::string sealed(kNonceBytes + plaintext.size() + kTagBytes, '\0');
+  std::memcpy(sealed.data(), nonce.data(), kNonceBytes);
+  auto* out = reinterpret_cast<unsigned char*>(sealed.data()) + kNonceBytes;
+  Cipher ctx(EVP_CIPHER_CTX_new());
+  int n = 0;
+  if (key.size() != 32 || ctx == nullptr ||
+      EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, Bytes(key),
+                         Bytes(nonce)) != 1 ||
+      EVP_EncryptUpdate(ctx.get(), out, &n, Bytes(plaintext),
+                        static_cast<int>(plaintext.size())) != 1 ||
+      EVP_EncryptFinal_ex(ctx.get(), out + n, &n) != 1 ||
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kTagBytes,
+                          out + plaintext.size()) != 1) {
+    // A wrong key size is a bug; OpenSSL failing to encrypt is fatal.
+    std::fprintf(stderr, "fatal: cannot seal with AES-256-GCM\n");
+    std::abort();
+  }
+  return sealed;
+}
+
+std::optional<std::string> Unseal(absl::string_view key,
+                                  absl::string_view sealed) {
+  if (key.size() != 32 || sealed.size() < kNonceBytes + kTagBytes) {
+    return std::nullopt;
+  }
+  const absl::string_view nonce = sealed.substr(0, kNonceBytes);
+  const absl::string_view body =
+      sealed.substr(kNonceBytes, sealed.size() - kNonceBytes - kTagBytes);
+  std::string tag(sealed.substr(sealed.size() - kTagBytes));
+  std::string plaintext(body.size(), '\0');
+  auto* out = reinterpret_cast<unsigned char*>(plaintext.data());
+  Cipher ctx(EVP_CIPHER_CTX_new());
+  int n = 0;
+  if (ctx == nullptr ||
+      EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, Bytes(key),
+                         Bytes(nonce)) != 1 ||
+      EVP_DecryptUpdate(ctx.get(), out, &n, Bytes(body),
+                        static_cast<int>(body.size())) != 1 ||
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTagBytes,
+                          tag.data()) != 1 ||
+      EVP_DecryptFinal_ex(ctx.get(), out + n, &n) != 1) {
+    return std::nullopt;
+  }
+  return plaintext;
+}
+
 }  // namespace profile

@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <string>
 
 #include "absl/strings/string_view.h"
@@ -53,6 +54,17 @@ inline std::array<uint64_t, 2> DigestPrefix128(absl::string_view digest) {
 
 // Base64url without padding (RFC 4648 section 5).
 std::string Base64UrlEncode(absl::string_view data);
+
+// Seals `plaintext` under a 32-byte `key` with AES-256-GCM: a fresh 12-byte
+// nonce, the ciphertext and the 16-byte tag, in that order. For a secret
+// that must be kept until it is handed over, but never readable from where
+// it is kept (a revert token waiting in the outbox).
+std::string Seal(absl::string_view key, absl::string_view plaintext);
+
+// Opens what Seal() made under `key`; nullopt if it was made under another
+// key or altered.
+std::optional<std::string> Unseal(absl::string_view key,
+                                  absl::string_view sealed);
 
 }  // namespace profile
 
