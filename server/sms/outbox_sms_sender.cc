@@ -32,7 +32,13 @@ class OutboxSmsSender final : public SmsSender {
       line["code"] = message.code;
       line["purpose"] = std::string(CodePurposeName(message.purpose));
     }
+    line["locale"] = LanguageTag(message.language);
     line["text"] = message.text;
+    if (message.type == SmsType::kPhoneChangedNotice) {
+      line["revert_token"] = message.revert_token;
+      line["revert_expires_in"] =
+          absl::ToInt64Seconds(message.revert_expires_in);
+    }
     std::string text =
         line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     text.push_back('\n');

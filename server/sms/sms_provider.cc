@@ -41,6 +41,10 @@ absl::string_view SmsTypeName(SmsType type) {
       return "verification_code";
     case SmsType::kPhoneInUseNotice:
       return "phone_in_use_notice";
+    case SmsType::kPhoneChangedNotice:
+      return "phone_changed_notice";
+    case SmsType::kPhoneUnlinkedNotice:
+      return "phone_unlinked_notice";
   }
   return "verification_code";
 }

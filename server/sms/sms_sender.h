@@ -40,9 +40,16 @@ enum class SmsType {
   // No code: someone asked to link this number, which another account
   // holds ("phone_in_use_notice").
   kPhoneInUseNotice,
+  // No code: the account's phone was changed away from this number; carries
+  // the revert token ("phone_changed_notice").
+  kPhoneChangedNotice,
+  // No code: a revert unlinked this number from the account
+  // ("phone_unlinked_notice").
+  kPhoneUnlinkedNotice,
 };
 
-// Returns "verification_code" or "phone_in_use_notice".
+// Returns "verification_code", "phone_in_use_notice",
+// "phone_changed_notice" or "phone_unlinked_notice".
 absl::string_view SmsTypeName(SmsType type);
 
 struct SmsMessage {
@@ -62,6 +69,10 @@ struct SmsMessage {
   TraceContext trace;
   // When the caller stops waiting: no attempt runs past it.
   absl::Time deadline = absl::InfiniteFuture();
+  // Of a phone_changed_notice: the token that undoes the change, and how
+  // long it stays valid (so that a gateway can build its own link).
+  std::string revert_token;
+  absl::Duration revert_expires_in = absl::ZeroDuration();
 };
 
 class SmsSender {

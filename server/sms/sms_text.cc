@@ -110,8 +110,22 @@ absl::StatusOr<std::shared_ptr<const SmsTexts>> SmsTexts::New(
     return InvalidFlagError("sms_origin",
                             "must be a host name, like account.example.com");
   }
+  const std::string& url = options.revert_url_template;
+  if (!url.empty() &&
+      (!absl::StartsWith(url, "https://") || url.size() > 512 ||
+       url.find("{token}") == std::string::npos ||
+       url.find("{token}") != url.rfind("{token}") ||
+       std::any_of(url.begin(), url.end(), [](char c) {
+         return static_cast<unsigned char>(c) <= ' ' || c == 0x7f;
+       }))) {
+    return InvalidFlagError(
+        "revert_url_template",
+        "must be an https:// link of at most 512 bytes holding {token} once "
+        "and no spaces, like https://account.example.com/undo?token={token}");
+  }
   std::shared_ptr<SmsTexts> texts(new SmsTexts());
   texts->templates_ = DefaultTemplates();
+  texts->revert_url_template_ = url;
   texts->app_name_ = options.app_name;
   texts->origin_ = options.origin;
   if (!options.templates_file.empty()) {
@@ -137,6 +151,43 @@ std::string SmsTexts::PhoneInUseText(Language language) const {
                       ": someone asked to link this number to an account, "
                       "but it is already linked to yours. Nothing was "
                       "changed. If this was not you, no action is needed.");
+}
+
+std::string SmsTexts::PhoneChangedText(Language language,
+                                       absl::string_view masked_new_phone,
+                                       absl::string_view revert_token,
+                                       absl::Duration window) const {
+  const std::string undo =
+      revert_url_template_.empty()
+          ? std::string(revert_token)
+          : absl::StrReplaceAll(revert_url_template_,
+                                {{"{token}", revert_token}});
+  const int64_t hours = std::max<int64_t>(
+      1, absl::ToInt64Hours(absl::Ceil(window, absl::Hours(1))));
+  const bool days = hours >= 48;
+  if (language == Language::kChinese) {
+    return absl::StrCat(
+        "【", app_name_, "】您账号绑定的手机号已改为 ", masked_new_phone,
+        "，此号码已解除绑定。如非您本人操作，请在 ",
+        days ? hours / 24 : hours, days ? " 天" : " 小时", "内撤销：",
+        revert_url_template_.empty() ? "撤销凭证 " : "", undo);
+  }
+  return absl::StrCat(
+      app_name_, ": the phone of your account was changed to ",
+      masked_new_phone, " and this number was unlinked. If this was not you, ",
+      "undo it within ", days ? hours / 24 : hours, days ? " days" : " hours",
+      revert_url_template_.empty() ? " with the revert token " : ": ", undo);
+}
+
+std::string SmsTexts::PhoneUnlinkedText(Language language) const {
+  if (language == Language::kChinese) {
+    return absl::StrCat("【", app_name_,
+                        "】账号持有人撤销了一次手机号修改，此号码已与该账号"
+                        "解除绑定。");
+  }
+  return absl::StrCat(app_name_,
+                      ": the account holder undid a phone change, and this "
+                      "number is no longer linked to their account.");
 }
 
 std::string SmsTexts::CodeText(Language language, CodePurpose purpose,

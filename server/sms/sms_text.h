@@ -44,6 +44,10 @@ struct SmsTextOptions {
   std::string origin;
   // --sms_templates_file: a JSON file of templates; empty for the defaults.
   std::string templates_file;
+  // --revert_url_template: the link that undoes a phone change, with
+  // {token} where the revert token goes ("https://account.example.com/
+  // undo-phone?token={token}"); empty: notices show the token itself.
+  std::string revert_url_template;
 };
 
 class SmsTexts {
@@ -67,6 +71,17 @@ class SmsTexts {
   // to an account while another account holds it.
   std::string PhoneInUseText(Language language) const;
 
+  // Returns the notice to the phone a change replaced: the app, the masked
+  // new number, and how to undo it within `window` (the revert link, or the
+  // token itself without --revert_url_template).
+  std::string PhoneChangedText(Language language,
+                               absl::string_view masked_new_phone,
+                               absl::string_view revert_token,
+                               absl::Duration window) const;
+
+  // Returns the notice to the number a revert unlinked from the account.
+  std::string PhoneUnlinkedText(Language language) const;
+
  private:
   SmsTexts() = default;
 
@@ -74,6 +89,7 @@ class SmsTexts {
   std::array<std::array<std::string, 2>, 2> templates_;
   std::string app_name_;
   std::string origin_;
+  std::string revert_url_template_;
 };
 
 }  // namespace profile

@@ -41,6 +41,11 @@ class WebhookSmsSender final : public SmsProvider {
     }
     body["locale"] = LanguageTag(message.language);
     body["text"] = message.text;
+    if (message.type == SmsType::kPhoneChangedNotice) {
+      body["revert_token"] = message.revert_token;
+      body["revert_expires_in"] =
+          absl::ToInt64Seconds(message.revert_expires_in);
+    }
     body["request_id"] = message.request_id;
     HttpRequest request;
     request.url = url_;
