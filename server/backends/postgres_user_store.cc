@@ -4,15 +4,18 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "server/backends/connection_pool.h"
 #include "server/common/api_error.h"
+#include "server/common/crypto.h"
 
 namespace profile {
 namespace {
@@ -41,6 +44,39 @@ CREATE TABLE phone_changes (
 );
 CREATE INDEX phone_changes_user_id ON phone_changes (user_id);
 )sql"},
+    {3, R"sql(
+ALTER TABLE profiles ADD COLUMN changes_locked_until timestamptz;
+ALTER TABLE phone_changes ADD COLUMN actor text NOT NULL DEFAULT 'self',
+                          ADD COLUMN request_id text,
+                          ADD COLUMN reason text;
+-- A revert token by its digest (hex SHA-256); never the token itself.
+CREATE TABLE phone_reverts (
+  token_hash      text PRIMARY KEY,
+  user_id         text NOT NULL,
+  change_id       bigint NOT NULL,
+  old_phone_e164  text NOT NULL,
+  expires_at      timestamptz NOT NULL,
+  used_at         timestamptz
+);
+CREATE INDEX phone_reverts_user_change ON phone_reverts (user_id, change_id);
+-- The transactional outbox: notices owed by committed changes, until sent.
+CREATE TABLE notices (
+  id                   bigserial PRIMARY KEY,
+  kind                 text NOT NULL,
+  user_id              text NOT NULL,
+  phone_e164           text NOT NULL,
+  locale               text NOT NULL,
+  new_phone_e164       text,
+  sealed_revert_token  text,
+  revert_expires_at    timestamptz,
+  request_id           text,
+  created_at           timestamptz NOT NULL DEFAULT now(),
+  attempts             integer NOT NULL DEFAULT 0,
+  due_at               timestamptz NOT NULL DEFAULT now(),
+  leased_until         timestamptz
+);
+CREATE INDEX notices_due ON notices (due_at);
+)sql"},
 };
 
 // Any constant: replicas that migrate at once serialize on it.
@@ -60,27 +96,81 @@ constexpr Statement kFindOwner = {
 // Both reads of a verification in one round trip (and one snapshot).
 constexpr Statement kLookup = {"lookup", R"sql(
 SELECT (SELECT phone_e164 FROM profiles WHERE user_id = $1),
-       (SELECT user_id FROM profiles WHERE phone_e164 = $2))sql"};
-// One statement, so one implicit transaction: the compare-and-set and its
-// audit row commit together or not at all.
+       (SELECT user_id FROM profiles WHERE phone_e164 = $2),
+       (SELECT extract(epoch FROM changes_locked_until) FROM profiles
+          WHERE user_id = $1 AND changes_locked_until > now()))sql"};
+// One statement, so one implicit transaction: the compare-and-set, its
+// audit row and, for a change from an old phone, its revert token and its
+// notice commit together or not at all. Each answers how many changes it
+// made (0: the phone changed meanwhile, or changes are locked).
 constexpr Statement kChangeFromNone = {"change_from_none", R"sql(
 WITH changed AS (
   INSERT INTO profiles (user_id, phone_e164) VALUES ($1, $2)
   ON CONFLICT (user_id) DO UPDATE
     SET phone_e164 = EXCLUDED.phone_e164, updated_at = now()
     WHERE profiles.phone_e164 IS NULL
-  RETURNING user_id)
-INSERT INTO phone_changes (user_id, old_phone_e164, new_phone_e164)
-SELECT user_id, NULL, $2 FROM changed)sql"};
+      AND (profiles.changes_locked_until IS NULL
+           OR profiles.changes_locked_until <= now())
+  RETURNING user_id),
+audit AS (
+  INSERT INTO phone_changes (user_id, old_phone_e164, new_phone_e164, actor,
+                             request_id)
+  SELECT user_id, NULL, $2, $3, $4 FROM changed RETURNING id)
+SELECT count(*) FROM audit)sql"};
+// $6 the revert token's digest ('' for none), $7 its window in seconds, $8
+// whether the old phone is owed a notice, in locale $9 with the sealed
+// token $10.
 constexpr Statement kChangeFromOld = {"change_from_old", R"sql(
 WITH changed AS (
   UPDATE profiles SET phone_e164 = $2, updated_at = now()
   WHERE user_id = $1 AND phone_e164 = $3
-  RETURNING user_id)
-INSERT INTO phone_changes (user_id, old_phone_e164, new_phone_e164)
-SELECT user_id, $3, $2 FROM changed)sql"};
-constexpr Statement kStatements[] = {kGetPhone, kFindOwner, kLookup,
-                                     kChangeFromNone, kChangeFromOld};
+    AND (changes_locked_until IS NULL OR changes_locked_until <= now())
+  RETURNING user_id),
+audit AS (
+  INSERT INTO phone_changes (user_id, old_phone_e164, new_phone_e164, actor,
+                             request_id)
+  SELECT user_id, $3, $2, $4, $5 FROM changed RETURNING id),
+revert AS (
+  INSERT INTO phone_reverts (token_hash, user_id, change_id, old_phone_e164,
+                             expires_at)
+  SELECT $6, $1, id, $3, now() + make_interval(secs => $7::float8)
+  FROM audit WHERE $6 <> '' RETURNING 1),
+notice AS (
+  INSERT INTO notices (kind, user_id, phone_e164, locale, new_phone_e164,
+                       sealed_revert_token, revert_expires_at, request_id)
+  SELECT 'phone_changed_notice', $1, $3, $9, $2, nullif($10, ''),
+         now() + make_interval(secs => $7::float8), $5
+  FROM audit WHERE $8::boolean RETURNING 1)
+SELECT count(*) FROM audit)sql"};
+// Why a change made none: the account is locked, or its phone changed.
+constexpr Statement kLockedNow = {"locked_now", R"sql(
+SELECT changes_locked_until > now() FROM profiles WHERE user_id = $1)sql"};
+// The outbox.
+constexpr Statement kLeaseNotices = {"lease_notices", R"sql(
+UPDATE notices SET leased_until = now() + make_interval(secs => $2::float8),
+                   attempts = attempts + 1
+WHERE id IN (SELECT id FROM notices
+             WHERE due_at <= now()
+               AND (leased_until IS NULL OR leased_until <= now())
+             ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
+RETURNING id, kind, user_id, phone_e164, locale,
+          coalesce(new_phone_e164, ''), coalesce(sealed_revert_token, ''),
+          coalesce(extract(epoch FROM revert_expires_at), 0),
+          extract(epoch FROM created_at), attempts,
+          coalesce(request_id, ''))sql"};
+constexpr Statement kNoticeDone = {"notice_done",
+                                   "DELETE FROM notices WHERE id = $1"};
+constexpr Statement kRetryNotice = {"retry_notice", R"sql(
+UPDATE notices SET due_at = now() + make_interval(secs => $2::float8),
+                   leased_until = NULL
+WHERE id = $1)sql"};
+constexpr Statement kNoticeBacklog = {"notice_backlog", R"sql(
+SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0)
+FROM notices)sql"};
+constexpr Statement kStatements[] = {
+    kGetPhone,     kFindOwner,    kLookup,      kChangeFromNone,
+    kChangeFromOld, kLockedNow,   kLeaseNotices, kNoticeDone,
+    kRetryNotice,  kNoticeBacklog};
 
 struct PgResultDeleter {
   void operator()(PGresult* result) const { PQclear(result); }
@@ -220,8 +310,24 @@ absl::StatusOr<int> CurrentVersion(PGconn* conn) {
   return version;
 }
 
-class PostgresUserStoreImpl final : public PostgresUserStore {
+// Seconds with a fraction, as PostgreSQL's extract(epoch ...) writes them.
+absl::Time TimeOfEpoch(const std::string& text) {
+  double seconds = 0;
+  if (text.empty() || !absl::SimpleAtod(text, &seconds)) {
+    return absl::InfinitePast();
+  }
+  return absl::FromUnixMicros(static_cast<int64_t>(seconds * 1e6));
+}
+
+std::string Seconds(absl::Duration d) {
+  return absl::StrCat(absl::ToDoubleSeconds(d));
+}
+
+class PostgresUserStoreImpl final : public PostgresUserStore,
+                                    public NoticeQueue {
  public:
+  using UserStore::ChangePhone;
+
   explicit PostgresUserStoreImpl(const PostgresOptions& options)
       : options_(options),
         pool_({"postgres", options.pool_size, options.timeout},
@@ -245,16 +351,27 @@ class PostgresUserStoreImpl final : public PostgresUserStore {
     absl::StatusOr<Row> row =
         QueryRow(kLookup, {std::string(user_id), std::string(phone_e164)});
     if (!row.ok()) return row.status();
-    return PhoneBindings{std::move((*row)[0]), std::move((*row)[1])};
+    PhoneBindings bindings{std::move((*row)[0]), std::move((*row)[1])};
+    bindings.changes_locked_until = TimeOfEpoch((*row)[2]);
+    return bindings;
   }
 
   absl::Status ChangePhone(absl::string_view user_id,
                            absl::string_view expected_old_e164,
-                           absl::string_view new_phone_e164) override {
+                           absl::string_view new_phone_e164,
+                           const ChangeRecord& record) override {
     std::vector<std::string> params = {std::string(user_id),
                                        std::string(new_phone_e164)};
-    if (!expected_old_e164.empty()) {
-      params.push_back(std::string(expected_old_e164));
+    if (expected_old_e164.empty()) {
+      params.insert(params.end(), {record.actor, record.request_id});
+    } else {
+      params.insert(
+          params.end(),
+          {std::string(expected_old_e164), record.actor, record.request_id,
+           absl::BytesToHexString(record.revert_token_hash),
+           Seconds(record.revert_window), record.notify ? "true" : "false",
+           LanguageTag(record.notice.language),
+           Base64UrlEncode(record.notice.sealed_revert_token)});
     }
     absl::StatusOr<PGconn*> conn = Acquire();
     if (!conn.ok()) return conn.status();
@@ -266,12 +383,159 @@ class PostgresUserStoreImpl final : public PostgresUserStore {
     absl::Status status;
     if (!result.ok()) {
       status = result.status();
-    } else if (std::strcmp(PQcmdTuples(result->get()), "1") != 0) {
-      status = ApiError(ApiCode::kOldPhoneMismatch,
-                        "the account's phone changed since the verification");
+    } else if (std::strcmp(PQgetvalue(result->get(), 0, 0), "1") != 0) {
+      // Nothing changed: say why (a rare path, worth a second statement).
+      absl::StatusOr<Result> locked =
+          ExecPrepared(*conn, kLockedNow, {std::string(user_id)});
+      if (locked.ok() && PQntuples(locked->get()) == 1 &&
+          std::strcmp(PQgetvalue(locked->get(), 0, 0), "t") == 0) {
+        status = ApiError(ApiCode::kChangesLocked);
+      } else {
+        status = ApiError(ApiCode::kOldPhoneMismatch,
+                          "the account's phone changed since the verification");
+      }
     }
     Release(*conn);
     return status;
+  }
+
+  absl::StatusOr<RevertOutcome> Revert(const RevertRequest& request) override {
+    absl::StatusOr<PGconn*> conn = Acquire();
+    if (!conn.ok()) return conn.status();
+    RevertOutcome outcome;
+    absl::Status status = InTransaction(*conn, [&](PGconn* c) -> absl::Status {
+      absl::StatusOr<Result> token = Exec(c, R"sql(
+SELECT user_id, change_id, old_phone_e164 FROM phone_reverts
+WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now()
+FOR UPDATE)sql",
+                                          {absl::BytesToHexString(
+                                              request.token_hash)});
+      if (!token.ok()) return token.status();
+      if (PQntuples(token->get()) != 1) {
+        return ApiError(ApiCode::kRevertTokenNotFound);
+      }
+      outcome.user_id = PQgetvalue(token->get(), 0, 0);
+      const std::string change_id = PQgetvalue(token->get(), 0, 1);
+      outcome.restored_phone = PQgetvalue(token->get(), 0, 2);
+      absl::StatusOr<Result> current = Exec(
+          c, "SELECT phone_e164 FROM profiles WHERE user_id = $1 FOR UPDATE",
+          {outcome.user_id});
+      if (!current.ok()) return current.status();
+      const std::string now_phone =
+          PQntuples(current->get()) == 1 ? PQgetvalue(current->get(), 0, 0)
+                                         : "";
+      absl::StatusOr<Result> taken = Exec(
+          c,
+          "SELECT 1 FROM profiles WHERE phone_e164 = $1 AND user_id <> $2",
+          {outcome.restored_phone, outcome.user_id});
+      if (!taken.ok()) return taken.status();
+      if (PQntuples(taken->get()) != 0) {
+        return ApiError(ApiCode::kPhoneTaken,
+                        "the old phone is bound to another account now");
+      }
+      if (now_phone != outcome.restored_phone) {
+        outcome.removed_phone = now_phone;
+      }
+      absl::StatusOr<Result> done = Exec(c, R"sql(
+UPDATE profiles SET phone_e164 = $2, updated_at = now(),
+       changes_locked_until = now() + make_interval(secs => $3::float8)
+WHERE user_id = $1)sql",
+                                         {outcome.user_id,
+                                          outcome.restored_phone,
+                                          Seconds(request.lock_for)});
+      if (!done.ok()) return done.status();
+      done = Exec(c, R"sql(
+UPDATE phone_reverts SET used_at = now()
+WHERE user_id = $1 AND change_id >= $2 AND used_at IS NULL)sql",
+                  {outcome.user_id, change_id});
+      if (!done.ok()) return done.status();
+      done = Exec(c, R"sql(
+INSERT INTO phone_changes (user_id, old_phone_e164, new_phone_e164, actor,
+                           request_id)
+VALUES ($1, nullif($2, ''), $3, 'revert', $4))sql",
+                  {outcome.user_id, now_phone, outcome.restored_phone,
+                   request.request_id});
+      if (!done.ok()) return done.status();
+      if (outcome.removed_phone.empty()) return absl::OkStatus();
+      done = Exec(c, R"sql(
+INSERT INTO notices (kind, user_id, phone_e164, locale, request_id)
+VALUES ('phone_unlinked_notice', $1, $2, $3, $4))sql",
+                  {outcome.user_id, outcome.removed_phone,
+                   LanguageTag(request.language), request.request_id});
+      return done.ok() ? absl::OkStatus() : done.status();
+    });
+    Release(*conn);
+    if (!status.ok()) return status;
+    return outcome;
+  }
+
+  NoticeQueue* notices() override { return this; }
+
+  absl::StatusOr<std::vector<Notice>> Lease(int max,
+                                            absl::Duration lease) override {
+    absl::StatusOr<PGconn*> conn = Acquire();
+    if (!conn.ok()) return conn.status();
+    absl::StatusOr<Result> rows = ExecPrepared(
+        *conn, kLeaseNotices, {absl::StrCat(max), Seconds(lease)});
+    Release(*conn);
+    if (!rows.ok()) return rows.status();
+    std::vector<Notice> due;
+    const PGresult* r = rows->get();
+    for (int i = 0; i < PQntuples(r); ++i) {
+      Notice notice;
+      const auto text = [r, i](int column) {
+        return std::string(PQgetvalue(r, i, column),
+                           PQgetlength(r, i, column));
+      };
+      if (!absl::SimpleAtoi(text(0), &notice.id) ||
+          !absl::SimpleAtoi(text(9), &notice.attempts)) {
+        return absl::InternalError("postgres: unreadable notice row");
+      }
+      notice.type = text(1) == "phone_unlinked_notice"
+                        ? NoticeType::kPhoneUnlinked
+                        : NoticeType::kPhoneChanged;
+      notice.user_id = text(2);
+      notice.phone_e164 = text(3);
+      notice.language =
+          text(4) == LanguageTag(Language::kChinese) ? Language::kChinese
+                                                     : Language::kEnglish;
+      notice.new_phone_e164 = text(5);
+      if (!absl::WebSafeBase64Unescape(text(6), &notice.sealed_revert_token)) {
+        notice.sealed_revert_token.clear();
+      }
+      notice.revert_expires_at = TimeOfEpoch(text(7));
+      notice.created_at = TimeOfEpoch(text(8));
+      notice.request_id = text(10);
+      due.push_back(std::move(notice));
+    }
+    std::sort(due.begin(), due.end(),
+              [](const Notice& a, const Notice& b) { return a.id < b.id; });
+    return due;
+  }
+
+  absl::Status Delivered(int64_t id) override {
+    return Write(kNoticeDone, {absl::StrCat(id)});
+  }
+
+  absl::Status Retry(int64_t id, absl::Duration delay) override {
+    return Write(kRetryNotice, {absl::StrCat(id), Seconds(delay)});
+  }
+
+  absl::Status Drop(int64_t id) override { return Delivered(id); }
+
+  absl::StatusOr<NoticeBacklog> Backlog() override {
+    absl::StatusOr<Row> row = QueryRow(kNoticeBacklog, {});
+    if (!row.ok()) return row.status();
+    NoticeBacklog backlog;
+    double oldest = 0;
+    int64_t pending = 0;
+    if (!absl::SimpleAtoi((*row)[0], &pending) ||
+        !absl::SimpleAtod((*row)[1], &oldest)) {
+      return absl::InternalError("postgres: unreadable notice backlog");
+    }
+    backlog.pending = static_cast<size_t>(pending);
+    backlog.oldest = absl::Seconds(oldest);
+    return backlog;
   }
 
   absl::Status Ping() override {
@@ -333,6 +597,27 @@ class PostgresUserStoreImpl final : public PostgresUserStore {
   }
 
   absl::StatusOr<PGconn*> Acquire() { return pool_.Acquire(); }
+
+  // Runs one prepared statement that writes; OK or its error.
+  absl::Status Write(const Statement& statement,
+                     const std::vector<std::string>& params) {
+    absl::StatusOr<PGconn*> conn = Acquire();
+    if (!conn.ok()) return conn.status();
+    absl::StatusOr<Result> result = ExecPrepared(*conn, statement, params);
+    Release(*conn);
+    return result.ok() ? absl::OkStatus() : result.status();
+  }
+
+  // Runs `body` between BEGIN and COMMIT on `conn`; ROLLBACK if it fails.
+  static absl::Status InTransaction(
+      PGconn* conn, const std::function<absl::Status(PGconn*)>& body) {
+    absl::StatusOr<Result> begun = Exec(conn, "BEGIN");
+    if (!begun.ok()) return begun.status();
+    absl::Status status = body(conn);
+    absl::StatusOr<Result> ended = Exec(conn, status.ok() ? "COMMIT" : "ROLLBACK");
+    if (status.ok() && !ended.ok()) status = ended.status();
+    return status;
+  }
 
   // Returns a connection to the pool, or closes it if it broke.
   void Release(PGconn* conn) {

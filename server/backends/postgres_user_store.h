@@ -38,7 +38,7 @@ struct PostgresOptions {
 };
 
 // The schema version this build migrates to.
-inline constexpr int kPostgresSchemaVersion = 2;
+inline constexpr int kPostgresSchemaVersion = 3;
 
 // Brings the database's schema to kPostgresSchemaVersion with versioned,
 // idempotent migrations under an advisory lock (replicas starting together

@@ -70,6 +70,16 @@ redis.call('ZREM', KEYS[3], ARGV[2])
 return {1, v, ttl}
 )lua");
 
+// KEYS: user key, live set. ARGV: token key prefix.
+ABSL_CONST_INIT const RedisScript kRevokeUserToken(R"lua(
+local id = redis.call('GET', KEYS[1])
+if not id then return 0 end
+redis.call('DEL', ARGV[1] .. id)
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], id)
+return 1
+)lua");
+
 class RedisTokenStore final : public TokenStore {
  public:
   RedisTokenStore(RedisClient* redis, std::string prefix,
@@ -134,6 +144,14 @@ class RedisTokenStore final : public TokenStore {
     }
     return TokenGrant{std::move(parts[2]), std::move(parts[0]),
                       std::move(parts[1]), expires_at};
+  }
+
+  absl::Status RevokeUser(absl::string_view user_id) override {
+    return redis_
+        ->Eval(kRevokeUserToken,
+               {absl::StrCat(user_prefix_, user_id), live_key_},
+               {token_prefix_})
+        .status();
   }
 
   size_t SweepExpired() override {
@@ -416,6 +434,15 @@ class RedisSendLimiter final : public SendLimiter {
     if (!ms.ok()) return ms.status();
     return *ms == 0 ? absl::OkStatus()
                     : VerificationCapError(SecondsFromMillis(*ms));
+  }
+
+  absl::Status AcquireRevert(absl::string_view client) override {
+    absl::StatusOr<int> ms = Window(
+        kTakeFromWindow, absl::StrCat(prefix_, "reverts-from:", client),
+        {absl::StrCat(limits_.max_reverts_per_ip_per_hour),
+         absl::StrCat(kHourMs)});
+    if (!ms.ok()) return ms.status();
+    return *ms == 0 ? absl::OkStatus() : RevertCapError(SecondsFromMillis(*ms));
   }
 
   absl::Status CheckCodeFailures(absl::string_view user_id,

@@ -238,6 +238,24 @@ class InMemoryTokenStore final : public TokenStore {
                       absl::FromUnixNanos(entry.expires_at_ns)};
   }
 
+  absl::Status RevokeUser(absl::string_view user_id) override {
+    const uint64_t user_hash = absl::HashOf(user_id);
+    Shard& shard = ShardOf(user_hash);
+    TokenEntry revoked;  // freed after the lock is dropped
+    absl::MutexLock lock(&shard.mu);
+    auto index = shard.user_tokens.find(user_hash);
+    if (index == shard.user_tokens.end()) return absl::OkStatus();
+    auto it = shard.entries.find(index->second);
+    if (it != shard.entries.end() && it->second.user_id.view() == user_id) {
+      revoked = std::move(it->second);
+      shard.entries.erase(it);
+      shard.user_tokens.erase(index);
+      ++shard.credits;
+      GiveBackExcessCredits(shard);
+    }
+    return absl::OkStatus();
+  }
+
   size_t SweepExpired() override {
     const int64_t now_ns = absl::ToUnixNanos(clock_->Now());
     size_t swept = 0;

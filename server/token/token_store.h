@@ -79,6 +79,9 @@ class TokenStore {
   virtual absl::StatusOr<TokenGrant> Take(absl::string_view token_hash,
                                           absl::string_view user_id) = 0;
 
+  // Removes the live token of `user_id`, if any (a revert voids it).
+  virtual absl::Status RevokeUser(absl::string_view user_id) = 0;
+
   // Removes every expired token; returns how many.
   virtual size_t SweepExpired() = 0;
 

@@ -87,9 +87,13 @@ class TwoReadStore : public UserStore {
     return phone == kPhoneA ? "u1" : "";
   }
   absl::Status ChangePhone(absl::string_view, absl::string_view,
-                           absl::string_view) override {
+                           absl::string_view, const ChangeRecord&) override {
     return absl::UnimplementedError("read only");
   }
+  absl::StatusOr<RevertOutcome> Revert(const RevertRequest&) override {
+    return absl::UnimplementedError("read only");
+  }
+  NoticeQueue* notices() override { return nullptr; }
 };
 
 TEST(UserStoreTest, DefaultLookupCombinesTheTwoReads) {
