@@ -180,6 +180,7 @@ absl::StatusOr<std::unique_ptr<ProfileServer>> ProfileServer::Start(
     s->metrics_ = *std::move(metrics);
     overrides.core.metrics = s->metrics_.get();
     overrides.core.sms_metrics = s->metrics_.get();
+    overrides.core.notice_metrics = s->metrics_.get();
   }
   absl::StatusOr<std::unique_ptr<Core>> core =
       NewCore(options.core, std::move(overrides.core));
@@ -245,6 +246,8 @@ absl::StatusOr<std::unique_ptr<ProfileServer>> ProfileServer::Start(
   if (s->metrics_ != nullptr) {
     TokenStore* tokens = s->core_->components().tokens.get();
     s->metrics_->SetLiveTokens([tokens] { return tokens->Size(); });
+    NoticeQueue* notices = s->core_->components().users->notices();
+    s->metrics_->SetNoticeBacklog([notices] { return notices->Backlog(); });
     SendLimiter* limiter = s->core_->components().limiter.get();
     s->metrics_->SetSuspendedRegions([limiter] {
       std::vector<std::string> regions;

@@ -67,6 +67,11 @@ enum class ApiCode : int {
   kTokenOtherUser = 2311,
   // RESOURCE_EXHAUSTED: the server holds as many live tokens as allowed.
   kTooManyTokens = 2312,
+  // NOT_FOUND: the revert token is unknown, expired or used.
+  kRevertTokenNotFound = 2320,
+  // FAILED_PRECONDITION: phone changes of the account are locked after a
+  // revert (--change_lock_after_revert).
+  kChangesLocked = 2330,
   // INTERNAL: a bug; details in the server log.
   kInternal = 5000,
   // CANCELLED: the caller cancelled the call before it was served.

@@ -98,6 +98,7 @@ absl::Status CoreOptions::Validate() const {
   absl::Status valid = phone_change.Validate();
   if (valid.ok()) valid = stores.Validate();
   if (valid.ok()) valid = sms.Validate();
+  if (valid.ok()) valid = notice_relay.Validate();
   if (valid.ok() && code_verifier != "local" &&
       code_verifier != "twilio_verify") {
     return InvalidFlagError("code_verifier",
@@ -221,14 +222,23 @@ absl::StatusOr<std::unique_ptr<Core>> NewCore(const CoreOptions& options,
   }
   // The secret that keys code digests lives only in this process unless
   // replicas must share it: a code store dump alone cannot be brute-forced.
-  if (components.code_secret.empty()) components.code_secret = RandomBytes(32);
+  const bool code_secret_is_random = components.code_secret.empty();
+  if (code_secret_is_random) components.code_secret = RandomBytes(32);
 
   if (components.users == nullptr) {
     if (stores.postgres_url.empty()) {
-      components.users = NewInMemoryUserStore();
+      components.users = NewInMemoryUserStore(clock);
     } else {
       absl::StatusOr<PostgresOptions> postgres = PostgresOptionsFrom(stores);
       if (!postgres.ok()) return postgres.status();
+      if (code_secret_is_random) {
+        // A notice may wait across a restart, and any replica may send it.
+        return InvalidFlagError(
+            "code_secret_file",
+            "is required with --postgres_url: it seals the revert tokens of "
+            "the notices waiting in PostgreSQL, which every replica, and a "
+            "restarted one, must open (a file of at least 32 random bytes)");
+      }
       absl::Status migrated = MigratePostgres(*postgres);
       if (!migrated.ok()) {
         return absl::UnavailableError(
@@ -259,6 +269,15 @@ absl::StatusOr<std::unique_ptr<Core>> NewCore(const CoreOptions& options,
   deps.metrics = components.metrics;
   deps.idempotency = components.idempotency.get();
   deps.notices = components.sms.get();
+  // The outbox's own key, derived so that it opens nothing else.
+  deps.outbox_key =
+      HmacSha256(components.code_secret, "profile-service notice outbox");
+  core->relay_ = std::make_unique<NoticeRelay>(
+      options.notice_relay, components.users->notices(), components.sms.get(),
+      phone_change.texts, deps.outbox_key, components.notice_metrics,
+      components.clock);
+  core->relay_->Start();
+  deps.relay = core->relay_.get();
   core->phone_change_ =
       std::make_unique<PhoneChange>(phone_change, std::move(deps));
   core->components_ = std::move(components);

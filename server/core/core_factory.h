@@ -85,14 +85,16 @@ struct CoreOptions {
   SmsOptions sms;
   // The texts of the messages (server/sms/sms_text.h).
   SmsTextOptions texts;
+  // The relay of the notices to old phones (server/notices/notice_relay.h).
+  NoticeRelayOptions notice_relay;
   // --code_verifier: "local" (codes made and checked here, texted through
   // the chain) or "twilio_verify" (Twilio Verify sends and checks them).
   std::string code_verifier = "local";
   // "+8613800138000:246810,..." (E.164:code pairs); empty for none.
   std::string test_phone_codes;
-  // A file holding the secret that keys code digests (32+ bytes), the same
-  // on every replica. Empty: a random one per process, or with Redis one
-  // shared through Redis.
+  // A file holding the secret that keys code digests and seals the revert
+  // tokens waiting in the outbox (32+ bytes), the same on every replica.
+  // Required with Redis or PostgreSQL; empty: a random one per process.
   std::string code_secret_file;
 
   // Returns OK if every option is in range, else INVALID_ARGUMENT naming
@@ -121,6 +123,8 @@ struct CoreComponents {
   PhoneChangeMetrics* metrics = nullptr;
   // Counts SMS attempts and breakers; null for none. Not owned.
   SmsMetrics* sms_metrics = nullptr;
+  // Counts the notices the relay handles; null for none. Not owned.
+  NoticeMetrics* notice_metrics = nullptr;
 };
 
 // The assembled core and everything it runs on.
@@ -133,6 +137,8 @@ class Core {
   const CoreComponents& components() const { return components_; }
   // The verifier chain the core issues and checks codes through.
   CodeVerifier& verifier() const { return *verifier_; }
+  // Delivers the notices of the user store's outbox.
+  NoticeRelay& relay() const { return *relay_; }
 
   // Returns true if some state lives in a network backend.
   bool has_backends() const {
@@ -151,6 +157,8 @@ class Core {
   PostgresUserStore* postgres_ = nullptr;  // components_.users, if built so
   CoreComponents components_;
   std::unique_ptr<CodeVerifier> verifier_;
+  // Declared after the stores and the senders it uses: stopped first.
+  std::unique_ptr<NoticeRelay> relay_;
   std::unique_ptr<PhoneChange> phone_change_;
 };
 

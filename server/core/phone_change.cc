@@ -91,6 +91,20 @@ absl::Status CheckNotCurrentPhone(const PhoneBindings& bindings,
   return absl::OkStatus();
 }
 
+// Returns 2330 while the account's phone changes are locked after a revert.
+absl::Status CheckNotLocked(const PhoneBindings& bindings, absl::Time now) {
+  if (bindings.changes_locked_until > now) {
+    return ApiError(
+        ApiCode::kChangesLocked,
+        absl::StrCat("phone changes of this account are locked after a "
+                     "revert until ",
+                     absl::FormatTime("%Y-%m-%dT%H:%M:%SZ",
+                                      bindings.changes_locked_until,
+                                      absl::UTCTimeZone())));
+  }
+  return absl::OkStatus();
+}
+
 // Returns true if the phone `bindings` looked up belongs to an account other
 // than the caller's.
 bool HeldByAnotherAccount(const Caller& caller, const PhoneBindings& bindings) {
@@ -113,6 +127,14 @@ absl::Status PhoneChangeOptions::Validate() const {
   if (token_ttl < absl::Seconds(1) || token_ttl > absl::Hours(1)) {
     return InvalidFlagError("token_ttl", "must be from 1s to 1h");
   }
+  if (revert_window < absl::Seconds(1) || revert_window > absl::Hours(720)) {
+    return InvalidFlagError("revert_window", "must be from 1s to 720h");
+  }
+  if (change_lock_after_revert < absl::ZeroDuration() ||
+      change_lock_after_revert > absl::Hours(720)) {
+    return InvalidFlagError("change_lock_after_revert",
+                            "must be from 0s to 720h");
+  }
   for (const std::string& region : sms_allowed_regions) {
     if (!IsKnownRegion(region)) {
       return InvalidFlagError(
@@ -125,9 +147,20 @@ absl::Status PhoneChangeOptions::Validate() const {
   return send_limits.Validate();
 }
 
+namespace {
+
+// A core built without an outbox key seals with one of its own: its notices
+// are then readable only by a relay of this process given the same deps.
+PhoneChangeDeps WithOutboxKey(PhoneChangeDeps deps) {
+  if (deps.outbox_key.size() != 32) deps.outbox_key = RandomBytes(32);
+  return deps;
+}
+
+}  // namespace
+
 PhoneChange::PhoneChange(const PhoneChangeOptions& options,
                          PhoneChangeDeps deps)
-    : options_(options), deps_(std::move(deps)) {}
+    : options_(options), deps_(WithOutboxKey(std::move(deps))) {}
 
 bool PhoneChange::MayBlock(Rpc rpc) const {
   switch (rpc) {
@@ -142,6 +175,9 @@ bool PhoneChange::MayBlock(Rpc rpc) const {
              IdempotencyMayBlock();
     case Rpc::kGetProfile:
       return deps_.users->MayBlock();
+    case Rpc::kRevert:
+      return deps_.users->MayBlock() || deps_.tokens->MayBlock() ||
+             deps_.limiter->MayBlock();
   }
   return true;
 }
@@ -237,6 +273,8 @@ absl::StatusOr<SendCodeResult> PhoneChange::DoSendCode(
       deps_.users->Lookup(caller.user_id, phone.e164);
   if (!bindings.ok()) return bindings.status();
   const std::string& current = bindings->user_phone;
+  absl::Status unlocked = CheckNotLocked(*bindings, deps_.clock->Now());
+  if (!unlocked.ok()) return unlocked;
 
   // A number bound to another account gets a notice instead of a code, and
   // the caller the answer a free number gets: nothing tells one user about
@@ -323,6 +361,8 @@ absl::StatusOr<VerifyResult> PhoneChange::DoVerify(const Caller& caller,
   absl::StatusOr<PhoneBindings> bindings =
       deps_.users->Lookup(caller.user_id, new_phone->e164);
   if (!bindings.ok()) return bindings.status();
+  absl::Status unlocked = CheckNotLocked(*bindings, deps_.clock->Now());
+  if (!unlocked.ok()) return unlocked;
   absl::Status other = CheckNotCurrentPhone(*bindings, new_phone->e164);
   if (!other.ok()) return other;
   const std::string& current = bindings->user_phone;
@@ -480,8 +520,28 @@ absl::Status PhoneChange::Spend(const Caller& caller,
   if (!grant.ok()) return grant.status();
   if (deps_.metrics != nullptr) deps_.metrics->TokenSpent();
 
+  // The old phone, if any, is owed a notice with a revert token, committed
+  // with the change.
+  ChangeRecord record;
+  record.request_id = caller.request_id;
+  const bool notify =
+      options_.notify_old_phone && !grant->old_phone_e164.empty();
+  if (notify) {
+    const std::string revert_token = Base64UrlEncode(RandomBytes(kTokenBytes));
+    record.revert_token_hash = Sha256(revert_token);
+    record.revert_window = options_.revert_window;
+    record.notify = true;
+    Notice& notice = record.notice;
+    notice.type = NoticeType::kPhoneChanged;
+    notice.user_id = caller.user_id;
+    notice.phone_e164 = grant->old_phone_e164;
+    notice.language = caller.language;
+    notice.new_phone_e164 = grant->new_phone_e164;
+    notice.sealed_revert_token = Seal(deps_.outbox_key, revert_token);
+    notice.request_id = caller.request_id;
+  }
   absl::Status changed = deps_.users->ChangePhone(
-      caller.user_id, grant->old_phone_e164, grant->new_phone_e164);
+      caller.user_id, grant->old_phone_e164, grant->new_phone_e164, record);
   if (!changed.ok()) {
     const absl::StatusCode code = changed.code();
     if (code == absl::StatusCode::kUnavailable ||
@@ -498,11 +558,60 @@ absl::Status PhoneChange::Spend(const Caller& caller,
     }
     return changed;
   }
+  if (notify && deps_.relay != nullptr) deps_.relay->Wake();
   Log(LogLevel::kInfo, "phone changed",
       {{"audit", "phone_change"},
        {"user_id", caller.user_id},
        {"old_phone", MaskPhone(grant->old_phone_e164)},
        {"new_phone", MaskPhone(grant->new_phone_e164)},
+       {"request_id", caller.request_id}},
+      caller.trace);
+  return absl::OkStatus();
+}
+
+absl::Status PhoneChange::Revert(const Caller& caller,
+                                 absl::string_view token) {
+  absl::Status result = DoRevert(caller, token);
+  if (deps_.metrics != nullptr) deps_.metrics->Reverted(result);
+  return result;
+}
+
+absl::Status PhoneChange::DoRevert(const Caller& caller,
+                                   absl::string_view token) {
+  if (token.empty()) return InvalidFieldError("revert_token", "is required");
+  // 32 bytes in base64url without padding.
+  if (token.size() != 43 || !IsBase64Url(token)) {
+    return InvalidFieldError("revert_token",
+                             "is not a revert token from a phone-change "
+                             "notice");
+  }
+  absl::Status allowed = deps_.limiter->AcquireRevert(
+      caller.client_ip.empty() ? "" : ClientAddressKey(caller.client_ip));
+  if (!allowed.ok()) return allowed;
+  RevertRequest request;
+  request.token_hash = Sha256(token);
+  request.lock_for = options_.change_lock_after_revert;
+  request.request_id = caller.request_id;
+  request.language = caller.language;
+  absl::StatusOr<RevertOutcome> reverted = deps_.users->Revert(request);
+  if (!reverted.ok()) return reverted.status();
+  // The lock already stops the account's live token (UpdatePhone answers
+  // 2330); voiding it is belt and braces.
+  absl::Status revoked = deps_.tokens->RevokeUser(reverted->user_id);
+  if (!revoked.ok()) {
+    Log(LogLevel::kWarning, "cannot void the update-phone token of a revert",
+        {{"error", std::string(revoked.message())},
+         {"request_id", caller.request_id}},
+        caller.trace);
+  }
+  if (!reverted->removed_phone.empty() && deps_.relay != nullptr) {
+    deps_.relay->Wake();
+  }
+  Log(LogLevel::kInfo, "phone change reverted",
+      {{"audit", "phone_revert"},
+       {"user_id", reverted->user_id},
+       {"restored_phone", MaskPhone(reverted->restored_phone)},
+       {"removed_phone", MaskPhone(reverted->removed_phone)},
        {"request_id", caller.request_id}},
       caller.trace);
   return absl::OkStatus();

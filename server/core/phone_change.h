@@ -34,6 +34,7 @@
 #include "server/idempotency/idempotency_store.h"
 #include "server/limits/send_limiter.h"
 #include "server/metrics/phone_change_metrics.h"
+#include "server/notices/notice_relay.h"
 #include "server/phone/phone_number.h"
 #include "server/sms/sms_sender.h"
 #include "server/sms/sms_text.h"
@@ -70,6 +71,13 @@ struct PhoneChangeOptions {
   absl::Duration token_ttl = absl::Seconds(60);
   // Whether an account that has a phone must also prove it owns it.
   bool verify_old_phone = true;
+  // Whether a change that replaces a phone texts the old phone a notice
+  // with a revert token.
+  bool notify_old_phone = true;
+  // How long a revert token stays valid (1s to 720h).
+  absl::Duration revert_window = absl::Hours(168);
+  // How long phone changes of an account stay locked after a revert.
+  absl::Duration change_lock_after_revert = absl::Hours(24);
   // The regions whose numbers may be texted a code, ISO 3166-1 alpha-2
   // codes as libphonenumber knows them ("CN", "US"); empty: every region.
   // Test numbers are exempt.
@@ -101,6 +109,12 @@ struct PhoneChangeDeps {
   IdempotencyStore* idempotency = nullptr;
   // Texts the notices that carry no code (the --sms_sender chain).
   SmsSender* notices = nullptr;
+  // Delivers the notices that changes queue in the user store's outbox;
+  // Wake()n after each. Null for none (a relay elsewhere polls).
+  NoticeRelay* relay = nullptr;
+  // Seals the revert tokens that wait in the outbox (32 bytes; the relay
+  // opens them with the same key).
+  std::string outbox_key;
 };
 
 struct SendCodeInput {
@@ -172,10 +186,16 @@ class PhoneChange {
   // Returns the caller's profile; empty phone fields if it has no phone.
   absl::StatusOr<ProfileView> GetProfile(const Caller& caller);
 
+  // Undoes the phone change whose revert token is `token` (UserStore::
+  // Revert()), then voids the account's live update-phone token. Needs no
+  // user: `caller` gives the request id, language and client address
+  // (reverts per address are limited like sends). Malformed token: 1001.
+  absl::Status Revert(const Caller& caller, absl::string_view token);
+
   const PhoneChangeOptions& options() const { return options_; }
 
   // The RPCs of the core.
-  enum class Rpc { kSendCode, kVerify, kUpdate, kGetProfile };
+  enum class Rpc { kSendCode, kVerify, kUpdate, kGetProfile, kRevert };
 
   // Returns true if `rpc` may wait on a network or a disk: some store or
   // provider it uses says so. Such calls must not run on gRPC's callback
@@ -195,6 +215,9 @@ class PhoneChange {
   bool IdempotencyMayBlock() const {
     return deps_.idempotency != nullptr && deps_.idempotency->MayBlock();
   }
+
+  // Revert() without the metrics.
+  absl::Status DoRevert(const Caller& caller, absl::string_view token);
 
   // Verify() without the metrics.
   absl::StatusOr<VerifyResult> DoVerify(const Caller& caller,

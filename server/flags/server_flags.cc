@@ -185,6 +185,23 @@ ABSL_FLAG(std::string, sms_templates_file, "",
           "{code}, {minutes}; empty: the built-in texts");
 ABSL_FLAG(bool, verify_old_phone, true,
           "an account that has a phone must also verify it with a code");
+ABSL_FLAG(bool, notify_old_phone, true,
+          "text the phone a change replaced a notice with a revert token");
+ABSL_FLAG(absl::Duration, revert_window, absl::Hours(168),
+          "how long the revert token of a change stays valid (1s to 720h)");
+ABSL_FLAG(absl::Duration, change_lock_after_revert, absl::Hours(24),
+          "how long phone changes of an account stay locked after a revert "
+          "(0s to 720h)");
+ABSL_FLAG(std::string, revert_url_template, "",
+          "the link in the notice that undoes a change, with {token} for the "
+          "revert token (https://account.example.com/undo-phone?token="
+          "{token}); empty: the notice shows the token");
+ABSL_FLAG(absl::Duration, notice_max_age, absl::Hours(24),
+          "a notice to an old phone not delivered by then is dropped and "
+          "logged at error (1m to 720h)");
+ABSL_FLAG(int32_t, max_reverts_per_ip_per_hour, 10,
+          "RevertPhoneChange calls per client address (x-client-ip) per "
+          "hour; calls without it share one budget");
 ABSL_FLAG(absl::Duration, token_ttl, absl::Seconds(60),
           "how long an update-phone token stays valid");
 ABSL_FLAG(int64_t, max_live_tokens, 1000000,
@@ -292,6 +309,13 @@ absl::StatusOr<ProgramOptions> ProgramOptionsFromFlags() {
   rules.max_code_attempts = absl::GetFlag(FLAGS_max_code_attempts);
   rules.token_ttl = absl::GetFlag(FLAGS_token_ttl);
   rules.verify_old_phone = absl::GetFlag(FLAGS_verify_old_phone);
+  rules.notify_old_phone = absl::GetFlag(FLAGS_notify_old_phone);
+  rules.revert_window = absl::GetFlag(FLAGS_revert_window);
+  rules.change_lock_after_revert =
+      absl::GetFlag(FLAGS_change_lock_after_revert);
+  rules.send_limits.max_reverts_per_ip_per_hour =
+      absl::GetFlag(FLAGS_max_reverts_per_ip_per_hour);
+  core.notice_relay.max_age = absl::GetFlag(FLAGS_notice_max_age);
   for (absl::string_view region :
        absl::StrSplit(absl::GetFlag(FLAGS_sms_allowed_regions), ',',
                       absl::SkipWhitespace())) {
@@ -346,6 +370,7 @@ absl::StatusOr<ProgramOptions> ProgramOptionsFromFlags() {
   core.texts.app_name = absl::GetFlag(FLAGS_app_name);
   core.texts.origin = absl::GetFlag(FLAGS_sms_origin);
   core.texts.templates_file = absl::GetFlag(FLAGS_sms_templates_file);
+  core.texts.revert_url_template = absl::GetFlag(FLAGS_revert_url_template);
   core.test_phone_codes = absl::GetFlag(FLAGS_test_phone_codes);
   core.code_secret_file = absl::GetFlag(FLAGS_code_secret_file);
   core.stores.max_live_tokens = Size(absl::GetFlag(FLAGS_max_live_tokens));

@@ -39,6 +39,8 @@ absl::Status SendLimits::Validate() const {
            Cap{"max_verifications_per_user_per_hour",
                max_verifications_per_user_per_hour, 1},
            Cap{"max_code_failures_per_day", max_code_failures_per_day, 1},
+           Cap{"max_reverts_per_ip_per_hour", max_reverts_per_ip_per_hour,
+               1},
            Cap{"region_breaker_min_codes", region_breaker_min_codes, 0},
        }) {
     // A million an hour is beyond any SMS provider's throughput.
@@ -188,6 +190,21 @@ class InMemorySendLimiter final : public SendLimiter {
     }
     if (!windows_.contains(key) && windows_.size() + 1 > max_entries_) {
       return TooFrequentError("the service is checking too many codes", 60);
+    }
+    Count(key, window);
+    return absl::OkStatus();
+  }
+
+  absl::Status AcquireRevert(absl::string_view client) override {
+    const absl::Time now = clock_->Now();
+    const std::string key = absl::StrCat("x:", client);
+    absl::MutexLock lock(&mu_);
+    const Window window = Current(key, now, kHour);
+    if (window.count >= limits_.max_reverts_per_ip_per_hour) {
+      return RevertCapError(SecondsUntil(now, window.ends));
+    }
+    if (!windows_.contains(key) && windows_.size() + 1 > max_entries_) {
+      return TooFrequentError("the service is undoing too many changes", 60);
     }
     Count(key, window);
     return absl::OkStatus();
@@ -348,6 +365,11 @@ absl::Status RegionSuspendedError(int seconds) {
 absl::Status VerificationCapError(int seconds) {
   return TooFrequentError("this account tried too many verifications this "
                           "hour", seconds);
+}
+
+absl::Status RevertCapError(int seconds) {
+  return TooFrequentError("too many reverts were tried from this address "
+                          "this hour", seconds);
 }
 
 absl::Status CodeFailureCapError(int seconds) {

@@ -55,6 +55,9 @@ struct SendLimits {
   int max_verifications_per_user_per_hour = 30;
   // Wrong codes per user and phone per day, across codes.
   int max_code_failures_per_day = 20;
+  // RevertPhoneChange calls per client address per hour (calls without
+  // x-client-ip share one budget).
+  int max_reverts_per_ip_per_hour = 10;
   // The region breaker: a region that was sent at least this many codes in
   // its hour, of which fewer than `region_breaker_min_conversion` were
   // verified, is suspended for an hour.
@@ -77,6 +80,7 @@ absl::Status ServiceHourlyCapError(int seconds);
 absl::Status RegionSuspendedError(int seconds);
 absl::Status VerificationCapError(int seconds);
 absl::Status CodeFailureCapError(int seconds);
+absl::Status RevertCapError(int seconds);
 
 // How long the region breaker suspends a region.
 inline constexpr absl::Duration kRegionSuspension = absl::Hours(1);
@@ -133,6 +137,11 @@ class SendLimiter {
   // Counts one UpdatePhoneVerification call of `user_id`, or returns 2100
   // when the user made --max_verifications_per_user_per_hour this hour.
   virtual absl::Status AcquireVerification(absl::string_view user_id) = 0;
+
+  // Counts one RevertPhoneChange call from `client` (ClientAddressKey(),
+  // "" for unknown), or returns 2100 when it made
+  // --max_reverts_per_ip_per_hour this hour.
+  virtual absl::Status AcquireRevert(absl::string_view client) = 0;
 
   // Returns 2100 while `user_id` has made --max_code_failures_per_day wrong
   // guesses at codes of `phone_e164` in the day's window.

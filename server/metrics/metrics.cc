@@ -120,6 +120,49 @@ class SuspendedRegionsGauge final : public prometheus::Collectable {
   mutable std::set<std::string> seen_ ABSL_GUARDED_BY(mu_);
 };
 
+// profile_notices_pending and profile_notices_oldest_pending_seconds: ask
+// the outbox at scrape time (with PostgreSQL, every replica reports the
+// shared outbox).
+class NoticeBacklogGauges final : public prometheus::Collectable {
+ public:
+  void Set(std::function<absl::StatusOr<NoticeBacklog>()> backlog) {
+    absl::MutexLock lock(&mu_);
+    backlog_ = std::move(backlog);
+  }
+
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    absl::StatusOr<NoticeBacklog> backlog = NoticeBacklog();
+    {
+      absl::MutexLock lock(&mu_);
+      if (backlog_) backlog = backlog_();
+    }
+    if (!backlog.ok()) return {};
+    return {Gauge("profile_notices_pending",
+                  "Notices to old phones not delivered yet.",
+                  static_cast<double>(backlog->pending)),
+            Gauge("profile_notices_oldest_pending_seconds",
+                  "How long the oldest undelivered notice has waited; 0 for "
+                  "none.",
+                  absl::ToDoubleSeconds(backlog->oldest))};
+  }
+
+ private:
+  static prometheus::MetricFamily Gauge(const char* name, const char* help,
+                                        double value) {
+    prometheus::MetricFamily family;
+    family.name = name;
+    family.help = help;
+    family.type = prometheus::MetricType::Gauge;
+    prometheus::ClientMetric metric;
+    metric.gauge.value = value;
+    family.metric.push_back(std::move(metric));
+    return family;
+  }
+
+  mutable absl::Mutex mu_;
+  std::function<absl::StatusOr<NoticeBacklog>()> backlog_ ABSL_GUARDED_BY(mu_);
+};
+
 class PrometheusMetrics;
 
 // Counts one call: started when made, handled when its status goes out.
@@ -146,6 +189,7 @@ class PrometheusMetrics final : public Metrics {
         registry_(std::make_shared<prometheus::Registry>()),
         live_tokens_(std::make_shared<LiveTokensGauge>()),
         suspended_regions_(std::make_shared<SuspendedRegionsGauge>()),
+        notice_backlog_(std::make_shared<NoticeBacklogGauges>()),
         started_(prometheus::BuildCounter()
                      .Name("grpc_server_started_total")
                      .Help("Total number of RPCs started on the server.")
@@ -197,7 +241,20 @@ class PrometheusMetrics final : public Metrics {
                               .Name("profile_sms_breaker_open")
                               .Help("1 while an SMS provider's circuit "
                                     "breaker is open.")
-                              .Register(*registry_)) {
+                              .Register(*registry_)),
+        notices_sent_(prometheus::BuildCounter()
+                          .Name("profile_notices_sent_total")
+                          .Help("Notices to old phones handled by outcome: "
+                                "sent, retried, expired (dropped unsent).")
+                          .Register(*registry_)),
+        reverts_(prometheus::BuildCounter()
+                     .Name("profile_reverts_total")
+                     .Help("RevertPhoneChange calls by outcome.")
+                     .Register(*registry_)) {
+    for (const char* outcome : {"sent", "retried", "expired"}) {
+      notices_sent_.Add({{"outcome", outcome}});
+    }
+    reverts_.Add({{"outcome", "ok"}});
     // Every purpose is exported from the start at 0, so that rate() sees
     // the first increment.
     for (CodePurpose purpose : {CodePurpose::kNewPhone, CodePurpose::kOldPhone}) {
@@ -215,6 +272,7 @@ class PrometheusMetrics final : public Metrics {
     exposer_->RegisterCollectable(registry_);
     exposer_->RegisterCollectable(live_tokens_);
     exposer_->RegisterCollectable(suspended_regions_);
+    exposer_->RegisterCollectable(notice_backlog_);
   }
 
   int port() const override {
@@ -227,6 +285,19 @@ class PrometheusMetrics final : public Metrics {
 
   void SetLiveTokens(std::function<size_t()> live_tokens) override {
     live_tokens_->Set(std::move(live_tokens));
+  }
+
+  void SetNoticeBacklog(
+      std::function<absl::StatusOr<NoticeBacklog>()> backlog) override {
+    notice_backlog_->Set(std::move(backlog));
+  }
+
+  void NoticeOutcome(const char* outcome) override {
+    notices_sent_.Add({{"outcome", outcome}}).Increment();
+  }
+
+  void Reverted(const absl::Status& outcome) override {
+    reverts_.Add({{"outcome", RevertOutcomeLabel(outcome)}}).Increment();
   }
 
   void SetSuspendedRegions(
@@ -320,6 +391,7 @@ class PrometheusMetrics final : public Metrics {
   const std::shared_ptr<prometheus::Registry> registry_;
   const std::shared_ptr<LiveTokensGauge> live_tokens_;
   const std::shared_ptr<SuspendedRegionsGauge> suspended_regions_;
+  const std::shared_ptr<NoticeBacklogGauges> notice_backlog_;
   prometheus::Family<prometheus::Counter>& started_;
   prometheus::Family<prometheus::Counter>& handled_;
   prometheus::Family<prometheus::Histogram>& seconds_;
@@ -331,6 +403,8 @@ class PrometheusMetrics final : public Metrics {
   prometheus::Family<prometheus::Counter>& sms_sends_;
   prometheus::Family<prometheus::Histogram>& sms_seconds_;
   prometheus::Family<prometheus::Gauge>& sms_breaker_open_;
+  prometheus::Family<prometheus::Counter>& notices_sent_;
+  prometheus::Family<prometheus::Counter>& reverts_;
   // Indexed by CodePurpose (1 and 2).
   std::array<prometheus::Counter*, 3> codes_sent_{};
 
@@ -420,6 +494,23 @@ const char* VerificationOutcomeLabel(const absl::Status& outcome) {
       return "old_phone_mismatch";
     case ApiCode::kTooManyTokens:
       return "too_many_tokens";
+    default:
+      return "error";
+  }
+}
+
+const char* RevertOutcomeLabel(const absl::Status& outcome) {
+  switch (ApiCodeOf(outcome)) {
+    case ApiCode::kOk:
+      return "ok";
+    case ApiCode::kRevertTokenNotFound:
+      return "not_found";
+    case ApiCode::kPhoneTaken:
+      return "phone_taken";
+    case ApiCode::kInvalidArgument:
+      return "invalid_argument";
+    case ApiCode::kTooFrequent:
+      return "too_frequent";
     default:
       return "error";
   }

@@ -22,6 +22,13 @@
 //   profile_sms_sends_total{provider,outcome}    ok, failed, retried, skipped
 //   profile_sms_send_seconds{provider}           a histogram, 10ms to 10s
 //   profile_sms_breaker_open{provider}           1 while open
+// Notices to old phones and reverts:
+//   profile_notices_pending                      read at scrape time
+//   profile_notices_oldest_pending_seconds       read at scrape time
+//   profile_notices_sent_total{outcome}          sent, retried, expired
+//   profile_reverts_total{outcome}               ok, not_found, phone_taken,
+//                                                invalid_argument,
+//                                                too_frequent, error
 //   profile_sms_region_suspended{region}         1 while the region breaker
 //                                                suspends it (read at
 //                                                scrape time), then 0
@@ -45,11 +52,15 @@
 #include "absl/status/statusor.h"
 #include "grpcpp/support/server_interceptor.h"
 #include "server/metrics/phone_change_metrics.h"
+#include "server/notices/notice_metrics.h"
+#include "server/notices/notice_queue.h"
 #include "server/sms/sms_metrics.h"
 
 namespace profile {
 
-class Metrics : public PhoneChangeMetrics, public SmsMetrics {
+class Metrics : public PhoneChangeMetrics,
+                public SmsMetrics,
+                public NoticeMetrics {
  public:
   // Starts the HTTP endpoint on `listen` (an IP address and port, port 0
   // picks a free one). Returns INVALID_ARGUMENT naming --metrics_listen if
@@ -70,6 +81,12 @@ class Metrics : public PhoneChangeMetrics, public SmsMetrics {
   // Sets what profile_tokens_live reports; called at scrape time.
   virtual void SetLiveTokens(std::function<size_t()> live_tokens) = 0;
 
+  // Sets what profile_notices_pending and
+  // profile_notices_oldest_pending_seconds report; called at scrape time
+  // (an error leaves both out of that scrape).
+  virtual void SetNoticeBacklog(
+      std::function<absl::StatusOr<NoticeBacklog>()> backlog) = 0;
+
   // Sets what profile_sms_region_suspended reports: the regions suspended
   // now; called at scrape time.
   virtual void SetSuspendedRegions(
@@ -83,6 +100,10 @@ class Metrics : public PhoneChangeMetrics, public SmsMetrics {
 // "wrong_code", "code_expired", "invalid_argument", "phone_taken",
 // "same_phone", "old_phone_mismatch", "too_many_tokens" or "error".
 const char* VerificationOutcomeLabel(const absl::Status& outcome);
+
+// Returns the label profile_reverts_total gives `outcome`: "ok",
+// "not_found", "phone_taken", "invalid_argument", "too_frequent" or "error".
+const char* RevertOutcomeLabel(const absl::Status& outcome);
 
 // Returns Go's name of a gRPC code ("OK", "InvalidArgument", ...).
 const char* GrpcCodeName(int code);

@@ -34,6 +34,9 @@ class PhoneChangeMetrics {
 
   // `count` update-phone tokens expired unspent and were swept.
   virtual void TokensExpired(size_t count) = 0;
+
+  // RevertPhoneChange finished with `outcome`.
+  virtual void Reverted(const absl::Status& outcome) = 0;
 };
 
 }  // namespace profile

@@ -76,6 +76,9 @@ absl::StatusOr<Identity> ProfileServiceImpl::IdentifyCaller(
         CheckClientAllowed(peer.get(), policy_.client_allowed_names);
     if (!allowed.ok()) return allowed;
   }
+  // The revert token is the proof: the old phone's holder may have lost the
+  // account, and has no identity to show.
+  if (rpc == PhoneChange::Rpc::kRevert) return Identity();
   absl::StatusOr<Identity> identity = authenticator_->Identify(metadata);
   if (!identity.ok() || !ChangesAccount(rpc)) return identity;
   absl::Status fresh = CheckSignInAge(*identity, policy_.max_auth_age,
@@ -112,7 +115,8 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::Handle(
     if (identity.ok()) {
       call->caller.user_id = std::move(identity->user_id);
       status = ParseRequest(*raw_request, &call->request);
-      if (status.ok() && rpc == PhoneChange::Rpc::kSendCode) {
+      if (status.ok() && (rpc == PhoneChange::Rpc::kSendCode ||
+                          rpc == PhoneChange::Rpc::kRevert)) {
         absl::StatusOr<std::string> key = IdempotencyKeyFrom(metadata);
         status = key.status();
         if (key.ok()) call->caller.idempotency_key = *std::move(key);
@@ -246,6 +250,18 @@ grpc::ServerUnaryReactor* ProfileServiceImpl::GetProfile(
         data->set_phone_number(view->phone_number);
         data->set_phone_e164(view->phone_e164);
         return absl::OkStatus();
+      });
+}
+
+grpc::ServerUnaryReactor* ProfileServiceImpl::RevertPhoneChange(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* raw_request,
+    grpc::ByteBuffer* raw_response) {
+  return Handle<v1::RevertPhoneChangeRequest, v1::CommonResponse>(
+      "RevertPhoneChange", PhoneChange::Rpc::kRevert, context, raw_request,
+      raw_response,
+      [this](const Caller& caller, const v1::RevertPhoneChangeRequest& request,
+             v1::CommonResponse&) {
+        return core_->Revert(caller, request.revert_token());
       });
 }
 

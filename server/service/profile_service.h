@@ -48,7 +48,8 @@ using RawProfileService = v1::ProfileService::WithRawCallbackMethod_SendPhoneCod
     v1::ProfileService::WithRawCallbackMethod_UpdatePhoneVerification<
         v1::ProfileService::WithRawCallbackMethod_UpdatePhone<
             v1::ProfileService::WithRawCallbackMethod_GetProfile<
-                v1::ProfileService::Service>>>>;
+                v1::ProfileService::WithRawCallbackMethod_RevertPhoneChange<
+                    v1::ProfileService::Service>>>>>;
 
 // What every caller must show besides its identity.
 struct CallerPolicy {
@@ -93,6 +94,12 @@ class ProfileServiceImpl final : public RawProfileService {
   grpc::ServerUnaryReactor* GetProfile(grpc::CallbackServerContext* context,
                                        const grpc::ByteBuffer* request,
                                        grpc::ByteBuffer* response) override;
+
+  // Needs no user identity (the revert token is the proof), but the
+  // client certificate rules of CallerPolicy still apply.
+  grpc::ServerUnaryReactor* RevertPhoneChange(
+      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+      grpc::ByteBuffer* response) override;
 
  private:
   // Authenticates the caller, parses the request, runs

@@ -48,6 +48,7 @@ const std::map<std::string, std::string>& ExpectedJsonNames() {
       {"UpdatePhoneVerificationData.update_phone_token", "updatePhoneToken"},
       {"UpdatePhoneVerificationData.token_expires_in", "tokenExpiresIn"},
       {"UpdatePhoneRequest.update_phone_token", "updatePhoneToken"},
+      {"RevertPhoneChangeRequest.revert_token", "revertToken"},
       {"CommonResponse.status_code", "statusCode"},
       {"CommonResponse.message", "message"},
       {"CommonResponse.api_code", "apiCode"},

@@ -496,7 +496,11 @@ TEST_F(BackendsE2eTest, BadBackendFlagsStopTheStart) {
       {{"--postgres_url=mysql://u@h:1/db"}, "--postgres_url"},
       {{"--migrate_only"}, "needs --postgres_url"},
       {{"--backend_timeout=0s"}, "--backend_timeout"},
+      // Notices wait in PostgreSQL with their revert tokens sealed by it.
       {{"--postgres_url=postgresql://u@127.0.0.1:1/db"},
+       "--code_secret_file is required with --postgres_url"},
+      {{"--postgres_url=postgresql://u@127.0.0.1:1/db",
+        absl::StrCat("--code_secret_file=", code_secret_file_)},
        "cannot migrate the PostgreSQL schema"},
   };
   for (const Case& c : cases) {

@@ -268,6 +268,7 @@ TEST_F(EncryptedBackendsE2eTest, PasswordFromLibpqsPasswordFile) {
       database_, "?sslmode=verify-full&sslrootcert=", pki_->ca_cert);
   const std::vector<std::string> flags = {
       absl::StrCat("--postgres_url=", url),
+      absl::StrCat("--code_secret_file=", code_secret_file_),
       absl::StrCat("--sms_sender=outbox:", outbox_), "--backend_timeout=2s"};
 
   // Without the file, PostgreSQL asks for the password and gets none.
@@ -299,6 +300,7 @@ TEST_F(EncryptedBackendsE2eTest, PostgresUrlTrustingAnotherCaFailsClearly) {
   auto [code, log] = ::profile::testing::RunToExit(
       kBinary,
       {absl::StrCat("--postgres_url=", url),
+       absl::StrCat("--code_secret_file=", code_secret_file_),
        absl::StrCat("--sms_sender=outbox:", outbox_), "--backend_timeout=2s"});
   EXPECT_EQ(code, 1) << log;
   EXPECT_LT(absl::Now() - start, kPrompt);

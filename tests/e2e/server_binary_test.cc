@@ -93,7 +93,8 @@ TEST(ServerBinaryTest, ReflectionListsAndDescribesTheService) {
   }
   EXPECT_THAT(methods, ::testing::ElementsAre("SendPhoneCode",
                                               "UpdatePhoneVerification",
-                                              "UpdatePhone", "GetProfile"));
+                                              "UpdatePhone", "GetProfile",
+                                              "RevertPhoneChange"));
   EXPECT_EQ(server.Stop(SIGTERM), 0);
 }
 

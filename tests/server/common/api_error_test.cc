@@ -38,6 +38,8 @@ TEST(ApiCodeTest, NumbersArePinned) {
   EXPECT_EQ(static_cast<int>(ApiCode::kTokenNotFound), 2310);
   EXPECT_EQ(static_cast<int>(ApiCode::kTokenOtherUser), 2311);
   EXPECT_EQ(static_cast<int>(ApiCode::kTooManyTokens), 2312);
+  EXPECT_EQ(static_cast<int>(ApiCode::kRevertTokenNotFound), 2320);
+  EXPECT_EQ(static_cast<int>(ApiCode::kChangesLocked), 2330);
   EXPECT_EQ(static_cast<int>(ApiCode::kInternal), 5000);
   EXPECT_EQ(static_cast<int>(ApiCode::kCancelled), 5001);
   EXPECT_EQ(static_cast<int>(ApiCode::kUnavailable), 5003);
@@ -65,6 +67,8 @@ TEST(CanonicalCodeOfTest, MapsEveryApiCode) {
       {ApiCode::kTokenNotFound, absl::StatusCode::kNotFound},
       {ApiCode::kTokenOtherUser, absl::StatusCode::kPermissionDenied},
       {ApiCode::kTooManyTokens, absl::StatusCode::kResourceExhausted},
+      {ApiCode::kRevertTokenNotFound, absl::StatusCode::kNotFound},
+      {ApiCode::kChangesLocked, absl::StatusCode::kFailedPrecondition},
       {ApiCode::kInternal, absl::StatusCode::kInternal},
       {ApiCode::kCancelled, absl::StatusCode::kCancelled},
       {ApiCode::kUnavailable, absl::StatusCode::kUnavailable},
@@ -84,7 +88,8 @@ TEST(ApiErrorTest, CarriesCanonicalCodeApiCodeAndMessage) {
         ApiCode::kSmsFailed, ApiCode::kRegionNotAllowed,
         ApiCode::kNotMobileNumber, ApiCode::kSamePhone, ApiCode::kCodeExpired,
         ApiCode::kTokenNotFound, ApiCode::kTokenOtherUser,
-        ApiCode::kTooManyTokens, ApiCode::kInternal, ApiCode::kCancelled,
+        ApiCode::kTooManyTokens, ApiCode::kRevertTokenNotFound,
+        ApiCode::kChangesLocked, ApiCode::kInternal, ApiCode::kCancelled,
         ApiCode::kUnavailable, ApiCode::kDeadlineExceeded}) {
     absl::Status status = ApiError(api_code, "something went wrong");
     EXPECT_THAT(status, StatusIs(CanonicalCodeOf(api_code), api_code));
