@@ -106,6 +106,13 @@ const ApiCodeInfo& InfoOf(ApiCode api_code) {
 
 }  // namespace
 
+bool IsApiCode(int number) {
+  for (const ApiCodeInfo& info : kCatalogue) {
+    if (static_cast<int>(info.code) == number) return true;
+  }
+  return false;
+}
+
 absl::StatusCode CanonicalCodeOf(ApiCode api_code) {
   return InfoOf(api_code).canonical;
 }

@@ -104,6 +104,10 @@ absl::Status InvalidFieldError(absl::string_view field, absl::string_view why);
 // that fits its canonical code (kOk for OK, kInternal for unknown errors).
 ApiCode ApiCodeOf(const absl::Status& status);
 
+// Returns whether `number` is one of the catalogue's api codes (0, kOk,
+// included), e.g. to keep a metric's label set bounded.
+bool IsApiCode(int number);
+
 // Returns the request field a kInvalidArgument status names, or "".
 std::string FieldOf(const absl::Status& status);
 

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <exception>
+#include <map>
 #include <set>
 #include <string>
 #include <utility>
@@ -11,6 +12,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
@@ -162,6 +164,22 @@ class NoticeBacklogGauges final : public prometheus::Collectable {
   mutable absl::Mutex mu_;
   std::function<absl::StatusOr<NoticeBacklog>()> backlog_ ABSL_GUARDED_BY(mu_);
 };
+// Returns the api_code label of a failed call from its trailing metadata:
+// the x-api-code the service added ("1001"), "none" when it added none (a
+// failure of gRPC's own, or of health or reflection), and "unknown" for a
+// value that is not one of the catalogue's codes, so that the label set
+// stays the catalogue's.
+std::string ApiCodeLabel(
+    const std::multimap<std::string, std::string>* trailers) {
+  if (trailers == nullptr) return "none";
+  auto it = trailers->find("x-api-code");
+  if (it == trailers->end()) return "none";
+  int number = 0;
+  if (!absl::SimpleAtoi(it->second, &number) || !IsApiCode(number)) {
+    return "unknown";
+  }
+  return absl::StrCat(number);
+}
 
 class PrometheusMetrics;
 
@@ -250,7 +268,12 @@ class PrometheusMetrics final : public Metrics {
         reverts_(prometheus::BuildCounter()
                      .Name("profile_reverts_total")
                      .Help("RevertPhoneChange calls by outcome.")
-                     .Register(*registry_)) {
+                     .Register(*registry_)),
+        rpc_errors_(prometheus::BuildCounter()
+                        .Name("profile_rpc_errors_total")
+                        .Help("RPCs that finished with a non-OK status, by "
+                              "the api code of their x-api-code trailer.")
+                        .Register(*registry_)) {
     for (const char* outcome : {"sent", "retried", "expired"}) {
       notices_sent_.Add({{"outcome", outcome}});
     }
@@ -386,6 +409,14 @@ class PrometheusMetrics final : public Metrics {
     method->seconds->Observe(seconds);
   }
 
+  // Counts a call of `method` that failed with `api_code` (a label value).
+  void Failed(MethodMetrics* method, const std::string& api_code) {
+    rpc_errors_
+        .Add({{"grpc_method", method->labels.at("grpc_method")},
+              {"api_code", api_code}})
+        .Increment();
+  }
+
  private:
   const std::unique_ptr<prometheus::Exposer> exposer_;
   const std::shared_ptr<prometheus::Registry> registry_;
@@ -405,6 +436,7 @@ class PrometheusMetrics final : public Metrics {
   prometheus::Family<prometheus::Gauge>& sms_breaker_open_;
   prometheus::Family<prometheus::Counter>& notices_sent_;
   prometheus::Family<prometheus::Counter>& reverts_;
+  prometheus::Family<prometheus::Counter>& rpc_errors_;
   // Indexed by CodePurpose (1 and 2).
   std::array<prometheus::Counter*, 3> codes_sent_{};
 
@@ -419,8 +451,12 @@ void CallInterceptor::Intercept(
           InterceptionHookPoints::PRE_SEND_STATUS)) {
     const std::chrono::duration<double> elapsed =
         std::chrono::steady_clock::now() - start_;
-    metrics_->Handled(method_, methods->GetSendStatus().error_code(),
-                      elapsed.count());
+    const grpc::Status status = methods->GetSendStatus();
+    metrics_->Handled(method_, status.error_code(), elapsed.count());
+    if (!status.ok()) {
+      metrics_->Failed(method_,
+                       ApiCodeLabel(methods->GetSendTrailingMetadata()));
+    }
   }
   methods->Proceed();
 }

@@ -9,6 +9,10 @@
 //     histogram, buckets 5ms to 10s)
 // grpc_type is unary, client_stream, server_stream or bidi_stream; grpc_code
 // is Go's name of the code (OK, InvalidArgument, Unauthenticated...).
+// And the service's own error codes, from the same interceptor:
+//   profile_rpc_errors_total{grpc_method,api_code}  a non-OK call by its
+//     x-api-code trailer ("1001", "5003"...); "none" without one (gRPC's own
+//     failures, health), "unknown" for a number outside the catalogue
 //
 // Domain figures, from the core through PhoneChangeMetrics:
 //   profile_codes_sent_total{purpose}            new_phone, old_phone

@@ -192,6 +192,13 @@ TEST(MetricsE2eTest, CountsRpcsAndDomainEventsWithExactLabels) {
                 .code(),
             grpc::StatusCode::UNAUTHENTICATED);
 
+  // A malformed request: INVALID_ARGUMENT, api code 1001.
+  v1::SendPhoneCodeRequest malformed = send;
+  malformed.set_phone_number("not a number");
+  ASSERT_EQ(client.Call(&Stub::SendPhoneCode, "u1", malformed, &sent)
+                .api_code(),
+            1001);
+
   // A token left to expire (--token_ttl=1s, swept every second).
   v1::UpdatePhoneVerificationRequest test_number;
   test_number.set_new_phone_country_code("+86");
@@ -225,6 +232,9 @@ TEST(MetricsE2eTest, CountsRpcsAndDomainEventsWithExactLabels) {
                   Rpc("SendPhoneCode", "OK")),
             1);
   EXPECT_EQ(Value(after, "grpc_server_handled_total",
+                  Rpc("SendPhoneCode", "InvalidArgument")),
+            1);
+  EXPECT_EQ(Value(after, "grpc_server_handled_total",
                   Rpc("UpdatePhone", "OK")),
             1);
   EXPECT_EQ(Value(after, "grpc_server_handled_total",
@@ -243,6 +253,21 @@ TEST(MetricsE2eTest, CountsRpcsAndDomainEventsWithExactLabels) {
   std::vector<std::string> bucket = Rpc("UpdatePhoneVerification");
   bucket.push_back("le=\"10\"");
   EXPECT_EQ(Value(after, "grpc_server_handling_seconds_bucket", bucket), 3);
+
+  // Failed calls by api code (the x-api-code trailer); none for OK calls.
+  EXPECT_EQ(Value(after, "profile_rpc_errors_total",
+                  {"grpc_method=\"SendPhoneCode\"", "api_code=\"1001\""}),
+            1);
+  EXPECT_EQ(Value(after, "profile_rpc_errors_total",
+                  {"grpc_method=\"UpdatePhoneVerification\"",
+                   "api_code=\"2001\""}),
+            1);
+  EXPECT_EQ(Value(after, "profile_rpc_errors_total",
+                  {"grpc_method=\"GetProfile\"", "api_code=\"1000\""}),
+            1);
+  EXPECT_EQ(Value(after, "profile_rpc_errors_total",
+                  {"grpc_method=\"UpdatePhone\"", "api_code=\"none\""}),
+            -1);
 
   // Domain figures.
   EXPECT_EQ(Value(after, "profile_codes_sent_total", {"purpose=\"new_phone\""}),

@@ -80,6 +80,15 @@ TEST(CanonicalCodeOfTest, MapsEveryApiCode) {
   }
 }
 
+TEST(IsApiCodeTest, KnowsTheCatalogueOnly) {
+  for (int number : {0, 1000, 1001, 2001, 2110, 2312, 5000, 5003, 5004}) {
+    EXPECT_TRUE(IsApiCode(number)) << number;
+  }
+  for (int number : {-1, 1, 999, 2000, 5002, 9999}) {
+    EXPECT_FALSE(IsApiCode(number)) << number;
+  }
+}
+
 TEST(ApiErrorTest, CarriesCanonicalCodeApiCodeAndMessage) {
   for (ApiCode api_code :
        {ApiCode::kUnauthenticated, ApiCode::kInvalidArgument,
