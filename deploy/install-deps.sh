@@ -20,6 +20,10 @@ test_packages=(
   # tests/e2e/encrypted_backends_e2e_test: the TLS tunnel to Redis that
   # production runs as a sidecar (Debian's hiredis has no TLS).
   stunnel4
+  # tests/monitoring: promtool (check and unit-test the alert rules) and a
+  # real Prometheus scraping the server. The package also installs a
+  # systemd service on :9090 that no test uses.
+  prometheus
   # tests/run_hardening.sh: libFuzzer (-fsanitize=fuzzer) and its runtimes.
   clang libclang-rt-14-dev
 )
@@ -59,6 +63,10 @@ if [[ "${1:-}" == --test ]]; then
   # The independent Standard Webhooks check (tests/webhooks): the
   # standardwebhooks package, pinned by tests/webhooks/package-lock.json.
   npm ci --prefix "$repo_root/tests/webhooks" --no-audit --no-fund \
+    --loglevel=error
+  # The monitoring checks (tests/monitoring): the yaml package, pinned by
+  # tests/monitoring/package-lock.json.
+  npm ci --prefix "$repo_root/tests/monitoring" --no-audit --no-fund \
     --loglevel=error
   # `kubectl kustomize` renders the overlays. Debian 12 has no kubectl recent
   # enough (kustomize v5): it must come with the machine.
