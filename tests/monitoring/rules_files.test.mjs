@@ -1,10 +1,13 @@
 // The alert files of deploy/monitoring: the PrometheusRule wraps exactly the
-// groups of the plain rules file, every alert carries what the on-call needs, and
+// groups of the plain rules file (as written and as `kubectl kustomize`
+// renders it), every alert carries what the on-call needs, and
 // rules_test.yml has a firing and a silent case for every alert.
 // Run with `node --test`.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { join } from "node:path";
+import { parseAllDocuments } from "yaml";
 import { alertRules, monitoringDir, readYaml, root, rulesFile } from "./monitoring.mjs";
 
 const rules = readYaml(rulesFile);
@@ -16,6 +19,19 @@ test("the PrometheusRule holds the rules file's groups, unchanged", () => {
   assert.equal(wrapped.metadata.name, "profile-service");
   assert.deepEqual(wrapped.spec.groups, rules.groups,
     "run deploy/monitoring/make-prometheusrule.sh");
+});
+
+test("kubectl kustomize deploy/monitoring renders the rules and the dashboard", () => {
+  const rendered = parseAllDocuments(execFileSync(
+    "kubectl", ["kustomize", monitoringDir], { encoding: "utf8" }))
+    .map((document) => document.toJS());
+  const rule = rendered.find((o) => o.kind === "PrometheusRule");
+  assert.equal(rule.metadata.namespace, "profile");
+  assert.deepEqual(rule.spec.groups, rules.groups);
+  const dashboard = rendered.find((o) => o.kind === "ConfigMap");
+  assert.equal(dashboard.metadata.labels.grafana_dashboard, "1");
+  assert.equal(JSON.parse(dashboard.data["grafana-dashboard.json"]).uid,
+    "profile-service");
 });
 
 test("every alert has a for, a severity, a summary and a description", () => {
