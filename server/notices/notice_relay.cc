@@ -15,8 +15,9 @@ namespace profile {
 namespace {
 
 // How long one notice's delivery may take before the chain gives up on it
-// for this attempt (each provider attempt is bounded by --sms_timeout too).
-constexpr absl::Duration kSendDeadline = absl::Seconds(30);
+// for this attempt (each provider attempt is bounded by --sms_timeout too);
+// well within the lease, so that no other replica takes it meanwhile.
+constexpr absl::Duration kSendDeadline = absl::Seconds(10);
 
 // The backoff before attempt `attempts` + 1: `min` doubling, at most `max`,
 // less up to a fifth at random so that replicas do not retry in step.

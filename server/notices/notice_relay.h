@@ -41,8 +41,10 @@ struct NoticeRelayOptions {
   absl::Duration max_age = absl::Hours(24);
   // How often the queue is looked at without a Wake().
   absl::Duration poll_interval = absl::Seconds(1);
-  // How long a leased notice is this replica's alone; longer than any send.
-  absl::Duration lease = absl::Seconds(60);
+  // How long a leased notice is this replica's alone: longer than any send
+  // (kSendDeadline), short enough that a notice whose replica died mid-send
+  // (kill -9 between the commit and the send) goes out soon after.
+  absl::Duration lease = absl::Seconds(15);
   // Notices leased at once.
   int batch = 16;
   absl::Duration min_backoff = absl::Seconds(1);

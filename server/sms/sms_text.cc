@@ -175,7 +175,8 @@ std::string SmsTexts::PhoneChangedText(Language language,
   return absl::StrCat(
       app_name_, ": the phone of your account was changed to ",
       masked_new_phone, " and this number was unlinked. If this was not you, ",
-      "undo it within ", days ? hours / 24 : hours, days ? " days" : " hours",
+      "undo it within ", days ? hours / 24 : hours,
+      days ? " days" : (hours == 1 ? " hour" : " hours"),
       revert_url_template_.empty() ? " with the revert token " : ": ", undo);
 }
 

@@ -162,7 +162,11 @@ class InMemoryUserStore final : public UserStore {
           RevertGrant{std::string(user_id), old_phone, change,
                       now + record.revert_window, false};
     }
-    if (record.notify) notices_.Add(record.notice);
+    if (record.notify) {
+      Notice notice = record.notice;
+      notice.revert_expires_at = now + record.revert_window;
+      notices_.Add(std::move(notice));
+    }
     return absl::OkStatus();
   }
 

@@ -9,11 +9,14 @@
 #include <cstdio>
 #include <fstream>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
@@ -87,7 +90,10 @@ class BackendsE2eTest : public ::testing::Test {
     std::string line, code;
     while (std::getline(in, line)) {
       nlohmann::json message = nlohmann::json::parse(line);
-      if (message["phone_e164"] == e164) code = message["code"];
+      if (message["phone_e164"] == e164 &&
+          message["type"] == "verification_code") {
+        code = message["code"];
+      }
     }
     return code;
   }
@@ -376,6 +382,124 @@ TEST_F(BackendsE2eTest, KillNineLosesNoAcknowledgedChange) {
   }
 }
 
+// The outbox lines of `type`, waiting until `count` arrived or `wait` passed.
+std::vector<nlohmann::json> OutboxLines(const std::string& outbox,
+                                        const std::string& type, size_t count,
+                                        absl::Duration wait) {
+  std::vector<nlohmann::json> found;
+  const absl::Time deadline = absl::Now() + wait;
+  do {
+    found.clear();
+    std::ifstream in(outbox);
+    for (std::string line; std::getline(in, line);) {
+      nlohmann::json message = nlohmann::json::parse(line);
+      if (message["type"] == type) found.push_back(std::move(message));
+    }
+    if (found.size() >= count) break;
+    absl::SleepFor(absl::Milliseconds(50));
+  } while (absl::Now() < deadline);
+  return found;
+}
+
+// A change acknowledged while no notice can be sent, then kill -9: the
+// notice waits in PostgreSQL and the next replica sends it, once.
+TEST_F(BackendsE2eTest, NoticeOfAChangeSurvivesKillNine) {
+  // Test numbers: their codes need no SMS, so only the notice needs one.
+  const std::vector<std::string> flags = {
+      "--test_phone_codes=+8613800138001:111111,+8613800138002:222222"};
+  {
+    std::vector<std::string> failing = ReplicaFlags(flags);
+    for (std::string& flag : failing) {
+      if (absl::StartsWith(flag, "--sms_sender=")) {
+        flag = "--sms_sender=outbox:/dev/full";  // every write fails
+      }
+    }
+    ServerProcess a;
+    ASSERT_TRUE(a.Start(kBinary, failing)) << a.log();
+    E2eClient client(a.port());
+    std::string token;
+    ASSERT_TRUE(Verify(client, "u1", "13800138001", "111111", &token).status.ok());
+    ASSERT_TRUE(Update(client, "u1", token).status.ok());
+    ASSERT_TRUE(Verify(client, "u1", "13800138002", "222222", &token,
+                       "13800138001", "111111")
+                    .status.ok());
+    ASSERT_EQ(Update(client, "u1", token).code(), grpc::StatusCode::OK);
+    EXPECT_EQ(a.Stop(SIGKILL), 128 + SIGKILL);
+  }
+  EXPECT_TRUE(OutboxLines(outbox_, "phone_changed_notice", 1,
+                          absl::ZeroDuration())
+                  .empty());
+  ServerProcess b;
+  ASSERT_TRUE(b.Start(kBinary, ReplicaFlags(flags))) << b.log();
+  // Within the lease the dead replica may hold (15 s), and a backoff.
+  std::vector<nlohmann::json> notices =
+      OutboxLines(outbox_, "phone_changed_notice", 1, absl::Seconds(25));
+  ASSERT_EQ(notices.size(), 1u) << b.log();
+  EXPECT_EQ(notices[0]["phone_e164"], "+8613800138001");
+  // And only once, however long the relay keeps looking.
+  absl::SleepFor(absl::Seconds(2));
+  EXPECT_EQ(OutboxLines(outbox_, "phone_changed_notice", 2,
+                        absl::ZeroDuration())
+                .size(),
+            1u);
+  // The token it carries works on any replica.
+  E2eClient client(b.port());
+  v1::RevertPhoneChangeRequest revert;
+  revert.set_revert_token(notices[0].value("revert_token", ""));
+  v1::CommonResponse response;
+  EXPECT_EQ(client.Call(&Stub::RevertPhoneChange, "", revert, &response).code(),
+            grpc::StatusCode::OK);
+  std::string phone;
+  ASSERT_TRUE(Get(client, "u1", &phone).status.ok());
+  EXPECT_EQ(phone, "+8613800138001");
+}
+
+// Two replicas relay one outbox: every notice goes out once.
+TEST_F(BackendsE2eTest, TwoReplicasSendEachNoticeOnce) {
+  constexpr int kUsers = 12;
+  std::vector<std::string> codes;
+  for (int i = 0; i < 2 * kUsers; ++i) {
+    codes.push_back(absl::StrCat("+86139001390", 10 + i, ":", 100000 + i));
+  }
+  const std::vector<std::string> flags = {
+      absl::StrCat("--test_phone_codes=", absl::StrJoin(codes, ","))};
+  ServerProcess a, b;
+  ASSERT_TRUE(a.Start(kBinary, ReplicaFlags(flags))) << a.log();
+  ASSERT_TRUE(b.Start(kBinary, ReplicaFlags(flags))) << b.log();
+  E2eClient client_a(a.port()), client_b(b.port());
+  for (int i = 0; i < kUsers; ++i) {
+    E2eClient& client = i % 2 == 0 ? client_a : client_b;
+    const std::string user = absl::StrCat("user", i);
+    const std::string first = absl::StrCat("139001390", 10 + 2 * i);
+    const std::string second = absl::StrCat("139001390", 11 + 2 * i);
+    std::string token;
+    ASSERT_TRUE(Verify(client, user, first, absl::StrCat(100000 + 2 * i),
+                       &token)
+                    .status.ok());
+    ASSERT_TRUE(Update(client, user, token).status.ok());
+    ASSERT_TRUE(Verify(client, user, second, absl::StrCat(100001 + 2 * i),
+                       &token, first, absl::StrCat(100000 + 2 * i))
+                    .status.ok());
+    ASSERT_TRUE(Update(client, user, token).status.ok());
+  }
+  std::vector<nlohmann::json> notices = OutboxLines(
+      outbox_, "phone_changed_notice", kUsers, absl::Seconds(15));
+  absl::SleepFor(absl::Seconds(2));
+  notices = OutboxLines(outbox_, "phone_changed_notice", kUsers + 1,
+                        absl::ZeroDuration());
+  std::set<std::string> phones;
+  for (const nlohmann::json& notice : notices) {
+    phones.insert(notice.value("phone_e164", ""));
+  }
+  EXPECT_EQ(notices.size(), static_cast<size_t>(kUsers));
+  EXPECT_EQ(phones.size(), static_cast<size_t>(kUsers));
+  EXPECT_TRUE(postgres_->Exec(
+      ParsePostgresUrl(database_url_, nullptr)->database,
+      "DO $$ BEGIN IF (SELECT count(*) FROM notices) <> 0 THEN RAISE "
+      "EXCEPTION 'notices left in the outbox'; END IF; END $$"))
+      << postgres_->error();
+}
+
 TEST_F(BackendsE2eTest, RedisOutageIsUnavailableAndHealsWithoutRestart) {
   ServerProcess a;
   ASSERT_TRUE(a.Start(kBinary, ReplicaFlags())) << a.log();
@@ -478,6 +602,13 @@ TEST_F(BackendsE2eTest, MigrationsRunTwiceAndUpgradeAnOlderSchema) {
       "DO $$ BEGIN IF (SELECT count(*) FROM phone_changes WHERE user_id = "
       "'old' AND old_phone_e164 = '+8613800138009') <> 1 THEN RAISE "
       "EXCEPTION 'no audit row'; END IF; END $$"))
+      << postgres_->error();
+  // And the revert token that version 3 added, with the change.
+  EXPECT_TRUE(postgres_->Exec(
+      database,
+      "DO $$ BEGIN IF (SELECT count(*) FROM phone_reverts WHERE user_id = "
+      "'old' AND old_phone_e164 = '+8613800138009') <> 1 THEN RAISE "
+      "EXCEPTION 'no revert token'; END IF; END $$"))
       << postgres_->error();
 }
 

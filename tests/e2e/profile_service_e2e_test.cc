@@ -15,6 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
@@ -154,6 +155,50 @@ class ProfileServiceE2eTest : public ::testing::TestWithParam<Backend> {
       }
     }
     return code;
+  }
+
+  // Returns the outbox lines of `type` to `e164`, waiting up to 5 s for the
+  // `count`th (the relay sends notices in the background, normally within
+  // milliseconds).
+  std::vector<nlohmann::json> Notices(const std::string& type,
+                                      const std::string& e164,
+                                      size_t count = 1) {
+    std::vector<nlohmann::json> found;
+    const absl::Time deadline = absl::Now() + absl::Seconds(5);
+    do {
+      found.clear();
+      std::ifstream in(outbox_);
+      for (std::string line; std::getline(in, line);) {
+        nlohmann::json message = nlohmann::json::parse(line);
+        if (message["type"] == type && message["phone_e164"] == e164) {
+          found.push_back(std::move(message));
+        }
+      }
+      if (found.size() >= count) break;
+      absl::SleepFor(absl::Milliseconds(20));
+    } while (absl::Now() < deadline);
+    return found;
+  }
+
+  // The revert token of the newest change away from +86 `number`.
+  std::string RevertTokenOf(const std::string& number, size_t changes = 1) {
+    std::vector<nlohmann::json> notices =
+        Notices("phone_changed_notice", "+86" + number, changes);
+    EXPECT_EQ(notices.size(), changes) << number;
+    if (notices.empty()) return "";
+    return notices.back().value("revert_token", "");
+  }
+
+  CallResult Revert(const std::string& token,
+                    const std::string& client_ip = "") {
+    v1::RevertPhoneChangeRequest request;
+    request.set_revert_token(token);
+    v1::CommonResponse response;
+    std::vector<std::pair<std::string, std::string>> metadata;
+    if (!client_ip.empty()) metadata.push_back({"x-client-ip", client_ip});
+    // No x-user-id: the token is the proof.
+    return client_->Call(&Stub::RevertPhoneChange, "", request, &response,
+                         metadata);
   }
 
   int OutboxLines() {
@@ -1103,6 +1148,165 @@ TEST_P(ProfileServiceE2eTest, RegionBreakerSuspendsARegionThatDoesNotConvert) {
   // Test numbers are never texted: the breaker does not apply.
   EXPECT_TRUE(Send("u6", "+86", "13800138000").status.ok());
   EXPECT_TRUE(Send("u7", "+44", "7400 123456").status.ok());
+}
+
+TEST_P(ProfileServiceE2eTest, ChangeTellsTheOldPhoneWithARevertToken) {
+  StartServer();
+  BindPhone("u1", "13800138001");
+  // A first phone replaces none: nobody to tell.
+  EXPECT_TRUE(Notices("phone_changed_notice", "+8613800138001", 0).empty());
+  BindPhone("u1", "13800138002");
+  std::vector<nlohmann::json> notices =
+      Notices("phone_changed_notice", "+8613800138001");
+  ASSERT_EQ(notices.size(), 1u);
+  const nlohmann::json& notice = notices[0];
+  EXPECT_EQ(notice["locale"], "en");
+  EXPECT_FALSE(notice.contains("code"));
+  const std::string token = notice.value("revert_token", "");
+  EXPECT_EQ(token.size(), 43u);
+  EXPECT_TRUE(std::regex_match(token, std::regex("[A-Za-z0-9_-]{43}")));
+  EXPECT_GT(notice.value("revert_expires_in", 0), 168 * 3600 - 60);
+  EXPECT_LE(notice.value("revert_expires_in", 0), 168 * 3600);
+  const std::string text = notice.value("text", "");
+  EXPECT_THAT(text, HasSubstr("Profile: "));
+  EXPECT_THAT(text, HasSubstr("+86*******8002"));
+  EXPECT_THAT(text, HasSubstr("within 7 days"));
+  EXPECT_THAT(text, HasSubstr(token));
+  EXPECT_THAT(text, ::testing::Not(HasSubstr("13800138002")));
+}
+
+TEST_P(ProfileServiceE2eTest, RevertRestoresTheOldPhoneOnceAndLocksChanges) {
+  ServerOptions options = BaseOptions();
+  options.core.phone_change.change_lock_after_revert = absl::Seconds(2);
+  options.core.phone_change.send_limits.resend_interval = absl::ZeroDuration();
+  StartServer(options);
+  BindPhone("u1", "13800138001");
+  BindPhone("u1", "13800138002");
+  const std::string token = RevertTokenOf("13800138001");
+  ASSERT_FALSE(token.empty());
+
+  CallResult reverted = Revert(token);
+  ASSERT_EQ(reverted.code(), grpc::StatusCode::OK)
+      << reverted.status.error_message();
+  EXPECT_EQ(ProfileOf("u1").phone_e164(), "+8613800138001");
+  // The number the revert removed is told, without a token.
+  std::vector<nlohmann::json> unlinked =
+      Notices("phone_unlinked_notice", "+8613800138002");
+  ASSERT_EQ(unlinked.size(), 1u);
+  EXPECT_FALSE(unlinked[0].contains("revert_token"));
+  // Single use.
+  CallResult again = Revert(token);
+  EXPECT_EQ(again.code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(again.api_code(), 2320);
+
+  // Locked: no code, no verification, for that account only.
+  CallResult locked = Send("u1", "+86", "13800138003");
+  EXPECT_EQ(locked.code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(locked.api_code(), 2330);
+  locked = Verify("u1", VerifyRequest("+86", "13800138003", "123456"));
+  EXPECT_EQ(locked.api_code(), 2330);
+  EXPECT_TRUE(Send("u2", "+86", "13800138004").status.ok());
+  // The lock lifts by itself.
+  absl::SleepFor(absl::Milliseconds(2100));
+  EXPECT_TRUE(Send("u1", "+86", "13800138003").status.ok());
+}
+
+TEST_P(ProfileServiceE2eTest, RevertAfterTheWindowIs2320) {
+  ServerOptions options = BaseOptions();
+  options.core.phone_change.revert_window = absl::Seconds(1);
+  StartServer(options);
+  BindPhone("u1", "13800138001");
+  BindPhone("u1", "13800138002");
+  const std::string token = RevertTokenOf("13800138001");
+  ASSERT_FALSE(token.empty());
+  absl::SleepFor(absl::Milliseconds(1200));
+  CallResult late = Revert(token);
+  EXPECT_EQ(late.code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(late.api_code(), 2320);
+  EXPECT_EQ(ProfileOf("u1").phone_e164(), "+8613800138002");
+}
+
+TEST_P(ProfileServiceE2eTest, FirstOfTwoChangesRevertedRestoresTheFirstPhone) {
+  StartServer();
+  BindPhone("u1", "13800138001");
+  BindPhone("u1", "13800138002");
+  BindPhone("u1", "13800138003");
+  const std::string first = RevertTokenOf("13800138001");
+  const std::string second = RevertTokenOf("13800138002");
+  ASSERT_TRUE(Revert(first).status.ok());
+  EXPECT_EQ(ProfileOf("u1").phone_e164(), "+8613800138001");
+  // The later change's token is void: it would undo what was undone.
+  EXPECT_EQ(Revert(second).api_code(), 2320);
+  EXPECT_EQ(ProfileOf("u1").phone_e164(), "+8613800138001");
+  EXPECT_EQ(Notices("phone_unlinked_notice", "+8613800138003").size(), 1u);
+}
+
+TEST_P(ProfileServiceE2eTest, OldPhoneTakenMeanwhileIs2035AndTheTokenWaits) {
+  ServerOptions options = BaseOptions();
+  options.core.phone_change.send_limits.resend_interval = absl::ZeroDuration();
+  StartServer(options);
+  BindPhone("u1", "13800138001");
+  BindPhone("u1", "13800138002");
+  const std::string token = RevertTokenOf("13800138001");
+  BindPhone("u2", "13800138001");
+  CallResult taken = Revert(token);
+  EXPECT_EQ(taken.code(), grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_EQ(taken.api_code(), 2035);
+  EXPECT_EQ(ProfileOf("u1").phone_e164(), "+8613800138002");
+  // Once the number is free again, the token still works.
+  BindPhone("u2", "13800138005");
+  EXPECT_TRUE(Revert(token).status.ok());
+  EXPECT_EQ(ProfileOf("u1").phone_e164(), "+8613800138001");
+}
+
+TEST_P(ProfileServiceE2eTest, RevertVoidsTheLiveUpdateToken) {
+  ServerOptions options = BaseOptions();
+  options.core.phone_change.change_lock_after_revert = absl::ZeroDuration();
+  StartServer(options);
+  BindPhone("u1", "13800138001");
+  BindPhone("u1", "13800138002");
+  const std::string live = TokenFor("u1", "13800138003");
+  ASSERT_FALSE(live.empty());
+  ASSERT_TRUE(Revert(RevertTokenOf("13800138001")).status.ok());
+  CallResult spent = Update("u1", live);
+  EXPECT_EQ(spent.code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(spent.api_code(), 2310);
+  EXPECT_EQ(ProfileOf("u1").phone_e164(), "+8613800138001");
+}
+
+TEST_P(ProfileServiceE2eTest, MalformedOrUnknownRevertTokens) {
+  ServerOptions options = BaseOptions();
+  options.core.phone_change.send_limits.max_reverts_per_ip_per_hour = 3;
+  StartServer(options);
+  for (const std::string& bad :
+       {std::string(), std::string("short"), std::string(43, '*'),
+        std::string(44, 'A')}) {
+    CallResult result = Revert(bad, "203.0.113.9");
+    EXPECT_EQ(result.code(), grpc::StatusCode::INVALID_ARGUMENT) << bad;
+    EXPECT_EQ(result.api_code(), 1001) << bad;
+    EXPECT_THAT(result.status.error_message(), HasSubstr("revert_token"));
+  }
+  // Unknown tokens count against the address's budget; other addresses
+  // keep theirs.
+  const std::string unknown(43, 'A');
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(Revert(unknown, "203.0.113.9").api_code(), 2320) << i;
+  }
+  CallResult capped = Revert(unknown, "203.0.113.9");
+  EXPECT_EQ(capped.code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(capped.api_code(), 2100);
+  EXPECT_GT(capped.retry_after(), 3500);
+  EXPECT_EQ(Revert(unknown, "203.0.113.10").api_code(), 2320);
+}
+
+TEST_P(ProfileServiceE2eTest, NoNoticeWithNotifyOldPhoneOff) {
+  ServerOptions options = BaseOptions();
+  options.core.phone_change.notify_old_phone = false;
+  StartServer(options);
+  BindPhone("u1", "13800138001");
+  BindPhone("u1", "13800138002");
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_TRUE(Notices("phone_changed_notice", "+8613800138001", 0).empty());
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, ProfileServiceE2eTest,
