@@ -362,6 +362,14 @@ TEST_F(SmsProvidersTest, AliyunRefusalFailsTheSend) {
   EXPECT_EQ(sent.code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_EQ(sent.api_code(), 2110);
   EXPECT_EQ(aliyun->request_count(), 1u);  // a refusal is not retried
+  // The log is read from the server's stderr in the background: the line
+  // written before the answer may reach this process just after it.
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while (server_->log().find("isv.MOBILE_NUMBER_ILLEGAL") ==
+             std::string::npos &&
+         absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
   EXPECT_THAT(server_->log(), HasSubstr("isv.MOBILE_NUMBER_ILLEGAL"));
 }
 
