@@ -96,6 +96,16 @@ class AliyunSmsSender final : public SmsProvider {
 
   SmsAttempt Attempt(const SmsMessage& message,
                      absl::Duration timeout) override {
+    // Aliyun sends only texts from templates it approved, and
+    // --aliyun_template_code is the code's: a notice goes to the next
+    // provider of the chain rather than out as an empty code.
+    if (message.type != SmsType::kVerificationCode) {
+      SmsAttempt refused;
+      refused.status = absl::FailedPreconditionError(absl::StrCat(
+          "aliyun sends only verification codes (one approved template), "
+          "not a ", SmsTypeName(message.type)));
+      return refused;
+    }
     // Sorted by name already, as the signature wants them.
     HttpFields params = {
         {"AccessKeyId", access_key_id_},

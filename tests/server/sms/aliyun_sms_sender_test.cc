@@ -196,6 +196,23 @@ TEST_F(AliyunSmsSenderTest, NumbersOutsideChinaKeepTheirCountryCode) {
             "85251234567");
 }
 
+TEST_F(AliyunSmsSenderTest, NoticesAreLeftToTheNextProvider) {
+  std::unique_ptr<SmsProvider> sender = Sender();
+  ASSERT_NE(sender, nullptr);
+  for (SmsType type : {SmsType::kPhoneInUseNotice, SmsType::kPhoneChangedNotice,
+                       SmsType::kPhoneUnlinkedNotice}) {
+    SmsMessage notice = Message();
+    notice.type = type;
+    notice.code.clear();
+    SmsAttempt attempt = sender->Attempt(notice, absl::Seconds(3));
+    EXPECT_EQ(attempt.status.code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_FALSE(attempt.retryable);
+    EXPECT_THAT(std::string(attempt.status.message()),
+                HasSubstr(std::string(SmsTypeName(type))));
+  }
+  EXPECT_EQ(http_->request_count(), 0u);
+}
+
 TEST_F(AliyunSmsSenderTest, ARefusalCarriesAliyunCodeAndMessage) {
   std::unique_ptr<SmsProvider> sender = Sender();
   ASSERT_NE(sender, nullptr);
