@@ -58,7 +58,8 @@ absl::Status CheckMetadataValue(absl::string_view name,
 
 // The retry policy of the header comment. gRPC retries only attempts the
 // server answered without sending headers (as this service's errors are),
-// and never past the call's deadline.
+// and never past the call's deadline. UpdatePhoneVerification and
+// RevertPhoneChange are left out on purpose: neither is safe to repeat.
 constexpr char kServiceConfig[] = R"json({
   "methodConfig": [{
     "name": [
@@ -260,6 +261,17 @@ absl::StatusOr<v1::GetProfileResponse> ProfileClient::GetProfile(
 absl::StatusOr<v1::GetProfileResponse> ProfileClient::GetProfile(
     const v1::GetProfileRequest& request, const Options& options) const {
   return Call(stub_.get(), &Stub::GetProfile, request, options);
+}
+
+absl::StatusOr<v1::CommonResponse> ProfileClient::RevertPhoneChange(
+    const v1::RevertPhoneChangeRequest& request) const {
+  return RevertPhoneChange(request, options_);
+}
+
+absl::StatusOr<v1::CommonResponse> ProfileClient::RevertPhoneChange(
+    const v1::RevertPhoneChangeRequest& request,
+    const Options& options) const {
+  return Call(stub_.get(), &Stub::RevertPhoneChange, request, options);
 }
 
 grpc::ChannelArguments ProfileChannelArguments() {

@@ -44,9 +44,14 @@
 //     answer. A key is per logical call: reusing one with a different
 //     request is INVALID_ARGUMENT, api code 1004.
 // UpdatePhoneVerification is never retried: a repeat would fail on the
-// code the first attempt used up. A service config applies per method and
-// cannot look at metadata, which is why SendPhoneCode always has a key. A
-// channel made otherwise (grpc::CreateChannel()) does not retry.
+// code the first attempt used up. Nor is RevertPhoneChange: a revert token
+// is single use and the server keeps no answer to replay, so a repeat of a
+// revert that succeeded but whose answer was lost answers NOT_FOUND (api
+// code 2320); a caller that gets UNAVAILABLE or DEADLINE_EXCEEDED from it
+// must read the profile to learn whether the revert happened. A service
+// config applies per method and cannot look at metadata, which is why
+// SendPhoneCode always has a key. A channel made otherwise
+// (grpc::CreateChannel()) does not retry.
 //
 // Thread-safety: a ProfileClient is immutable after construction; any number
 // of threads may call its methods concurrently (the calls block the calling
@@ -152,6 +157,18 @@ class ProfileClient {
       const v1::GetProfileRequest& request) const;
   absl::StatusOr<v1::GetProfileResponse> GetProfile(
       const v1::GetProfileRequest& request, const Options& options) const;
+
+  // Undoes a phone change with the revert token texted to the phone it
+  // removed. The token is the proof: the server reads no user identity for
+  // it, so Options::user_id and Options::bearer_token may be empty (they
+  // are sent if set, and ignored). Never retried (see the top of this
+  // file): a second call with a token already spent is NOT_FOUND, api code
+  // 2320.
+  absl::StatusOr<v1::CommonResponse> RevertPhoneChange(
+      const v1::RevertPhoneChangeRequest& request) const;
+  absl::StatusOr<v1::CommonResponse> RevertPhoneChange(
+      const v1::RevertPhoneChangeRequest& request,
+      const Options& options) const;
 
   // Returns the Options given at construction.
   const Options& options() const { return options_; }

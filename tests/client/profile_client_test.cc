@@ -188,6 +188,35 @@ TEST_F(ProfileClientMockTest, PerCallOptionsReplaceTheDefaults) {
   EXPECT_LE(absl::FromChrono(deadline), after + absl::Milliseconds(250));
 }
 
+TEST_F(ProfileClientMockTest, RevertSendsTheTokenWithoutIdentityOrKey) {
+  Metadata sent = {{"sentinel", "x"}};
+  EXPECT_CALL(*stub_, RevertPhoneChange(_, _, _))
+      .WillOnce([&](grpc::ClientContext* context,
+                    const v1::RevertPhoneChangeRequest& request,
+                    v1::CommonResponse* response) {
+        sent = grpc::testing::ClientContextTestPeer(context)
+                   .GetSendInitialMetadata();
+        EXPECT_EQ(request.revert_token(), "rtok");
+        response->set_status_code(200);
+        response->set_request_id("rev-1");
+        return grpc::Status::OK;
+      });
+
+  // The token is the proof: no user id is needed, and unlike SendPhoneCode
+  // no idempotency key goes out.
+  ProfileClient::Options options;
+  options.request_id = "rev-1";
+  v1::RevertPhoneChangeRequest request;
+  request.set_revert_token("rtok");
+  absl::StatusOr<v1::CommonResponse> response =
+      client_->RevertPhoneChange(request, options);
+
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_EQ(response->status_code(), 200);
+  EXPECT_EQ(response->request_id(), "rev-1");
+  EXPECT_THAT(sent, ElementsAre(Pair("x-request-id", "rev-1")));
+}
+
 TEST_F(ProfileClientMockTest, InfiniteTimeoutSetsNoDeadline) {
   std::chrono::system_clock::time_point deadline;
   EXPECT_CALL(*stub_, GetProfile(_, _, _))
@@ -319,6 +348,8 @@ struct SeenCall {
 //                            server's own x-request-id "srv-req-9".
 //   SendPhoneCode            RESOURCE_EXHAUSTED, x-api-code 2100,
 //                            retry-after 42, x-request-id echoed.
+//   RevertPhoneChange        NOT_FOUND, x-api-code 2320, x-request-id
+//                            echoed.
 // Thread-safety: thread-safe; calls arrive on gRPC's threads.
 class RecordingService final : public v1::ProfileService::CallbackService {
  public:
@@ -365,6 +396,17 @@ class RecordingService final : public v1::ProfileService::CallbackService {
     context->AddTrailingMetadata("retry-after", "42");
     return Finish(context, grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
                                         "codes requested too frequently"));
+  }
+
+  grpc::ServerUnaryReactor* RevertPhoneChange(
+      grpc::CallbackServerContext* context,
+      const v1::RevertPhoneChangeRequest*, v1::CommonResponse*) override {
+    SeenCall seen = Record(context);
+    context->AddTrailingMetadata("x-api-code", "2320");
+    context->AddTrailingMetadata("x-request-id", seen.metadata["x-request-id"]);
+    return Finish(context,
+                  grpc::Status(grpc::StatusCode::NOT_FOUND,
+                               "the revert token is unknown, expired or used"));
   }
 
  private:
@@ -482,6 +524,23 @@ TEST_F(ProfileClientWireTest, ResourceExhaustedCarriesRetryAfter) {
   EXPECT_EQ(RequestIdOf(status), "req-1");
 }
 
+TEST_F(ProfileClientWireTest, RevertErrorCarriesApiCode) {
+  ProfileClient client(channel_, FullOptions());
+  v1::RevertPhoneChangeRequest request;
+  request.set_revert_token("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+  absl::Status status = client.RevertPhoneChange(request).status();
+
+  EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(status.message(), "the revert token is unknown, expired or used");
+  EXPECT_EQ(ApiCodeOf(status), 2320);
+  EXPECT_EQ(RequestIdOf(status), "req-1");
+  EXPECT_EQ(RetryAfterOf(status), -1);
+  EXPECT_THAT(service_.last().metadata,
+              ElementsAre(Pair("x-authing-lang", "zh-CN"),
+                          Pair("x-request-id", "req-1"),
+                          Pair("x-user-id", "u1")));
+}
+
 TEST(ProfileClientNoServerTest, UnreachableServerIsUnavailable) {
   // Port 1 on loopback: nothing listens, the connection is refused at once.
   ProfileClient::Options options;
@@ -546,6 +605,14 @@ class FlakyService final : public v1::ProfileService::CallbackService {
     response->set_status_code(200);
     response->mutable_data()->set_expires_in(300);
     return Answer(context, "send " + request->phone_number());
+  }
+
+  grpc::ServerUnaryReactor* RevertPhoneChange(
+      grpc::CallbackServerContext* context,
+      const v1::RevertPhoneChangeRequest* request,
+      v1::CommonResponse* response) override {
+    response->set_status_code(200);
+    return Answer(context, "revert " + request->revert_token());
   }
 
  private:
@@ -659,6 +726,20 @@ TEST_F(ProfileClientRetryTest, UpdatePhoneVerificationIsNotRetried) {
   EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(ApiCodeOf(status), 5003);
   EXPECT_EQ(service_.keys().size(), 1u);
+}
+
+// A revert token is single use: a blind repeat of a revert whose answer
+// was lost would answer 2320, so the client leaves the decision to its
+// caller.
+TEST_F(ProfileClientRetryTest, RevertPhoneChangeIsNotRetried) {
+  ProfileClient client(target(), grpc::InsecureChannelCredentials(),
+                       FullOptions());
+  v1::RevertPhoneChangeRequest request;
+  request.set_revert_token("rtok");
+  absl::Status status = client.RevertPhoneChange(request).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(ApiCodeOf(status), 5003);
+  EXPECT_THAT(service_.keys(), ElementsAre("-"));
 }
 
 TEST_F(ProfileClientRetryTest, PlainChannelDoesNotRetry) {
