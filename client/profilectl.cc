@@ -4,6 +4,7 @@
 //   profilectl --user_id=u1 verify +86 18800008888 123456
 //   profilectl --user_id=u1 update <updatePhoneToken>
 //   profilectl --user_id=u1 --lang=zh-CN get
+//   profilectl revert <revertToken>     # no --user_id: the token is the proof
 //   PROFILE_BEARER_TOKEN=eyJ... profilectl get          # --auth=jwt servers
 //   profilectl --tls_ca_file=ca.pem --tls_cert_file=client.pem
 //       --tls_key_file=client.key --user_id=u1 get      # mutual TLS
@@ -45,7 +46,8 @@
 ABSL_FLAG(std::string, target, "127.0.0.1:50051",
           "Address of the profile service, host:port.");
 ABSL_FLAG(std::string, user_id, "",
-          "The caller's user id, sent as x-user-id. Required.");
+          "The caller's user id, sent as x-user-id. Required, but for "
+          "revert, which sends none.");
 ABSL_FLAG(std::string, request_id, "",
           "Request id sent as x-request-id, [A-Za-z0-9._:-], at most 64 "
           "chars. The server generates one when empty.");
@@ -93,13 +95,18 @@ Commands:
       Spends the token and binds the new phone to the account.
   get
       Prints the caller's profile.
+  revert <token>
+      Undoes a phone change with the revert token texted to the phone it
+      removed. Needs no --user_id and sends no identity: the token is the
+      proof. Never retried: a spent token answers NOT_FOUND (api code 2320).
 
 Flags:
   --target=127.0.0.1:50051  --user_id=ID  --request_id=ID  --lang=zh-CN
   --timeout=5s  --tls_ca_file=ca.pem  --tls_cert_file=client.pem
   --tls_key_file=client.key  --bearer_token_file=jwt.txt  --idempotency_key=K
 --user_id is required unless a bearer token is given (--bearer_token_file or
-$PROFILE_BEARER_TOKEN).
+$PROFILE_BEARER_TOKEN), but for revert. A token that starts with "-" goes
+after "--", or it reads as a flag: profilectl revert -- -Xk3...
 Run with --help for details.)";
 
 // Prints `problem` and the usage to stderr; returns the usage exit code.
@@ -312,6 +319,7 @@ int Run(const std::string& command, const std::vector<std::string>& args) {
   v1::SendPhoneCodeRequest send_code;
   v1::UpdatePhoneVerificationRequest verify;
   v1::UpdatePhoneRequest update;
+  v1::RevertPhoneChangeRequest revert;
   if (command == "send-code") {
     if (args.size() != 3) return UsageError("send-code takes 3 arguments");
     v1::PhoneCodePurpose purpose;
@@ -343,23 +351,32 @@ int Run(const std::string& command, const std::vector<std::string>& args) {
     update.set_update_phone_token(args[0]);
   } else if (command == "get") {
     if (!args.empty()) return UsageError("get takes no arguments");
+  } else if (command == "revert") {
+    if (args.size() != 1) return UsageError("revert takes 1 argument");
+    revert.set_revert_token(args[0]);
   } else {
     return UsageError(absl::StrCat("unknown command \"", command, "\""));
   }
 
   ProfileClient::Options options;
-  options.user_id = absl::GetFlag(FLAGS_user_id);
   options.request_id = absl::GetFlag(FLAGS_request_id);
   options.language = absl::GetFlag(FLAGS_lang);
   options.timeout = absl::GetFlag(FLAGS_timeout);
   options.idempotency_key = absl::GetFlag(FLAGS_idempotency_key);
-  absl::StatusOr<std::string> bearer = BearerToken();
-  if (!bearer.ok()) return UsageError(std::string(bearer.status().message()));
-  options.bearer_token = *std::move(bearer);
-  if (options.user_id.empty() && options.bearer_token.empty()) {
-    return UsageError(
-        "--user_id is required (or a bearer token: --bearer_token_file or "
-        "$PROFILE_BEARER_TOKEN)");
+  // A revert is made by whoever holds the old phone, who may have lost the
+  // account: it carries no identity, and the server reads none.
+  if (command != "revert") {
+    options.user_id = absl::GetFlag(FLAGS_user_id);
+    absl::StatusOr<std::string> bearer = BearerToken();
+    if (!bearer.ok()) {
+      return UsageError(std::string(bearer.status().message()));
+    }
+    options.bearer_token = *std::move(bearer);
+    if (options.user_id.empty() && options.bearer_token.empty()) {
+      return UsageError(
+          "--user_id is required (or a bearer token: --bearer_token_file or "
+          "$PROFILE_BEARER_TOKEN)");
+    }
   }
   if (options.timeout <= absl::ZeroDuration()) {
     return UsageError("--timeout must be positive");
@@ -369,7 +386,8 @@ int Run(const std::string& command, const std::vector<std::string>& args) {
       Credentials();
   if (!credentials.ok()) return CallError(credentials.status());
   // With the retry policy of profile_client.h: UNAVAILABLE is retried for
-  // get, update and send-code (which always carries an idempotency key).
+  // get, update and send-code (which always carries an idempotency key);
+  // never for verify and revert.
   ProfileClient client(absl::GetFlag(FLAGS_target), *credentials, options);
 
   if (command == "send-code") return Report(client.SendPhoneCode(send_code));
@@ -377,6 +395,7 @@ int Run(const std::string& command, const std::vector<std::string>& args) {
     return Report(client.UpdatePhoneVerification(verify));
   }
   if (command == "update") return Report(client.UpdatePhone(update));
+  if (command == "revert") return Report(client.RevertPhoneChange(revert));
   return Report(client.GetProfile(v1::GetProfileRequest()));
 }
 

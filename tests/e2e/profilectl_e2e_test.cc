@@ -1,6 +1,7 @@
 // profilectl against the real profile_server binary: mutual TLS with a
 // client certificate, JWT identity from --bearer_token_file and
-// $PROFILE_BEARER_TOKEN, --idempotency_key, and its output, which must be
+// $PROFILE_BEARER_TOKEN, --idempotency_key, `revert` with the token of the
+// notice texted to the old phone, and its output, which must be
 // byte for byte what grpcurl prints for the same response (jsonpb with
 // Indent "  ": names from the descriptors, zero values left out, Go's
 // string escaping).
@@ -17,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -31,13 +33,20 @@ using ::profile::testing::ServerProcess;
 using ::profile::testing::SignJwt;
 using ::profile::testing::TestDir;
 using ::profile::testing::TestPki;
+using ::testing::AllOf;
+using ::testing::Ge;
 using ::testing::HasSubstr;
+using ::testing::Le;
+using ::testing::MatchesRegex;
 using ::testing::Not;
 
 const char kServer[] = PROFILE_SERVER_BINARY;
 const char kCtl[] = PROFILECTL_BINARY;
 constexpr char kTestPhone[] = "+8613800138000";
 constexpr char kTestCode[] = "246810";
+// A second test number, for an account that moves between two.
+constexpr char kOtherTestPhone[] = "+8613800138001";
+constexpr char kOtherTestCode[] = "135790";
 
 struct CtlResult {
   int exit_code = -1;
@@ -118,6 +127,24 @@ class ProfilectlE2eTest : public ::testing::Test {
     return flags;
   }
 
+  // Returns the first line of the outbox whose `type` is `type`, waiting
+  // up to 10 s for the relay that delivers notices; null if none came.
+  nlohmann::json WaitForOutbox(const std::string& type) const {
+    const absl::Time deadline = absl::Now() + absl::Seconds(10);
+    do {
+      std::ifstream in(outbox_);
+      for (std::string line; std::getline(in, line);) {
+        nlohmann::json parsed = nlohmann::json::parse(
+            line, /*cb=*/nullptr, /*allow_exceptions=*/false);
+        if (parsed.is_object() && parsed.value("type", "") == type) {
+          return parsed;
+        }
+      }
+      absl::SleepFor(absl::Milliseconds(20));
+    } while (absl::Now() < deadline);
+    return nullptr;
+  }
+
   int OutboxLines() const {
     std::ifstream in(outbox_);
     int lines = 0;
@@ -190,7 +217,8 @@ TEST_F(ProfilectlE2eTest, MutualTlsFlowPrintsWhatGrpcurlPrints) {
   // Spent, then retried: the same answer both times.
   for (int attempt = 0; attempt < 2; ++attempt) {
     got = RunCtl(scratch_, With(tls, {"--user_id=alice", "--request_id=req-4",
-                                      "--lang=zh-CN", "update", token}));
+                                      "--lang=zh-CN", "update", "--",
+                                      token}));
     ASSERT_EQ(got.exit_code, 0) << got.err;
     EXPECT_EQ(got.out,
               "{\n"
@@ -344,6 +372,124 @@ TEST_F(ProfilectlE2eTest, BearerTokenFromFileOrEnvironment) {
   EXPECT_THAT(got.err, Not(HasSubstr(bad_token)));
   EXPECT_EQ(server.Stop(SIGTERM), 0);
   EXPECT_THAT(server.log(), Not(HasSubstr(jwt)));
+}
+
+TEST_F(ProfilectlE2eTest, RevertUndoesAChangeOnceAndLocksTheAccount) {
+  ServerProcess server;
+  ASSERT_TRUE(server.Start(
+      kServer, {absl::StrCat("--test_phone_codes=", kTestPhone, ":", kTestCode,
+                             ",", kOtherTestPhone, ":", kOtherTestCode),
+                "--sms_sender=outbox:" + outbox_}))
+      << server.log();
+  const std::string target = Target(server);
+
+  // dave binds the first number, then moves to the second, proving both
+  // (--verify_old_phone is on by default). Test numbers have fixed codes.
+  CtlResult got = RunCtl(scratch_, {target, "--user_id=dave", "verify", "+86",
+                                    "13800138000", kTestCode});
+  ASSERT_EQ(got.exit_code, 0) << got.err;
+  std::smatch match;
+  const std::regex token_line("[\\s\\S]*\"updatePhoneToken\": "
+                              "\"([A-Za-z0-9_-]{43})\"[\\s\\S]*");
+  ASSERT_TRUE(std::regex_match(got.out, match, token_line)) << got.out;
+  // Tokens are base64url: one in 64 starts with "-", which only "--" keeps
+  // from reading as a flag.
+  got = RunCtl(scratch_, {target, "--user_id=dave", "update", "--", match[1]});
+  ASSERT_EQ(got.exit_code, 0) << got.err;
+
+  got = RunCtl(scratch_, {target, "--user_id=dave", "verify", "+86",
+                          "13800138001", kOtherTestCode, "+86", "13800138000",
+                          kTestCode});
+  ASSERT_EQ(got.exit_code, 0) << got.err;
+  ASSERT_TRUE(std::regex_match(got.out, match, token_line)) << got.out;
+  got = RunCtl(scratch_, {target, "--user_id=dave", "update", "--", match[1]});
+  ASSERT_EQ(got.exit_code, 0) << got.err;
+
+  // The first number is told, with the token that undoes the change.
+  const nlohmann::json notice = WaitForOutbox("phone_changed_notice");
+  ASSERT_TRUE(notice.is_object()) << "no phone_changed_notice in the outbox\n"
+                                  << server.log();
+  EXPECT_EQ(notice.value("phone_e164", ""), kTestPhone);
+  // Whole seconds left of --revert_window (168h) when the relay sent it.
+  EXPECT_THAT(notice.value("revert_expires_in", 0),
+              AllOf(Ge(168 * 3600 - 10), Le(168 * 3600)));
+  const std::string revert_token = notice.value("revert_token", "");
+  ASSERT_TRUE(std::regex_match(revert_token, std::regex("[A-Za-z0-9_-]{43}")))
+      << notice.dump();
+  EXPECT_EQ(notice.value("text", ""),
+            "Profile: the phone of your account was changed to "
+            "+86*******8001 and this number was unlinked. If this was not "
+            "you, undo it within 7 days with the revert token " +
+                revert_token);
+
+  // No --user_id: the token is the proof.
+  got = RunCtl(scratch_, {target, "--request_id=rev-1", "revert", "--",
+                          revert_token});
+  ASSERT_EQ(got.exit_code, 0) << got.err;
+  EXPECT_EQ(got.out,
+            "{\n"
+            "  \"statusCode\": 200,\n"
+            "  \"message\": \"success\",\n"
+            "  \"requestId\": \"rev-1\"\n"
+            "}\n");
+  EXPECT_EQ(got.err, "");
+
+  got = RunCtl(scratch_, {target, "--user_id=dave", "--request_id=get-1",
+                          "get"});
+  ASSERT_EQ(got.exit_code, 0) << got.err;
+  EXPECT_EQ(got.out,
+            "{\n"
+            "  \"statusCode\": 200,\n"
+            "  \"message\": \"success\",\n"
+            "  \"requestId\": \"get-1\",\n"
+            "  \"data\": {\n"
+            "    \"userId\": \"dave\",\n"
+            "    \"phoneCountryCode\": \"+86\",\n"
+            "    \"phoneNumber\": \"13800138000\",\n"
+            "    \"phoneE164\": \"+8613800138000\"\n"
+            "  }\n"
+            "}\n");
+
+  // The number the revert removed is told too, without a token.
+  const nlohmann::json unlinked = WaitForOutbox("phone_unlinked_notice");
+  ASSERT_TRUE(unlinked.is_object()) << server.log();
+  EXPECT_EQ(unlinked.value("phone_e164", ""), kOtherTestPhone);
+  EXPECT_FALSE(unlinked.contains("revert_token")) << unlinked.dump();
+
+  // Single use.
+  got = RunCtl(scratch_, {target, "--request_id=rev-2", "revert", "--",
+                          revert_token});
+  EXPECT_EQ(got.exit_code, 1);
+  EXPECT_EQ(got.out, "");
+  EXPECT_EQ(got.err,
+            "error: NOT_FOUND (api code 2320): the revert token is unknown, "
+            "expired or used [request id rev-2]\n");
+
+  got = RunCtl(scratch_, {target, "--request_id=rev-3", "revert",
+                          "not-a-token"});
+  EXPECT_EQ(got.exit_code, 1);
+  EXPECT_EQ(got.out, "");
+  EXPECT_EQ(got.err,
+            "error: INVALID_ARGUMENT (api code 1001): revert_token: is not a "
+            "revert token from a phone-change notice [request id rev-3]\n");
+
+  got = RunCtl(scratch_, {target, "revert"});
+  EXPECT_EQ(got.exit_code, 2);
+  EXPECT_THAT(got.err, HasSubstr("revert takes 1 argument"));
+
+  // dave's phone changes are locked now (--change_lock_after_revert, 24h).
+  got = RunCtl(scratch_, {target, "--user_id=dave", "--request_id=chg-1",
+                          "verify", "+86", "13800138001", kOtherTestCode,
+                          "+86", "13800138000", kTestCode});
+  EXPECT_EQ(got.exit_code, 1);
+  EXPECT_EQ(got.out, "");
+  EXPECT_THAT(got.err,
+              MatchesRegex("error: FAILED_PRECONDITION \\(api code 2330\\): "
+                           "phone changes of this account are locked after a "
+                           "revert until "
+                           "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z "
+                           "\\[request id chg-1\\]\n"));
+  EXPECT_EQ(server.Stop(SIGTERM), 0);
 }
 
 }  // namespace
