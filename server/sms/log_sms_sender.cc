@@ -11,10 +11,17 @@ class LogSmsSender final : public SmsSender {
 
   absl::Status Send(const SmsMessage& message) override {
     // The one place a code reaches the log, by design of this sender.
-    Log(LogLevel::kInfo, "sms (log sender, local use only)",
-        {{"phone_e164", message.phone_e164},
-         {"purpose", CodePurposeName(message.purpose)},
-         {"sms_text", message.text}});
+    if (message.type == SmsType::kVerificationCode) {
+      Log(LogLevel::kInfo, "sms (log sender, local use only)",
+          {{"phone_e164", message.phone_e164},
+           {"purpose", CodePurposeName(message.purpose)},
+           {"sms_text", message.text}});
+    } else {
+      Log(LogLevel::kInfo, "sms (log sender, local use only)",
+          {{"phone_e164", message.phone_e164},
+           {"type", SmsTypeName(message.type)},
+           {"sms_text", message.text}});
+    }
     return absl::OkStatus();
   }
 };
