@@ -16,7 +16,8 @@ InMemoryCore::InMemoryCore(InMemoryCoreOptions options)
     : options_(std::move(options)) {
   assert(options_.clock != nullptr);
   assert(options_.sms != nullptr);
-  users_ = NewInMemoryUserStore();
+  // Revert windows, locks and notice retries follow the test's clock too.
+  users_ = NewInMemoryUserStore(options_.clock);
   tokens_ = NewTokenStore();
   InMemoryCodeStoreOptions code_options;
   code_options.max_codes = options_.max_codes;

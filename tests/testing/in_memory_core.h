@@ -13,7 +13,11 @@
 //   memory.core()->SendCode(caller, {"+86", "138 0013 8001", kNew});
 //
 // No store runs a sweeper thread (every sweep_interval is zero): a test that
-// wants expired entries gone calls SweepExpired() itself.
+// wants expired entries gone calls SweepExpired() itself. Every store, the
+// user store's revert windows, locks and outbox included, reads the test's
+// clock. The core's notice relay does run its thread (NewCore() starts it):
+// a test that needs the notices delivered at a known point calls
+// relay()->RunOnce() and waits for the outbox to be empty.
 //
 // Thread-safety: the stores and the core are safe to call concurrently; the
 // Reset*() methods replace them and must not race with any call.
@@ -32,6 +36,7 @@
 #include "server/core/phone_change.h"
 #include "server/idempotency/idempotency_store.h"
 #include "server/limits/send_limiter.h"
+#include "server/notices/notice_relay.h"
 #include "server/sms/sms_sender.h"
 #include "server/token/token_store.h"
 #include "server/users/user_store.h"
@@ -63,6 +68,9 @@ class InMemoryCore {
 
   const InMemoryCoreOptions& options() const { return options_; }
   PhoneChange* core() const { return &core_->phone_change(); }
+  // The core's notice relay. Its thread delivers what changes queue;
+  // RunOnce() delivers what is due now, in the caller's thread.
+  NoticeRelay* relay() const { return &core_->relay(); }
   UserStore* users() const { return users_.get(); }
   TokenStore* tokens() const { return tokens_.get(); }
   CodeStore* codes() const { return codes_.get(); }
