@@ -13,11 +13,13 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/common/api_error.h"
+#include "tests/testing/fake_clock.h"
 #include "tests/testing/status_matchers.h"
 
 namespace profile {
 namespace {
 
+using ::profile::testing::FakeClock;
 using ::profile::testing::IsOk;
 using ::profile::testing::StatusIs;
 
@@ -291,6 +293,250 @@ TEST(UserStoreTest, ManyUsersSwappingPhonesKeepTheIndexConsistent) {
     EXPECT_EQ(OwnerOf(*store, p), user);
   }
   EXPECT_EQ(owned, with_phone);
+}
+
+// Revert tokens and notices: the store keeps the tokens' digests; any
+// string stands for one here.
+
+constexpr absl::Duration kWindow = absl::Hours(1);
+constexpr absl::Duration kLock = absl::Hours(24);
+
+// What a change that replaces a phone commits: its revert token's digest
+// and, if `notify`, the kPhoneChanged notice to `old_phone`.
+ChangeRecord Revertible(absl::string_view token_hash,
+                        absl::string_view old_phone = "",
+                        absl::string_view new_phone = "") {
+  ChangeRecord record;
+  record.request_id = "req-change";
+  record.revert_token_hash = std::string(token_hash);
+  record.revert_window = kWindow;
+  if (!old_phone.empty()) {
+    record.notify = true;
+    record.notice.type = NoticeType::kPhoneChanged;
+    record.notice.user_id = "u1";
+    record.notice.phone_e164 = std::string(old_phone);
+    record.notice.new_phone_e164 = std::string(new_phone);
+    record.notice.sealed_revert_token = "sealed";
+    record.notice.request_id = "req-change";
+  }
+  return record;
+}
+
+RevertRequest RevertOf(absl::string_view token_hash) {
+  RevertRequest request;
+  request.token_hash = std::string(token_hash);
+  request.lock_for = kLock;
+  request.request_id = "req-revert";
+  return request;
+}
+
+auto IsRevertNotFound() {
+  return StatusIs(absl::StatusCode::kNotFound, ApiCode::kRevertTokenNotFound);
+}
+auto IsLocked() {
+  return StatusIs(absl::StatusCode::kFailedPrecondition,
+                  ApiCode::kChangesLocked);
+}
+
+std::vector<Notice> LeaseAll(UserStore& store) {
+  absl::StatusOr<std::vector<Notice>> due =
+      store.notices()->Lease(16, absl::Seconds(60));
+  EXPECT_THAT(due, IsOk());
+  return due.ok() ? *due : std::vector<Notice>();
+}
+
+class UserStoreRevertTest : public ::testing::Test {
+ protected:
+  std::shared_ptr<FakeClock> clock_ = std::make_shared<FakeClock>();
+  std::unique_ptr<UserStore> store_ = NewInMemoryUserStore(clock_);
+};
+
+TEST_F(UserStoreRevertTest, RestoresTheOldPhoneWhateverThePhoneIsNow) {
+  ASSERT_THAT(store_->ChangePhone("u1", "", kPhoneA), IsOk());
+  ASSERT_THAT(store_->ChangePhone("u1", kPhoneA, kPhoneB, Revertible("t1")),
+              IsOk());
+  ASSERT_THAT(store_->ChangePhone("u1", kPhoneB, kPhoneC), IsOk());
+  absl::StatusOr<RevertOutcome> reverted = store_->Revert(RevertOf("t1"));
+  ASSERT_THAT(reverted, IsOk());
+  EXPECT_EQ(reverted->user_id, "u1");
+  EXPECT_EQ(reverted->restored_phone, kPhoneA);
+  EXPECT_EQ(reverted->removed_phone, kPhoneC);
+  EXPECT_EQ(PhoneOf(*store_, "u1"), kPhoneA);
+  EXPECT_EQ(OwnerOf(*store_, kPhoneA), "u1");
+  EXPECT_EQ(OwnerOf(*store_, kPhoneB), "");
+  EXPECT_EQ(OwnerOf(*store_, kPhoneC), "");
+}
+
+TEST_F(UserStoreRevertTest, TokenIsSingleUse) {
+  ASSERT_THAT(store_->ChangePhone("u1", "", kPhoneA), IsOk());
+  ASSERT_THAT(store_->ChangePhone("u1", kPhoneA, kPhoneB, Revertible("t1")),
+              IsOk());
+  ASSERT_THAT(store_->Revert(RevertOf("t1")), IsOk());
+  EXPECT_THAT(store_->Revert(RevertOf("t1")), IsRevertNotFound());
+  EXPECT_THAT(store_->Revert(RevertOf("never-issued")), IsRevertNotFound());
+  EXPECT_EQ(PhoneOf(*store_, "u1"), kPhoneA);
+}
+
+TEST_F(UserStoreRevertTest, TokenExpiresAfterItsWindow) {
+  ASSERT_THAT(store_->ChangePhone("u1", "", kPhoneA), IsOk());
+  ASSERT_THAT(store_->ChangePhone("u1", kPhoneA, kPhoneB, Revertible("t1")),
+              IsOk());
+  ASSERT_THAT(store_->ChangePhone("u2", "", kPhoneC), IsOk());
+  ASSERT_THAT(store_->ChangePhone("u2", kPhoneC, kPhoneA, Revertible("t2")),
+              IsOk());
+  // t2 was issued at the same time: it still works just before the end.
+  clock_->Advance(kWindow - absl::Nanoseconds(1));
+  EXPECT_THAT(store_->Revert(RevertOf("t2")), IsOk());
+  clock_->Advance(absl::Nanoseconds(1));
+  EXPECT_THAT(store_->Revert(RevertOf("t1")), IsRevertNotFound());
+  EXPECT_EQ(PhoneOf(*store_, "u1"), kPhoneB);
+}
+
+TEST_F(UserStoreRevertTest, RevertOfAnEarlierChangeVoidsTheLaterTokens) {
+  ASSERT_THAT(store_->ChangePhone("u1", "", kPhoneA), IsOk());
+  ASSERT_THAT(store_->ChangePhone("u1", kPhoneA, kPhoneB, Revertible("t1")),
+              IsOk());
+  ASSERT_THAT(store_->ChangePhone("u1", kPhoneB, kPhoneC, Revertible("t2")),
+              IsOk());
+  absl::StatusOr<RevertOutcome> reverted = store_->Revert(RevertOf("t1"));
+  ASSERT_THAT(reverted, IsOk());
+  EXPECT_EQ(reverted->restored_phone, kPhoneA);
+  EXPECT_EQ(reverted->removed_phone, kPhoneC);
+  EXPECT_EQ(PhoneOf(*store_, "u1"), kPhoneA);
+  EXPECT_THAT(store_->Revert(RevertOf("t2")), IsRevertNotFound());
+  EXPECT_EQ(PhoneOf(*store_, "u1"), kPhoneA);
+}
+
+TEST_F(UserStoreRevertTest, OldPhoneTakenIsAlreadyExistsAndTheTokenStays) {
+  ASSERT_THAT(store_->ChangePhone("u1", "", kPhoneA), IsOk());
+  ASSERT_THAT(store_->ChangePhone("u1", kPhoneA, kPhoneB, Revertible("t1")),
+              IsOk());
+  ASSERT_THAT(store_->ChangePhone("u2", "", kPhoneA), IsOk());
+  EXPECT_THAT(store_->Revert(RevertOf("t1")), IsTaken());
+  EXPECT_EQ(PhoneOf(*store_, "u1"), kPhoneB);
+  EXPECT_EQ(OwnerOf(*store_, kPhoneA), "u2");
+  // Not locked by the failed revert.
+  absl::StatusOr<PhoneBindings> bindings = store_->Lookup("u1", kPhoneA);
+  ASSERT_THAT(bindings, IsOk());
+  EXPECT_EQ(bindings->changes_locked_until, absl::InfinitePast());
+
+  ASSERT_THAT(store_->ChangePhone("u2", kPhoneA, kPhoneC), IsOk());
+  absl::StatusOr<RevertOutcome> reverted = store_->Revert(RevertOf("t1"));
+  ASSERT_THAT(reverted, IsOk());
+  EXPECT_EQ(reverted->removed_phone, kPhoneB);
+  EXPECT_EQ(PhoneOf(*store_, "u1"), kPhoneA);
+  EXPECT_EQ(PhoneOf(*store_, "u2"), kPhoneC);
+}
+
+TEST_F(UserStoreRevertTest, LocksChangesOfTheAccountUntilTheLockEnds) {
+  ASSERT_THAT(store_->ChangePhone("u1", "", kPhoneA), IsOk());
+  ASSERT_THAT(store_->ChangePhone("u1", kPhoneA, kPhoneB, Revertible("t1")),
+              IsOk());
+  absl::StatusOr<PhoneBindings> bindings = store_->Lookup("u1", kPhoneC);
+  ASSERT_THAT(bindings, IsOk());
+  EXPECT_EQ(bindings->changes_locked_until, absl::InfinitePast());
+
+  const absl::Time reverted_at = clock_->Now();
+  ASSERT_THAT(store_->Revert(RevertOf("t1")), IsOk());
+  bindings = store_->Lookup("u1", kPhoneC);
+  ASSERT_THAT(bindings, IsOk());
+  EXPECT_EQ(bindings->changes_locked_until, reverted_at + kLock);
+  EXPECT_THAT(store_->ChangePhone("u1", kPhoneA, kPhoneC), IsLocked());
+  // Only that account.
+  EXPECT_THAT(store_->ChangePhone("u2", "", kPhoneB), IsOk());
+
+  clock_->Set(reverted_at + kLock - absl::Nanoseconds(1));
+  EXPECT_THAT(store_->ChangePhone("u1", kPhoneA, kPhoneC), IsLocked());
+  EXPECT_EQ(PhoneOf(*store_, "u1"), kPhoneA);
+  clock_->Set(reverted_at + kLock);
+  EXPECT_THAT(store_->ChangePhone("u1", kPhoneA, kPhoneC), IsOk());
+  EXPECT_EQ(PhoneOf(*store_, "u1"), kPhoneC);
+}
+
+TEST_F(UserStoreRevertTest, ChangeCommitsItsNoticeOnlyWhenAsked) {
+  ASSERT_THAT(store_->ChangePhone("u1", "", kPhoneA), IsOk());
+  ASSERT_THAT(store_->ChangePhone("u1", kPhoneA, kPhoneB, Revertible("t1")),
+              IsOk());
+  EXPECT_THAT(LeaseAll(*store_), ::testing::IsEmpty());
+  const absl::Time changed_at = clock_->Now();
+  ASSERT_THAT(store_->ChangePhone("u1", kPhoneB, kPhoneC,
+                                  Revertible("t2", kPhoneB, kPhoneC)),
+              IsOk());
+  const std::vector<Notice> due = LeaseAll(*store_);
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_GT(due[0].id, 0);
+  EXPECT_EQ(due[0].type, NoticeType::kPhoneChanged);
+  EXPECT_EQ(due[0].user_id, "u1");
+  EXPECT_EQ(due[0].phone_e164, kPhoneB);
+  EXPECT_EQ(due[0].new_phone_e164, kPhoneC);
+  EXPECT_EQ(due[0].sealed_revert_token, "sealed");
+  EXPECT_EQ(due[0].request_id, "req-change");
+  EXPECT_EQ(due[0].created_at, changed_at);
+  EXPECT_EQ(due[0].attempts, 1);
+}
+
+TEST_F(UserStoreRevertTest, RevertThatUnlinksANumberQueuesItsNotice) {
+  ASSERT_THAT(store_->ChangePhone("u1", "", kPhoneA), IsOk());
+  ASSERT_THAT(store_->ChangePhone("u1", kPhoneA, kPhoneB, Revertible("t1")),
+              IsOk());
+  RevertRequest request = RevertOf("t1");
+  request.language = Language::kChinese;
+  ASSERT_THAT(store_->Revert(request), IsOk());
+  const std::vector<Notice> due = LeaseAll(*store_);
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].type, NoticeType::kPhoneUnlinked);
+  EXPECT_EQ(due[0].user_id, "u1");
+  EXPECT_EQ(due[0].phone_e164, kPhoneB);
+  EXPECT_EQ(due[0].language, Language::kChinese);
+  EXPECT_EQ(due[0].request_id, "req-revert");
+}
+
+TEST_F(UserStoreRevertTest, RevertThatUnlinksNothingQueuesNothing) {
+  ASSERT_THAT(store_->ChangePhone("u1", "", kPhoneA), IsOk());
+  ASSERT_THAT(store_->ChangePhone("u1", kPhoneA, kPhoneB, Revertible("t1")),
+              IsOk());
+  ASSERT_THAT(store_->ChangePhone("u1", kPhoneB, kPhoneA), IsOk());
+  absl::StatusOr<RevertOutcome> reverted = store_->Revert(RevertOf("t1"));
+  ASSERT_THAT(reverted, IsOk());
+  EXPECT_EQ(reverted->restored_phone, kPhoneA);
+  EXPECT_EQ(reverted->removed_phone, "");
+  EXPECT_THAT(LeaseAll(*store_), ::testing::IsEmpty());
+}
+
+TEST_F(UserStoreRevertTest, LeaseHoldsRetryDelaysDeliveredRemoves) {
+  ASSERT_THAT(store_->ChangePhone("u1", "", kPhoneA), IsOk());
+  const absl::Time changed_at = clock_->Now();
+  ASSERT_THAT(store_->ChangePhone("u1", kPhoneA, kPhoneB,
+                                  Revertible("t1", kPhoneA, kPhoneB)),
+              IsOk());
+  NoticeQueue* queue = store_->notices();
+  std::vector<Notice> due = LeaseAll(*store_);
+  ASSERT_EQ(due.size(), 1u);
+  const int64_t id = due[0].id;
+  // Held for the lease: nobody else gets it meanwhile.
+  clock_->Advance(absl::Seconds(59));
+  EXPECT_THAT(LeaseAll(*store_), ::testing::IsEmpty());
+  absl::StatusOr<NoticeBacklog> backlog = queue->Backlog();
+  ASSERT_THAT(backlog, IsOk());
+  EXPECT_EQ(backlog->pending, 1u);
+  EXPECT_EQ(backlog->oldest, clock_->Now() - changed_at);
+
+  ASSERT_THAT(queue->Retry(id, absl::Seconds(30)), IsOk());
+  clock_->Advance(absl::Seconds(30) - absl::Nanoseconds(1));
+  EXPECT_THAT(LeaseAll(*store_), ::testing::IsEmpty());
+  clock_->Advance(absl::Nanoseconds(1));
+  due = LeaseAll(*store_);
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].id, id);
+  EXPECT_EQ(due[0].attempts, 2);
+
+  ASSERT_THAT(queue->Delivered(id), IsOk());
+  backlog = queue->Backlog();
+  ASSERT_THAT(backlog, IsOk());
+  EXPECT_EQ(backlog->pending, 0u);
+  EXPECT_EQ(backlog->oldest, absl::ZeroDuration());
+  clock_->Advance(absl::Minutes(5));
+  EXPECT_THAT(LeaseAll(*store_), ::testing::IsEmpty());
 }
 
 }  // namespace
