@@ -204,11 +204,18 @@ absl::StatusOr<std::unique_ptr<ProfileServer>> ProfileServer::Start(
                                 kSendThreadNice));
   CallerPolicy policy;
   policy.client_allowed_names = options.tls.client_allowed_names;
+  policy.admin_allowed_names = options.tls.admin_allowed_names;
   policy.max_auth_age = options.auth.max_auth_age;
   policy.clock = s->core_->components().clock;
   s->service_ = std::make_unique<ProfileServiceImpl>(
       s->authenticator_.get(), &s->core_->phone_change(), s->executor_.get(),
       s->send_executor_.get(), std::move(policy));
+
+  AdminPolicy admin_policy;
+  admin_policy.allowed_names = options.tls.admin_allowed_names;
+  if (options.auth.mode == "jwt") admin_policy.jwt = s->authenticator_.get();
+  s->admin_service_ = std::make_unique<AdminServiceImpl>(
+      &s->core_->admin(), s->executor_.get(), std::move(admin_policy));
 
   RouteProtobufLogs();
   grpc::EnableDefaultHealthCheckService(true);
@@ -236,6 +243,7 @@ absl::StatusOr<std::unique_ptr<ProfileServer>> ProfileServer::Start(
   }
   builder.AddListeningPort(options.listen, *credentials, &s->port_);
   builder.RegisterService(s->service_.get());
+  builder.RegisterService(s->admin_service_.get());
   s->server_ = builder.BuildAndStart();
   if (s->server_ == nullptr || s->port_ == 0) {
     return absl::UnavailableError(

@@ -34,6 +34,7 @@
 #include "server/core/core_factory.h"
 #include "server/health/health_port.h"
 #include "server/metrics/metrics.h"
+#include "server/admin/admin_service.h"
 #include "server/service/profile_service.h"
 #include "server/tls/tls_credentials.h"
 #include "server/token/token_store.h"
@@ -159,6 +160,7 @@ class ProfileServer {
   std::shared_ptr<Executor> executor_;
   std::shared_ptr<Executor> send_executor_;
   std::unique_ptr<ProfileServiceImpl> service_;
+  std::unique_ptr<AdminServiceImpl> admin_service_;
   std::unique_ptr<grpc::Server> server_;
   // After server_: it forwards to server_ and closes first.
   std::unique_ptr<HealthPort> health_port_;

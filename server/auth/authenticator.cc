@@ -92,6 +92,11 @@ absl::Status CheckSignInAge(const Identity& identity, absl::Duration max_age,
   return absl::OkStatus();
 }
 
+bool HasAdminScope(const Identity& identity) {
+  return std::find(identity.scopes.begin(), identity.scopes.end(),
+                   kAdminScope) != identity.scopes.end();
+}
+
 std::unique_ptr<Authenticator> NewTrustedHeaderAuthenticator() {
   return std::make_unique<TrustedHeaderAuthenticator>();
 }

@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -37,7 +38,17 @@ struct Identity {
   // iat; the trusted gateway's x-auth-time); InfinitePast() when the
   // credentials do not say.
   absl::Time auth_time = absl::InfinitePast();
+  // The OAuth scopes a JWT grants (its space-separated `scope` claim);
+  // empty for other credentials.
+  std::vector<std::string> scopes;
 };
+
+// The scope that makes a JWT's bearer an admin of ProfileAdminService; the
+// public RPCs refuse it as a user identity.
+inline constexpr char kAdminScope[] = "profile.admin";
+
+// Returns true if `identity` holds kAdminScope.
+bool HasAdminScope(const Identity& identity);
 
 class Authenticator {
  public:

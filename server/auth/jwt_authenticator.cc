@@ -344,6 +344,12 @@ class JwtAuthenticator final : public Authenticator {
     Identity identity;
     identity.user_id = sub->get<std::string>();
     identity.auth_time = has_auth_time ? auth_time : iat;
+    // RFC 8693 section 4.2: one string of space-separated scopes.
+    if (auto scope = claims.find("scope");
+        scope != claims.end() && scope->is_string()) {
+      identity.scopes = absl::StrSplit(scope->get<std::string>(), ' ',
+                                       absl::SkipEmpty());
+    }
     const std::string& user_id = identity.user_id;
     if (user_id.size() > kMaxUserIdBytes) {
       return Unauthenticated("the JWT sub is longer than 128 bytes");

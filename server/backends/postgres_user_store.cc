@@ -47,8 +47,11 @@ CREATE INDEX phone_changes_user_id ON phone_changes (user_id);
     {3, R"sql(
 ALTER TABLE profiles ADD COLUMN changes_locked_until timestamptz;
 ALTER TABLE phone_changes ADD COLUMN actor text NOT NULL DEFAULT 'self',
+                          ADD COLUMN action text NOT NULL DEFAULT 'change',
                           ADD COLUMN request_id text,
-                          ADD COLUMN reason text;
+                          ADD COLUMN reason text,
+                          ALTER COLUMN new_phone_e164 DROP NOT NULL;
+CREATE INDEX phone_changes_user_id_id ON phone_changes (user_id, id);
 -- A revert token by its digest (hex SHA-256); never the token itself.
 CREATE TABLE phone_reverts (
   token_hash      text PRIMARY KEY,
@@ -114,22 +117,24 @@ WITH changed AS (
   RETURNING user_id),
 audit AS (
   INSERT INTO phone_changes (user_id, old_phone_e164, new_phone_e164, actor,
-                             request_id)
-  SELECT user_id, NULL, $2, $3, $4 FROM changed RETURNING id)
+                             request_id, action, reason)
+  SELECT user_id, NULL, $2, $3, $4, $5, nullif($6, '') FROM changed
+  RETURNING id)
 SELECT count(*) FROM audit)sql"};
-// $6 the revert token's digest ('' for none), $7 its window in seconds, $8
-// whether the old phone is owed a notice, in locale $9 with the sealed
-// token $10.
+// $2 '' unbinds; $6 the revert token's digest ('' for none), $7 its window
+// in seconds, $8 whether the old phone is owed a notice of kind $13, in
+// locale $9 with the sealed token $10; $11 the action, $12 the reason.
 constexpr Statement kChangeFromOld = {"change_from_old", R"sql(
 WITH changed AS (
-  UPDATE profiles SET phone_e164 = $2, updated_at = now()
+  UPDATE profiles SET phone_e164 = nullif($2, ''), updated_at = now()
   WHERE user_id = $1 AND phone_e164 = $3
     AND (changes_locked_until IS NULL OR changes_locked_until <= now())
   RETURNING user_id),
 audit AS (
   INSERT INTO phone_changes (user_id, old_phone_e164, new_phone_e164, actor,
-                             request_id)
-  SELECT user_id, $3, $2, $4, $5 FROM changed RETURNING id),
+                             request_id, action, reason)
+  SELECT user_id, $3, nullif($2, ''), $4, $5, $11, nullif($12, '')
+  FROM changed RETURNING id),
 revert AS (
   INSERT INTO phone_reverts (token_hash, user_id, change_id, old_phone_e164,
                              expires_at)
@@ -138,10 +143,26 @@ revert AS (
 notice AS (
   INSERT INTO notices (kind, user_id, phone_e164, locale, new_phone_e164,
                        sealed_revert_token, revert_expires_at, request_id)
-  SELECT 'phone_changed_notice', $1, $3, $9, $2, nullif($10, ''),
+  SELECT $13, $1, $3, $9, nullif($2, ''), nullif($10, ''),
          now() + make_interval(secs => $7::float8), $5
   FROM audit WHERE $8::boolean RETURNING 1)
 SELECT count(*) FROM audit)sql"};
+// An admin lifts a revert lock, with an audit record.
+constexpr Statement kUnlock = {"unlock", R"sql(
+WITH unlocked AS (
+  UPDATE profiles SET changes_locked_until = NULL WHERE user_id = $1
+  RETURNING user_id, phone_e164)
+INSERT INTO phone_changes (user_id, old_phone_e164, new_phone_e164, actor,
+                           request_id, action, reason)
+SELECT user_id, phone_e164, phone_e164, $2, $3, 'unlock', nullif($4, '')
+FROM unlocked)sql"};
+constexpr Statement kListChanges = {"list_changes", R"sql(
+SELECT id, extract(epoch FROM changed_at), coalesce(old_phone_e164, ''),
+       coalesce(new_phone_e164, ''), actor, action, coalesce(reason, ''),
+       coalesce(request_id, '')
+FROM phone_changes
+WHERE user_id = $1 AND ($2::bigint = 0 OR id < $2::bigint)
+ORDER BY id DESC LIMIT $3)sql"};
 // Why a change made none: the account is locked, or its phone changed.
 constexpr Statement kLockedNow = {"locked_now", R"sql(
 SELECT changes_locked_until > now() FROM profiles WHERE user_id = $1)sql"};
@@ -170,7 +191,7 @@ FROM notices)sql"};
 constexpr Statement kStatements[] = {
     kGetPhone,     kFindOwner,    kLookup,      kChangeFromNone,
     kChangeFromOld, kLockedNow,   kLeaseNotices, kNoticeDone,
-    kRetryNotice,  kNoticeBacklog};
+    kRetryNotice,  kNoticeBacklog, kUnlock,       kListChanges};
 
 struct PgResultDeleter {
   void operator()(PGresult* result) const { PQclear(result); }
@@ -363,7 +384,11 @@ class PostgresUserStoreImpl final : public PostgresUserStore,
     std::vector<std::string> params = {std::string(user_id),
                                        std::string(new_phone_e164)};
     if (expected_old_e164.empty()) {
-      params.insert(params.end(), {record.actor, record.request_id});
+      if (new_phone_e164.empty()) {
+        return ApiError(ApiCode::kNoCurrentPhone);  // nothing to unbind
+      }
+      params.insert(params.end(), {record.actor, record.request_id,
+                                   record.action, record.reason});
     } else {
       params.insert(
           params.end(),
@@ -371,7 +396,8 @@ class PostgresUserStoreImpl final : public PostgresUserStore,
            absl::BytesToHexString(record.revert_token_hash),
            Seconds(record.revert_window), record.notify ? "true" : "false",
            LanguageTag(record.notice.language),
-           Base64UrlEncode(record.notice.sealed_revert_token)});
+           Base64UrlEncode(record.notice.sealed_revert_token), record.action,
+           record.reason, NoticeTypeName(record.notice.type)});
     }
     absl::StatusOr<PGconn*> conn = Acquire();
     if (!conn.ok()) return conn.status();
@@ -451,8 +477,8 @@ WHERE user_id = $1 AND change_id >= $2 AND used_at IS NULL)sql",
       if (!done.ok()) return done.status();
       done = Exec(c, R"sql(
 INSERT INTO phone_changes (user_id, old_phone_e164, new_phone_e164, actor,
-                           request_id)
-VALUES ($1, nullif($2, ''), $3, 'revert', $4))sql",
+                           request_id, action)
+VALUES ($1, nullif($2, ''), $3, 'revert', $4, 'revert'))sql",
                   {outcome.user_id, now_phone, outcome.restored_phone,
                    request.request_id});
       if (!done.ok()) return done.status();
@@ -467,6 +493,45 @@ VALUES ('phone_unlinked_notice', $1, $2, $3, $4))sql",
     Release(*conn);
     if (!status.ok()) return status;
     return outcome;
+  }
+
+  absl::Status Unlock(absl::string_view user_id,
+                      const ChangeRecord& record) override {
+    return Write(kUnlock, {std::string(user_id), record.actor,
+                           record.request_id, record.reason});
+  }
+
+  absl::StatusOr<std::vector<ChangeEntry>> ListChanges(
+      absl::string_view user_id, int limit, int64_t before_id) override {
+    absl::StatusOr<PGconn*> conn = Acquire();
+    if (!conn.ok()) return conn.status();
+    absl::StatusOr<Result> rows =
+        ExecPrepared(*conn, kListChanges,
+                     {std::string(user_id), absl::StrCat(before_id),
+                      absl::StrCat(limit)});
+    Release(*conn);
+    if (!rows.ok()) return rows.status();
+    std::vector<ChangeEntry> page;
+    const PGresult* r = rows->get();
+    for (int i = 0; i < PQntuples(r); ++i) {
+      const auto text = [r, i](int column) {
+        return std::string(PQgetvalue(r, i, column),
+                           PQgetlength(r, i, column));
+      };
+      ChangeEntry entry;
+      if (!absl::SimpleAtoi(text(0), &entry.id)) {
+        return absl::InternalError("postgres: unreadable audit row");
+      }
+      entry.at = TimeOfEpoch(text(1));
+      entry.old_phone = text(2);
+      entry.new_phone = text(3);
+      entry.actor = text(4);
+      entry.action = text(5);
+      entry.reason = text(6);
+      entry.request_id = text(7);
+      page.push_back(std::move(entry));
+    }
+    return page;
   }
 
   NoticeQueue* notices() override { return this; }

@@ -80,6 +80,13 @@ redis.call('ZREM', KEYS[2], id)
 return 1
 )lua");
 
+// KEYS: user key. ARGV: token key prefix. 1 if the user's token lives.
+ABSL_CONST_INIT const RedisScript kHasLiveToken(R"lua(
+local id = redis.call('GET', KEYS[1])
+if not id then return 0 end
+return redis.call('EXISTS', ARGV[1] .. id)
+)lua");
+
 class RedisTokenStore final : public TokenStore {
  public:
   RedisTokenStore(RedisClient* redis, std::string prefix,
@@ -144,6 +151,14 @@ class RedisTokenStore final : public TokenStore {
     }
     return TokenGrant{std::move(parts[2]), std::move(parts[0]),
                       std::move(parts[1]), expires_at};
+  }
+
+  absl::StatusOr<bool> HasLiveToken(absl::string_view user_id) override {
+    absl::StatusOr<RedisReply> reply =
+        redis_->Eval(kHasLiveToken, {absl::StrCat(user_prefix_, user_id)},
+                     {token_prefix_});
+    if (!reply.ok()) return reply.status();
+    return reply->type == RedisReply::Type::kInteger && reply->integer == 1;
   }
 
   absl::Status RevokeUser(absl::string_view user_id) override {

@@ -278,6 +278,13 @@ absl::StatusOr<std::unique_ptr<Core>> NewCore(const CoreOptions& options,
       components.clock);
   core->relay_->Start();
   deps.relay = core->relay_.get();
+  ProfileAdminDeps admin;
+  admin.clock = components.clock;
+  admin.users = components.users.get();
+  admin.tokens = components.tokens.get();
+  admin.relay = core->relay_.get();
+  admin.outbox_key = deps.outbox_key;
+  core->admin_ = std::make_unique<ProfileAdmin>(phone_change, std::move(admin));
   core->phone_change_ =
       std::make_unique<PhoneChange>(phone_change, std::move(deps));
   core->components_ = std::move(components);

@@ -39,6 +39,7 @@
 #include "server/codes/code_store.h"
 #include "server/codes/code_verifier.h"
 #include "server/common/clock.h"
+#include "server/admin/profile_admin.h"
 #include "server/core/phone_change.h"
 #include "server/idempotency/idempotency_store.h"
 #include "server/limits/send_limiter.h"
@@ -139,6 +140,8 @@ class Core {
   CodeVerifier& verifier() const { return *verifier_; }
   // Delivers the notices of the user store's outbox.
   NoticeRelay& relay() const { return *relay_; }
+  // Support's operations (ProfileAdminService).
+  ProfileAdmin& admin() const { return *admin_; }
 
   // Returns true if some state lives in a network backend.
   bool has_backends() const {
@@ -160,6 +163,7 @@ class Core {
   // Declared after the stores and the senders it uses: stopped first.
   std::unique_ptr<NoticeRelay> relay_;
   std::unique_ptr<PhoneChange> phone_change_;
+  std::unique_ptr<ProfileAdmin> admin_;
 };
 
 // Validates `options`, builds what `components` lacks and returns the core.

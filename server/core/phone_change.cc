@@ -114,6 +114,30 @@ bool HeldByAnotherAccount(const Caller& caller, const PhoneBindings& bindings) {
 
 }  // namespace
 
+ChangeRecord NewChangeRecord(const PhoneChangeOptions& options,
+                             absl::string_view outbox_key,
+                             absl::string_view user_id,
+                             absl::string_view old_e164,
+                             absl::string_view new_e164, Language language,
+                             absl::string_view request_id) {
+  ChangeRecord record;
+  record.request_id = std::string(request_id);
+  if (!options.notify_old_phone || old_e164.empty()) return record;
+  const std::string revert_token = Base64UrlEncode(RandomBytes(kTokenBytes));
+  record.revert_token_hash = Sha256(revert_token);
+  record.revert_window = options.revert_window;
+  record.notify = true;
+  Notice& notice = record.notice;
+  notice.type = NoticeType::kPhoneChanged;
+  notice.user_id = std::string(user_id);
+  notice.phone_e164 = std::string(old_e164);
+  notice.language = language;
+  notice.new_phone_e164 = std::string(new_e164);
+  notice.sealed_revert_token = Seal(outbox_key, revert_token);
+  notice.request_id = std::string(request_id);
+  return record;
+}
+
 absl::Status PhoneChangeOptions::Validate() const {
   if (code_length < 4 || code_length > 10) {
     return InvalidFlagError("code_length", "must be from 4 to 10");
@@ -522,24 +546,10 @@ absl::Status PhoneChange::Spend(const Caller& caller,
 
   // The old phone, if any, is owed a notice with a revert token, committed
   // with the change.
-  ChangeRecord record;
-  record.request_id = caller.request_id;
-  const bool notify =
-      options_.notify_old_phone && !grant->old_phone_e164.empty();
-  if (notify) {
-    const std::string revert_token = Base64UrlEncode(RandomBytes(kTokenBytes));
-    record.revert_token_hash = Sha256(revert_token);
-    record.revert_window = options_.revert_window;
-    record.notify = true;
-    Notice& notice = record.notice;
-    notice.type = NoticeType::kPhoneChanged;
-    notice.user_id = caller.user_id;
-    notice.phone_e164 = grant->old_phone_e164;
-    notice.language = caller.language;
-    notice.new_phone_e164 = grant->new_phone_e164;
-    notice.sealed_revert_token = Seal(deps_.outbox_key, revert_token);
-    notice.request_id = caller.request_id;
-  }
+  const ChangeRecord record = NewChangeRecord(
+      options_, deps_.outbox_key, caller.user_id, grant->old_phone_e164,
+      grant->new_phone_e164, caller.language, caller.request_id);
+  const bool notify = record.notify;
   absl::Status changed = deps_.users->ChangePhone(
       caller.user_id, grant->old_phone_e164, grant->new_phone_e164, record);
   if (!changed.ok()) {

@@ -154,6 +154,18 @@ struct ProfileView {
 // The longest token accepted by Update(), in bytes (a real one has 43).
 inline constexpr size_t kMaxTokenBytes = 128;
 
+// Returns what a change of `user_id`'s phone from `old_e164` ("" for none)
+// to `new_e164` commits besides the phone: with `options.notify_old_phone`
+// and an old phone, a revert token (its digest, valid
+// `options.revert_window`) and the notice that carries it, sealed under
+// `outbox_key`, to the old phone in `language`.
+ChangeRecord NewChangeRecord(const PhoneChangeOptions& options,
+                             absl::string_view outbox_key,
+                             absl::string_view user_id,
+                             absl::string_view old_e164,
+                             absl::string_view new_e164, Language language,
+                             absl::string_view request_id);
+
 class PhoneChange {
  public:
   PhoneChange(const PhoneChangeOptions& options, PhoneChangeDeps deps);

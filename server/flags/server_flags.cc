@@ -56,6 +56,11 @@ ABSL_FLAG(std::string, tls_client_allowed_names, "",
           "with mutual TLS: comma-separated DNS names or URIs (SPIFFE IDs); "
           "a client certificate must carry one as a subject alternative "
           "name, else PERMISSION_DENIED 1003; empty: any the CA signed");
+ABSL_FLAG(std::string, admin_allowed_names, "",
+          "with mutual TLS: comma-separated DNS names or URIs of the client "
+          "certificates that may call ProfileAdminService (support staff); "
+          "empty: nobody by certificate (with --auth=jwt, tokens with the "
+          "scope profile.admin still may)");
 ABSL_FLAG(bool, allow_trusted_header_without_mtls, false,
           "DANGER: accept x-user-id on a non-loopback --listen without "
           "mutual TLS; only behind a mesh sidecar that terminates mTLS");
@@ -285,6 +290,12 @@ absl::StatusOr<ProgramOptions> ProgramOptionsFromFlags() {
            absl::GetFlag(FLAGS_tls_client_allowed_names), ',',
            absl::SkipWhitespace())) {
     options.tls.client_allowed_names.emplace_back(
+        absl::StripAsciiWhitespace(name));
+  }
+  for (absl::string_view name :
+       absl::StrSplit(absl::GetFlag(FLAGS_admin_allowed_names), ',',
+                      absl::SkipWhitespace())) {
+    options.tls.admin_allowed_names.emplace_back(
         absl::StripAsciiWhitespace(name));
   }
   options.allow_trusted_header_without_mtls =

@@ -76,10 +76,24 @@ absl::StatusOr<Identity> ProfileServiceImpl::IdentifyCaller(
         CheckClientAllowed(peer.get(), policy_.client_allowed_names);
     if (!allowed.ok()) return allowed;
   }
+  // Admin credentials never stand for a user: a support console that may
+  // set any account's phone must not act as one account here.
+  if (!policy_.admin_allowed_names.empty() &&
+      !ClientNameIn(context->auth_context().get(),
+                    policy_.admin_allowed_names)
+           .empty()) {
+    return ApiError(ApiCode::kPermissionDenied,
+                    "an admin's certificate is not a user identity");
+  }
   // The revert token is the proof: the old phone's holder may have lost the
   // account, and has no identity to show.
   if (rpc == PhoneChange::Rpc::kRevert) return Identity();
   absl::StatusOr<Identity> identity = authenticator_->Identify(metadata);
+  if (identity.ok() && HasAdminScope(*identity)) {
+    return ApiError(ApiCode::kPermissionDenied,
+                    "a token with the scope profile.admin is not a user "
+                    "identity");
+  }
   if (!identity.ok() || !ChangesAccount(rpc)) return identity;
   absl::Status fresh = CheckSignInAge(*identity, policy_.max_auth_age,
                                       policy_.clock->Now());

@@ -56,6 +56,8 @@ struct CallerPolicy {
   // --tls_client_allowed_names: the client certificate's DNS or URI SANs
   // must include one of these; empty: not checked.
   std::vector<std::string> client_allowed_names;
+  // --admin_allowed_names: an admin's certificate is no user identity.
+  std::vector<std::string> admin_allowed_names;
   // --max_auth_age: how old a sign-in may be for a call that changes the
   // account; zero: not checked.
   absl::Duration max_auth_age = absl::ZeroDuration();

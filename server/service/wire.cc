@@ -70,10 +70,11 @@ absl::Status CheckLengths(const google::protobuf::Message& message) {
     }
     const std::string& value =
         reflection.GetStringReference(message, field, &scratch);
-    if (value.size() > kMaxRequestStringBytes) {
-      return InvalidFieldError(
-          field->name(),
-          absl::StrCat("is longer than ", kMaxRequestStringBytes, " bytes"));
+    const size_t max = field->name() == "reason" ? kMaxReasonRequestBytes
+                                                 : kMaxRequestStringBytes;
+    if (value.size() > max) {
+      return InvalidFieldError(field->name(),
+                               absl::StrCat("is longer than ", max, " bytes"));
     }
   }
   return absl::OkStatus();

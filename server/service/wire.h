@@ -24,6 +24,8 @@ namespace profile {
 // the fields' own caps (a token or a user id, 128). Fields the core ignores,
 // like the old-phone fields without --verify_old_phone, are capped too.
 inline constexpr size_t kMaxRequestStringBytes = 128;
+// Except an admin's `reason` (admin.proto), which may hold 512.
+inline constexpr size_t kMaxReasonRequestBytes = 512;
 
 // Parses `raw` into `message`. Returns INVALID_ARGUMENT (api code 1001)
 // naming the field for a string that is not valid UTF-8 or longer than

@@ -65,17 +65,43 @@ absl::Status TlsOptions::Validate() const {
                             "needs --tls_client_ca_file (mutual TLS): only "
                             "a client certificate carries the names");
   }
-  for (const std::string& name : options.client_allowed_names) {
-    if (name.empty() || name.size() > 2048 ||
-        std::any_of(name.begin(), name.end(), [](char c) {
-          return static_cast<unsigned char>(c) <= ' ' || c == 0x7f;
-        })) {
-      return InvalidFlagError("tls_client_allowed_names",
-                              "must be DNS names or URIs separated by commas, "
-                              "without spaces or control characters");
+  if (!options.admin_allowed_names.empty() && !options.mutual()) {
+    return InvalidFlagError("admin_allowed_names",
+                            "needs --tls_client_ca_file (mutual TLS): only "
+                            "a client certificate carries the names");
+  }
+  for (const auto& [flag, names] :
+       {std::make_pair("tls_client_allowed_names",
+                       &options.client_allowed_names),
+        std::make_pair("admin_allowed_names", &options.admin_allowed_names)}) {
+    for (const std::string& name : *names) {
+      if (name.empty() || name.size() > 2048 ||
+          std::any_of(name.begin(), name.end(), [](char c) {
+            return static_cast<unsigned char>(c) <= ' ' || c == 0x7f;
+          })) {
+        return InvalidFlagError(flag,
+                                "must be DNS names or URIs separated by "
+                                "commas, without spaces or control "
+                                "characters");
+      }
     }
   }
   return absl::OkStatus();
+}
+
+std::string ClientNameIn(const grpc::AuthContext* context,
+                         const std::vector<std::string>& names) {
+  if (context == nullptr || names.empty()) return "";
+  for (const char* property :
+       {GRPC_PEER_DNS_PROPERTY_NAME, GRPC_PEER_URI_PROPERTY_NAME}) {
+    for (const grpc::string_ref& name : context->FindPropertyValues(property)) {
+      const absl::string_view value(name.data(), name.size());
+      if (std::find(names.begin(), names.end(), value) != names.end()) {
+        return std::string(value);
+      }
+    }
+  }
+  return "";
 }
 
 absl::Status CheckClientAllowed(const grpc::AuthContext* context,

@@ -44,6 +44,9 @@ struct TlsOptions {
   // The DNS or URI SANs a client certificate must carry one of (compared
   // exactly); empty: any certificate the CA signed. Needs mutual TLS.
   std::vector<std::string> client_allowed_names;
+  // --admin_allowed_names: the client certificate SANs of admins
+  // (ProfileAdminService); their certificates are no user identity.
+  std::vector<std::string> admin_allowed_names;
 
   bool enabled() const { return !cert_file.empty() || !key_file.empty(); }
   bool mutual() const { return !client_ca_file.empty(); }
@@ -61,6 +64,11 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> NewServerCredentials(
 // Returns OK if `allowed` is empty, or if the peer of `context` presented a
 // client certificate with a DNS or URI subject alternative name that
 // `allowed` lists; else PERMISSION_DENIED, api code 1003.
+// Returns the first DNS or URI SAN of the verified client certificate that
+// `names` lists; "" for none (or no client certificate).
+std::string ClientNameIn(const grpc::AuthContext* context,
+                         const std::vector<std::string>& names);
+
 absl::Status CheckClientAllowed(const grpc::AuthContext* context,
                                 const std::vector<std::string>& allowed);
 

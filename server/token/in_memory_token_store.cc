@@ -238,6 +238,18 @@ class InMemoryTokenStore final : public TokenStore {
                       absl::FromUnixNanos(entry.expires_at_ns)};
   }
 
+  absl::StatusOr<bool> HasLiveToken(absl::string_view user_id) override {
+    const uint64_t user_hash = absl::HashOf(user_id);
+    Shard& shard = ShardOf(user_hash);
+    const int64_t now_ns = absl::ToUnixNanos(clock_->Now());
+    absl::MutexLock lock(&shard.mu);
+    auto index = shard.user_tokens.find(user_hash);
+    if (index == shard.user_tokens.end()) return false;
+    auto it = shard.entries.find(index->second);
+    return it != shard.entries.end() && it->second.user_id.view() == user_id &&
+           it->second.expires_at_ns > now_ns;
+  }
+
   absl::Status RevokeUser(absl::string_view user_id) override {
     const uint64_t user_hash = absl::HashOf(user_id);
     Shard& shard = ShardOf(user_hash);

@@ -82,6 +82,9 @@ class TokenStore {
   // Removes the live token of `user_id`, if any (a revert voids it).
   virtual absl::Status RevokeUser(absl::string_view user_id) = 0;
 
+  // Returns whether `user_id` has a live token.
+  virtual absl::StatusOr<bool> HasLiveToken(absl::string_view user_id) = 0;
+
   // Removes every expired token; returns how many.
   virtual size_t SweepExpired() = 0;
 

@@ -142,6 +142,9 @@ class InMemoryUserStore final : public UserStore {
                            const ChangeRecord& record) override {
     const absl::Time now = clock_->Now();
     absl::MutexLock lock(&mu_);
+    if (expected_old_e164.empty() && new_phone_e164.empty()) {
+      return ApiError(ApiCode::kNoCurrentPhone);  // nothing to unbind
+    }
     if (LockedLocked(user_id, now)) return LockedError();
     auto current = phone_of_.find(user_id);
     absl::string_view old_e164 =
@@ -156,6 +159,7 @@ class InMemoryUserStore final : public UserStore {
     }
     const std::string old_phone(old_e164);
     Bind(user_id, old_phone, new_phone_e164);
+    Record(user_id, old_phone, new_phone_e164, record, now);
     const int64_t change = ++changes_[std::string(user_id)];
     if (!record.revert_token_hash.empty()) {
       reverts_[record.revert_token_hash] =
@@ -200,6 +204,11 @@ class InMemoryUserStore final : public UserStore {
     }
     ++changes_[token.user_id];
     locked_until_[token.user_id] = now + request.lock_for;
+    ChangeRecord audit;
+    audit.actor = "revert";
+    audit.action = "revert";
+    audit.request_id = request.request_id;
+    Record(token.user_id, now_phone, token.old_phone, audit, now);
     if (!outcome.removed_phone.empty()) {
       Notice notice;
       notice.type = NoticeType::kPhoneUnlinked;
@@ -212,9 +221,45 @@ class InMemoryUserStore final : public UserStore {
     return outcome;
   }
 
+  absl::Status Unlock(absl::string_view user_id,
+                      const ChangeRecord& record) override {
+    const absl::Time now = clock_->Now();
+    absl::MutexLock lock(&mu_);
+    locked_until_.erase(user_id);
+    auto current = phone_of_.find(user_id);
+    if (current == phone_of_.end()) return absl::OkStatus();
+    const std::string phone = current->second;
+    Record(user_id, phone, phone, record, now);
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::vector<ChangeEntry>> ListChanges(
+      absl::string_view user_id, int limit, int64_t before_id) override {
+    std::vector<ChangeEntry> page;
+    absl::ReaderMutexLock lock(&mu_);
+    auto it = history_.find(user_id);
+    if (it == history_.end()) return page;
+    const std::vector<ChangeEntry>& entries = it->second;
+    for (auto e = entries.rbegin();
+         e != entries.rend() && static_cast<int>(page.size()) < limit; ++e) {
+      if (before_id == 0 || e->id < before_id) page.push_back(*e);
+    }
+    return page;
+  }
+
   NoticeQueue* notices() override { return &notices_; }
 
  private:
+  // Appends an audit record of `user_id`'s phone going from `old_phone` to
+  // `new_phone`.
+  void Record(absl::string_view user_id, absl::string_view old_phone,
+              absl::string_view new_phone, const ChangeRecord& record,
+              absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    history_[user_id].push_back(ChangeEntry{
+        ++last_entry_, now, std::string(old_phone), std::string(new_phone),
+        record.actor, record.action, record.reason, record.request_id});
+  }
+
   // What a revert token grants.
   struct RevertGrant {
     std::string user_id;
@@ -231,10 +276,15 @@ class InMemoryUserStore final : public UserStore {
     return it != locked_until_.end() && it->second > now;
   }
 
-  // Moves `user_id` from `old_phone` ("" for none) to `new_phone`.
+  // Moves `user_id` from `old_phone` ("" for none) to `new_phone` ("" for
+  // none).
   void Bind(absl::string_view user_id, const std::string& old_phone,
             absl::string_view new_phone) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (!old_phone.empty()) owner_of_.erase(old_phone);
+    if (new_phone.empty()) {
+      phone_of_.erase(user_id);
+      return;
+    }
     owner_of_[new_phone] = std::string(user_id);
     phone_of_[user_id] = std::string(new_phone);
   }
@@ -251,6 +301,10 @@ class InMemoryUserStore final : public UserStore {
   // Revert token digest -> what it grants. Kept after use (a second use is
   // 2320 either way) until the process ends: one entry per phone change.
   absl::flat_hash_map<std::string, RevertGrant> reverts_ ABSL_GUARDED_BY(mu_);
+  // User -> its audit records, oldest first.
+  absl::flat_hash_map<std::string, std::vector<ChangeEntry>> history_
+      ABSL_GUARDED_BY(mu_);
+  int64_t last_entry_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace

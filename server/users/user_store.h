@@ -23,6 +23,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -47,6 +48,11 @@ struct PhoneBindings {
 struct ChangeRecord {
   // Who made it: "self" (the user), "revert", or an admin's identity.
   std::string actor = "self";
+  // What it was: "change" (the user's), "set", "clear" or "unlock" (an
+  // admin's); a revert records "revert".
+  std::string action = "change";
+  // The admin's reason; empty for the user's own changes.
+  std::string reason;
   std::string request_id;
   // The digest (SHA-256) of the token that undoes this change, valid for
   // `revert_window`; empty for none.
@@ -67,6 +73,18 @@ struct RevertRequest {
   std::string request_id;
   // The language of the notice to the number the revert unlinks.
   Language language = Language::kEnglish;
+};
+
+// One audit record of an account's phone.
+struct ChangeEntry {
+  int64_t id = 0;
+  absl::Time at;
+  std::string old_phone;  // "" for none
+  std::string new_phone;  // "" for none
+  std::string actor;
+  std::string action;
+  std::string reason;
+  std::string request_id;
 };
 
 struct RevertOutcome {
@@ -102,7 +120,8 @@ class UserStore {
                                                absl::string_view phone_e164);
 
   // Binds `new_phone_e164` to `user_id` if the account's phone still is
-  // `expected_old_e164` ("" for none). Returns FAILED_PRECONDITION (api code
+  // `expected_old_e164` ("" for none); an empty `new_phone_e164` unbinds
+  // the phone (an admin's "clear"). Returns FAILED_PRECONDITION (api code
   // 2038) if the account's phone changed meanwhile, and ALREADY_EXISTS (2035)
   // if another account holds the new phone.
   // Returns FAILED_PRECONDITION (2330) while the account's phone changes
@@ -129,6 +148,16 @@ class UserStore {
   // token stays usable).
   virtual absl::StatusOr<RevertOutcome> Revert(
       const RevertRequest& request) = 0;
+
+  // Lifts the revert lock of the account, recording `record` (an admin's
+  // "unlock"). OK for an account that is not locked, or unknown.
+  virtual absl::Status Unlock(absl::string_view user_id,
+                              const ChangeRecord& record) = 0;
+
+  // Returns up to `limit` audit records of the account, newest first, those
+  // older than record `before_id` only (0: from the newest).
+  virtual absl::StatusOr<std::vector<ChangeEntry>> ListChanges(
+      absl::string_view user_id, int limit, int64_t before_id) = 0;
 
   // The outbox of the notices that changes owe. Owned by the store.
   virtual NoticeQueue* notices() = 0;

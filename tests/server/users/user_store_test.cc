@@ -95,6 +95,13 @@ class TwoReadStore : public UserStore {
   absl::StatusOr<RevertOutcome> Revert(const RevertRequest&) override {
     return absl::UnimplementedError("read only");
   }
+  absl::Status Unlock(absl::string_view, const ChangeRecord&) override {
+    return absl::UnimplementedError("read only");
+  }
+  absl::StatusOr<std::vector<ChangeEntry>> ListChanges(absl::string_view, int,
+                                                       int64_t) override {
+    return absl::UnimplementedError("read only");
+  }
   NoticeQueue* notices() override { return nullptr; }
 };
 
