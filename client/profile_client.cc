@@ -25,12 +25,18 @@ using internal::UnaryCall;
 // server answered without sending headers (as this service's errors are),
 // and never past the call's deadline. UpdatePhoneVerification and
 // RevertPhoneChange are left out on purpose: neither is safe to repeat.
+// The admin API's reads share the policy (profile_admin_client.h); its
+// changes are left out, as they take no idempotency key.
 constexpr char kServiceConfig[] = R"json({
   "methodConfig": [{
     "name": [
       {"service": "profile.v1.ProfileService", "method": "GetProfile"},
       {"service": "profile.v1.ProfileService", "method": "SendPhoneCode"},
-      {"service": "profile.v1.ProfileService", "method": "UpdatePhone"}
+      {"service": "profile.v1.ProfileService", "method": "UpdatePhone"},
+      {"service": "profile.admin.v1.ProfileAdminService",
+       "method": "GetUser"},
+      {"service": "profile.admin.v1.ProfileAdminService",
+       "method": "ListPhoneChanges"}
     ],
     "retryPolicy": {
       "maxAttempts": 4,

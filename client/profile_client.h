@@ -50,8 +50,10 @@
 // code 2320); a caller that gets UNAVAILABLE or DEADLINE_EXCEEDED from it
 // must read the profile to learn whether the revert happened. A service
 // config applies per method and cannot look at metadata, which is why
-// SendPhoneCode always has a key. A channel made otherwise
-// (grpc::CreateChannel()) does not retry.
+// SendPhoneCode always has a key. The same channel serves
+// ProfileAdminClient (profile_admin_client.h), whose reads GetUser and
+// ListPhoneChanges are retried likewise and whose changes never are. A
+// channel made otherwise (grpc::CreateChannel()) does not retry.
 //
 // Thread-safety: a ProfileClient is immutable after construction; any number
 // of threads may call its methods concurrently (the calls block the calling
