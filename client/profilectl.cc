@@ -8,6 +8,9 @@
 //   PROFILE_BEARER_TOKEN=eyJ... profilectl get          # --auth=jwt servers
 //   profilectl --tls_ca_file=ca.pem --tls_cert_file=client.pem
 //       --tls_key_file=client.key --user_id=u1 get      # mutual TLS
+//   profilectl --tls_ca_file=ca.pem --tls_cert_file=support.pem
+//       --tls_key_file=support.key admin set-phone u1 +86 13800138001
+//       --reason="ticket 4711: identity proofed"       # admin API
 //
 // Prints the response on stdout byte for byte as grpcurl prints it (the
 // JSON of protobuf's printer, so names follow the descriptors, laid out as
@@ -17,6 +20,7 @@
 // on stderr and exits 1. A malformed command line prints the usage on stderr
 // and exits 2.
 
+#include <cstdint>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -40,6 +44,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "client/profile_admin_client.h"
 #include "client/profile_client.h"
 #include "nlohmann/json.hpp"
 
@@ -47,7 +52,8 @@ ABSL_FLAG(std::string, target, "127.0.0.1:50051",
           "Address of the profile service, host:port.");
 ABSL_FLAG(std::string, user_id, "",
           "The caller's user id, sent as x-user-id. Required, but for "
-          "revert, which sends none.");
+          "revert, which sends none, and admin commands, which refuse it "
+          "(the account is their argument).");
 ABSL_FLAG(std::string, request_id, "",
           "Request id sent as x-request-id, [A-Za-z0-9._:-], at most 64 "
           "chars. The server generates one when empty.");
@@ -73,11 +79,23 @@ ABSL_FLAG(std::string, idempotency_key, "",
           "x-idempotency-key of send-code, 1 to 64 chars of [A-Za-z0-9._:-]: "
           "the same key and request within the code's TTL get the first "
           "answer again and text nothing. Empty: a fresh key per run.");
+ABSL_FLAG(std::string, reason, "",
+          "Why, for admin set-phone, clear-phone and unlock (1 to 512 bytes): "
+          "goes to the audit record. The server refuses a change without "
+          "one (INVALID_ARGUMENT, api code 1001).");
+ABSL_FLAG(int32_t, page_size, 0,
+          "admin history: at most this many changes (1 to 100; 0: the "
+          "server's default, 20).");
+ABSL_FLAG(std::string, page_token, "",
+          "admin history: the nextPageToken of the previous page; empty for "
+          "the first page.");
 
 namespace {
 
+using ::profile::client::ProfileAdminClient;
 using ::profile::client::ProfileClient;
 namespace v1 = ::profile::v1;
+namespace admin = ::profile::admin::v1;
 
 constexpr int kExitOk = 0;
 constexpr int kExitError = 1;
@@ -100,13 +118,31 @@ Commands:
       removed. Needs no --user_id and sends no identity: the token is the
       proof. Never retried: a spent token answers NOT_FOUND (api code 2320).
 
+Admin commands (ProfileAdminService, for support staff). The admin is the
+client certificate (--tls_cert_file, a SAN in the server's
+--admin_allowed_names) or a bearer token whose scope holds profile.admin;
+they send no --user_id. Others get PERMISSION_DENIED (api code 1003).
+  admin get <user_id>
+      Prints the account: phone, phone-change lock, live update token.
+  admin set-phone <user_id> <country_code> <number> --reason=TEXT
+      Binds the number without codes. Never retried.
+  admin clear-phone <user_id> --reason=TEXT
+      Unbinds the account's phone. Never retried.
+  admin unlock <user_id> --reason=TEXT
+      Lifts the lock a revert put on the account's phone changes. Never
+      retried.
+  admin history <user_id> [--page_size=N] [--page_token=T]
+      Lists the account's phone changes, newest first.
+
 Flags:
   --target=127.0.0.1:50051  --user_id=ID  --request_id=ID  --lang=zh-CN
   --timeout=5s  --tls_ca_file=ca.pem  --tls_cert_file=client.pem
   --tls_key_file=client.key  --bearer_token_file=jwt.txt  --idempotency_key=K
+  --reason=TEXT  --page_size=N  --page_token=T
 --user_id is required unless a bearer token is given (--bearer_token_file or
-$PROFILE_BEARER_TOKEN), but for revert. A token that starts with "-" goes
-after "--", or it reads as a flag: profilectl revert -- -Xk3...
+$PROFILE_BEARER_TOKEN), but for revert and admin commands. A token that
+starts with "-" goes after "--", or it reads as a flag:
+profilectl revert -- -Xk3...
 Run with --help for details.)";
 
 // Prints `problem` and the usage to stderr; returns the usage exit code.
@@ -194,8 +230,9 @@ void AppendGrpcurlJson(const nlohmann::ordered_json& value,
     }
     absl::StrAppend(out, "\n", indent, "}");
   } else if (value.is_array()) {
-    // The API has no repeated fields; an array is printed one element a
-    // line, which may not be jsonpb's exact layout.
+    // A repeated field (ListPhoneChanges' changes), as jsonpb lays it out:
+    // "[", each element on its own line one level in from the field's
+    // name, ",\n" between them, a newline and "]" at the field's level.
     out->append("[\n");
     bool first = true;
     for (const auto& element : value) {
@@ -313,8 +350,101 @@ absl::StatusOr<std::string> BearerToken() {
   return token;
 }
 
+// Runs `admin <subcommand> <args>`; `args` is everything after "admin".
+int RunAdmin(const std::vector<std::string>& args) {
+  // The command line is checked in full before anything goes on the wire.
+  // A missing --reason is left to the server, which names the problem
+  // (INVALID_ARGUMENT, api code 1001) as it does for any other caller.
+  if (args.empty()) {
+    return UsageError(
+        "admin takes a subcommand: get, set-phone, clear-phone, unlock or "
+        "history");
+  }
+  const std::string& subcommand = args[0];
+  const std::vector<std::string> rest(args.begin() + 1, args.end());
+  const std::string reason = absl::GetFlag(FLAGS_reason);
+  admin::GetUserRequest get;
+  admin::SetPhoneRequest set_phone;
+  admin::ClearPhoneRequest clear_phone;
+  admin::UnlockPhoneChangesRequest unlock;
+  admin::ListPhoneChangesRequest history;
+  if (subcommand == "get") {
+    if (rest.size() != 1) return UsageError("admin get takes 1 argument: <user_id>");
+    get.set_user_id(rest[0]);
+  } else if (subcommand == "set-phone") {
+    if (rest.size() != 3) {
+      return UsageError(
+          "admin set-phone takes 3 arguments: <user_id> <country_code> "
+          "<number>");
+    }
+    set_phone.set_user_id(rest[0]);
+    set_phone.set_phone_country_code(rest[1]);
+    set_phone.set_phone_number(rest[2]);
+    set_phone.set_reason(reason);
+  } else if (subcommand == "clear-phone") {
+    if (rest.size() != 1) {
+      return UsageError("admin clear-phone takes 1 argument: <user_id>");
+    }
+    clear_phone.set_user_id(rest[0]);
+    clear_phone.set_reason(reason);
+  } else if (subcommand == "unlock") {
+    if (rest.size() != 1) {
+      return UsageError("admin unlock takes 1 argument: <user_id>");
+    }
+    unlock.set_user_id(rest[0]);
+    unlock.set_reason(reason);
+  } else if (subcommand == "history") {
+    if (rest.size() != 1) {
+      return UsageError("admin history takes 1 argument: <user_id>");
+    }
+    history.set_user_id(rest[0]);
+    history.set_page_size(absl::GetFlag(FLAGS_page_size));
+    history.set_page_token(absl::GetFlag(FLAGS_page_token));
+  } else {
+    return UsageError(
+        absl::StrCat("unknown admin subcommand \"", subcommand, "\""));
+  }
+
+  // The admin is who the certificate or the token says; an x-user-id
+  // would name no one the server trusts here, so none is sent, and a
+  // --user_id is refused rather than silently dropped.
+  if (!absl::GetFlag(FLAGS_user_id).empty()) {
+    return UsageError(
+        "admin commands send no --user_id: the account is an argument, and "
+        "the admin is the client certificate (--tls_cert_file) or the bearer "
+        "token");
+  }
+  ProfileAdminClient::Options options;
+  options.request_id = absl::GetFlag(FLAGS_request_id);
+  options.language = absl::GetFlag(FLAGS_lang);
+  options.timeout = absl::GetFlag(FLAGS_timeout);
+  absl::StatusOr<std::string> bearer = BearerToken();
+  if (!bearer.ok()) return UsageError(std::string(bearer.status().message()));
+  options.bearer_token = *std::move(bearer);
+  if (options.timeout <= absl::ZeroDuration()) {
+    return UsageError("--timeout must be positive");
+  }
+
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      Credentials();
+  if (!credentials.ok()) return CallError(credentials.status());
+  // With the retry policy of profile_admin_client.h: UNAVAILABLE is
+  // retried for get and history, never for the changes.
+  ProfileAdminClient client(absl::GetFlag(FLAGS_target), *credentials,
+                            options);
+
+  if (subcommand == "get") return Report(client.GetUser(get));
+  if (subcommand == "set-phone") return Report(client.SetPhone(set_phone));
+  if (subcommand == "clear-phone") {
+    return Report(client.ClearPhone(clear_phone));
+  }
+  if (subcommand == "unlock") return Report(client.UnlockPhoneChanges(unlock));
+  return Report(client.ListPhoneChanges(history));
+}
+
 // Runs `command` with its `args` (everything after the command word).
 int Run(const std::string& command, const std::vector<std::string>& args) {
+  if (command == "admin") return RunAdmin(args);
   // The command line is checked in full before anything goes on the wire.
   v1::SendPhoneCodeRequest send_code;
   v1::UpdatePhoneVerificationRequest verify;
