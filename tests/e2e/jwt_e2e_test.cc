@@ -15,6 +15,7 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "profile/admin/v1/admin.grpc.pb.h"
 #include "nlohmann/json.hpp"
 #include "tests/testing/e2e_client.h"
 #include "tests/testing/server_process.h"
@@ -110,6 +111,46 @@ TEST(JwtE2eTest, Es256TokensIdentifyTheCallerAndBadOnesAreRefused) {
   EXPECT_EQ(server.Stop(SIGTERM), 0);
   EXPECT_THAT(server.log(), Not(HasSubstr(good)));
   EXPECT_THAT(server.log(), Not(HasSubstr(good.substr(good.rfind('.') + 1))));
+}
+
+// The scope profile.admin makes an admin of ProfileAdminService, and no user
+// of the public API.
+TEST(JwtE2eTest, AdminScopeOpensTheAdminApiOnly) {
+  TestDir dir;
+  KeyPair key = testing::MakeKeyPair(dir.path(), "es", "EC:P-256");
+  ServerProcess server;
+  ASSERT_TRUE(server.Start(kBinary,
+                           JwtFlags("--jwt_public_key_file=" + key.public_file)))
+      << server.log();
+  nlohmann::json admin_claims = Claims("support-agent-7");
+  admin_claims["scope"] = "openid profile.admin";
+  const std::string admin = SignJwt("ES256", key.private_pem, admin_claims);
+  const std::string user = SignJwt("ES256", key.private_pem, Claims("alice"));
+
+  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server.port()),
+                                     grpc::InsecureChannelCredentials());
+  auto stub = admin::v1::ProfileAdminService::NewStub(channel);
+  const auto get_user = [&](const std::string& token) {
+    grpc::ClientContext context;
+    context.AddMetadata("authorization", "Bearer " + token);
+    context.AddMetadata("x-user-id", "alice");  // never read here
+    admin::v1::GetUserRequest request;
+    request.set_user_id("alice");
+    admin::v1::GetUserResponse response;
+    return stub->GetUser(&context, request, &response);
+  };
+  EXPECT_TRUE(get_user(admin).ok());
+  grpc::Status denied = get_user(user);
+  EXPECT_EQ(denied.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(denied.error_message(), HasSubstr("profile.admin"));
+
+  E2eClient client(server.port());
+  v1::GetProfileResponse response;
+  CallResult as_user = GetProfileWith(client, admin, &response);
+  EXPECT_EQ(as_user.code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(as_user.api_code(), 1003);
+  EXPECT_EQ(GetProfileWith(client, user, &response).code(),
+            grpc::StatusCode::OK);
 }
 
 TEST(JwtE2eTest, Hs256SecretFileWorksAndJwtMayListenOnAnOpenPort) {
