@@ -39,14 +39,18 @@ namespace {
 using ::grpc::health::v1::HealthCheckResponse;
 using ::profile::testing::CallResult;
 using ::profile::testing::E2eClient;
+using ::profile::testing::Get;
 using ::profile::testing::HealthBecomes;
 using ::profile::testing::HealthOf;
 using ::profile::testing::PostgresServer;
 using ::profile::testing::RaceSpends;
 using ::profile::testing::RedisServer;
+using ::profile::testing::Send;
 using ::profile::testing::ServerProcess;
 using ::profile::testing::SpendRace;
 using ::profile::testing::Stub;
+using ::profile::testing::Update;
+using ::profile::testing::Verify;
 using ::testing::HasSubstr;
 
 const char kBinary[] = PROFILE_SERVER_BINARY;
@@ -96,58 +100,6 @@ class BackendsE2eTest : public ::testing::Test {
       }
     }
     return code;
-  }
-
-  static CallResult Send(E2eClient& client, const std::string& user,
-                         const std::string& number,
-                         v1::PhoneCodePurpose purpose =
-                             v1::PHONE_CODE_PURPOSE_NEW_PHONE) {
-    v1::SendPhoneCodeRequest request;
-    request.set_phone_country_code("+86");
-    request.set_phone_number(number);
-    request.set_purpose(purpose);
-    v1::SendPhoneCodeResponse response;
-    return client.Call(&Stub::SendPhoneCode, user, request, &response);
-  }
-
-  // Verifies +86 `number` with `code`, and the old phone +86 `old_number`
-  // with `old_code` unless `old_number` is empty.
-  static CallResult Verify(E2eClient& client, const std::string& user,
-                           const std::string& number, const std::string& code,
-                           std::string* token,
-                           const std::string& old_number = "",
-                           const std::string& old_code = "") {
-    v1::UpdatePhoneVerificationRequest request;
-    request.set_new_phone_country_code("+86");
-    request.set_new_phone_number(number);
-    request.set_new_phone_pass_code(code);
-    if (!old_number.empty()) {
-      request.set_old_phone_country_code("+86");
-      request.set_old_phone_number(old_number);
-      request.set_old_phone_pass_code(old_code);
-    }
-    v1::UpdatePhoneVerificationResponse response;
-    CallResult result =
-        client.Call(&Stub::UpdatePhoneVerification, user, request, &response);
-    *token = response.data().update_phone_token();
-    return result;
-  }
-
-  static CallResult Update(E2eClient& client, const std::string& user,
-                           const std::string& token) {
-    v1::UpdatePhoneRequest request;
-    request.set_update_phone_token(token);
-    v1::CommonResponse response;
-    return client.Call(&Stub::UpdatePhone, user, request, &response);
-  }
-
-  static CallResult Get(E2eClient& client, const std::string& user,
-                        std::string* phone) {
-    v1::GetProfileResponse response;
-    CallResult result = client.Call(&Stub::GetProfile, user,
-                                    v1::GetProfileRequest(), &response);
-    *phone = response.data().phone_e164();
-    return result;
   }
 
   // Sends a code through `sender` and verifies it through `verifier`. A

@@ -31,15 +31,19 @@ namespace {
 
 using ::profile::testing::CallResult;
 using ::profile::testing::E2eClient;
+using ::profile::testing::Get;
 using ::profile::testing::MakeTestPki;
 using ::profile::testing::PostgresServer;
 using ::profile::testing::RedisAnswersPlaintext;
 using ::profile::testing::RedisServer;
+using ::profile::testing::Send;
 using ::profile::testing::ServerProcess;
 using ::profile::testing::Stub;
 using ::profile::testing::StunnelClient;
 using ::profile::testing::TestDir;
 using ::profile::testing::TestPki;
+using ::profile::testing::Update;
+using ::profile::testing::Verify;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -105,47 +109,6 @@ class EncryptedBackendsE2eTest : public ::testing::Test {
       if (message["phone_e164"] == e164) code = message["code"];
     }
     return code;
-  }
-
-  static CallResult Send(E2eClient& client, const std::string& user,
-                         const std::string& number) {
-    v1::SendPhoneCodeRequest request;
-    request.set_phone_country_code("+86");
-    request.set_phone_number(number);
-    request.set_purpose(v1::PHONE_CODE_PURPOSE_NEW_PHONE);
-    v1::SendPhoneCodeResponse response;
-    return client.Call(&Stub::SendPhoneCode, user, request, &response);
-  }
-
-  static CallResult Verify(E2eClient& client, const std::string& user,
-                           const std::string& number, const std::string& code,
-                           std::string* token) {
-    v1::UpdatePhoneVerificationRequest request;
-    request.set_new_phone_country_code("+86");
-    request.set_new_phone_number(number);
-    request.set_new_phone_pass_code(code);
-    v1::UpdatePhoneVerificationResponse response;
-    CallResult result =
-        client.Call(&Stub::UpdatePhoneVerification, user, request, &response);
-    *token = response.data().update_phone_token();
-    return result;
-  }
-
-  static CallResult Update(E2eClient& client, const std::string& user,
-                           const std::string& token) {
-    v1::UpdatePhoneRequest request;
-    request.set_update_phone_token(token);
-    v1::CommonResponse response;
-    return client.Call(&Stub::UpdatePhone, user, request, &response);
-  }
-
-  static CallResult Get(E2eClient& client, const std::string& user,
-                        std::string* phone) {
-    v1::GetProfileResponse response;
-    CallResult result = client.Call(&Stub::GetProfile, user,
-                                    v1::GetProfileRequest(), &response);
-    *phone = response.data().phone_e164();
-    return result;
   }
 
   // redis-cli over TLS, trusting the test CA; returns its output.

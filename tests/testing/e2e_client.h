@@ -127,6 +127,61 @@ inline SpendRace RaceSpends(int n, const std::function<CallResult(int)>& spend) 
   return SpendRace{ok.load(), not_found.load(), other.load()};
 }
 
+// The steps of the flow as `user`, on +86 numbers, for tests that drive a
+// server step by step.
+inline CallResult Send(E2eClient& client, const std::string& user,
+                       const std::string& number,
+                       v1::PhoneCodePurpose purpose =
+                           v1::PHONE_CODE_PURPOSE_NEW_PHONE) {
+  v1::SendPhoneCodeRequest request;
+  request.set_phone_country_code("+86");
+  request.set_phone_number(number);
+  request.set_purpose(purpose);
+  v1::SendPhoneCodeResponse response;
+  return client.Call(&Stub::SendPhoneCode, user, request, &response);
+}
+
+// Verifies `number` with `code`, and the old phone `old_number` with
+// `old_code` unless `old_number` is empty; `*token` gets the token.
+inline CallResult Verify(E2eClient& client, const std::string& user,
+                         const std::string& number, const std::string& code,
+                         std::string* token,
+                         const std::string& old_number = "",
+                         const std::string& old_code = "") {
+  v1::UpdatePhoneVerificationRequest request;
+  request.set_new_phone_country_code("+86");
+  request.set_new_phone_number(number);
+  request.set_new_phone_pass_code(code);
+  if (!old_number.empty()) {
+    request.set_old_phone_country_code("+86");
+    request.set_old_phone_number(old_number);
+    request.set_old_phone_pass_code(old_code);
+  }
+  v1::UpdatePhoneVerificationResponse response;
+  CallResult result =
+      client.Call(&Stub::UpdatePhoneVerification, user, request, &response);
+  *token = response.data().update_phone_token();
+  return result;
+}
+
+inline CallResult Update(E2eClient& client, const std::string& user,
+                         const std::string& token) {
+  v1::UpdatePhoneRequest request;
+  request.set_update_phone_token(token);
+  v1::CommonResponse response;
+  return client.Call(&Stub::UpdatePhone, user, request, &response);
+}
+
+// `*phone` gets the E.164 phone of `user`, "" for none.
+inline CallResult Get(E2eClient& client, const std::string& user,
+                      std::string* phone) {
+  v1::GetProfileResponse response;
+  CallResult result = client.Call(&Stub::GetProfile, user,
+                                  v1::GetProfileRequest(), &response);
+  *phone = response.data().phone_e164();
+  return result;
+}
+
 }  // namespace profile::testing
 
 #endif  // PROFILE_TESTS_TESTING_E2E_CLIENT_H_
