@@ -162,6 +162,7 @@ class InMemoryUserStore final : public UserStore {
     Record(user_id, old_phone, new_phone_e164, record, now);
     const int64_t change = ++changes_[std::string(user_id)];
     if (!record.revert_token_hash.empty()) {
+      SweepRevertsIfLarge(now);
       reverts_[record.revert_token_hash] =
           RevertGrant{std::string(user_id), old_phone, change,
                       now + record.revert_window, false};
@@ -270,6 +271,16 @@ class InMemoryUserStore final : public UserStore {
     bool used;
   };
 
+  // Forgets the revert tokens that expired, once their number doubled since
+  // the last time: memory stays bounded by the tokens still valid.
+  void SweepRevertsIfLarge(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (reverts_.size() < sweep_reverts_at_) return;
+    absl::erase_if(reverts_, [now](const auto& entry) {
+      return entry.second.expires_at <= now;
+    });
+    sweep_reverts_at_ = std::max<size_t>(1024, 2 * reverts_.size());
+  }
+
   bool LockedLocked(absl::string_view user_id, absl::Time now) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     auto it = locked_until_.find(user_id);
@@ -299,8 +310,9 @@ class InMemoryUserStore final : public UserStore {
   absl::flat_hash_map<std::string, absl::Time> locked_until_
       ABSL_GUARDED_BY(mu_);
   // Revert token digest -> what it grants. Kept after use (a second use is
-  // 2320 either way) until the process ends: one entry per phone change.
+  // 2320 either way) until it expires and a sweep forgets it.
   absl::flat_hash_map<std::string, RevertGrant> reverts_ ABSL_GUARDED_BY(mu_);
+  size_t sweep_reverts_at_ ABSL_GUARDED_BY(mu_) = 1024;
   // User -> its audit records, oldest first.
   absl::flat_hash_map<std::string, std::vector<ChangeEntry>> history_
       ABSL_GUARDED_BY(mu_);
