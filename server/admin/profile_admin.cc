@@ -19,14 +19,8 @@ namespace {
 
 // The rules of x-user-id, for the account an admin names.
 absl::Status CheckUserId(absl::string_view user_id) {
-  if (user_id.empty() || absl::StripAsciiWhitespace(user_id).empty()) {
-    return InvalidFieldError("user_id", "is required");
-  }
-  if (user_id.size() > kMaxUserIdBytes || !IsCleanText(user_id)) {
-    return InvalidFieldError(
-        "user_id", "must be 1 to 128 bytes of UTF-8 without control "
-                   "characters");
-  }
+  const absl::string_view problem = UserIdProblem(user_id);
+  if (!problem.empty()) return InvalidFieldError("user_id", problem);
   return absl::OkStatus();
 }
 

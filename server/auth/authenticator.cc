@@ -6,6 +6,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "server/common/api_error.h"
 #include "server/common/text.h"
@@ -54,15 +55,9 @@ class TrustedHeaderAuthenticator final : public Authenticator {
       return Unauthenticated("metadata x-user-id is given more than once");
     }
     absl::string_view user_id(begin->second.data(), begin->second.size());
-    if (user_id.size() > kMaxUserIdBytes) {
-      return Unauthenticated("metadata x-user-id is longer than 128 bytes");
-    }
-    if (absl::StripAsciiWhitespace(user_id).empty()) {
-      return Unauthenticated("metadata x-user-id is empty");
-    }
-    if (!IsCleanText(user_id)) {
-      return Unauthenticated(
-          "metadata x-user-id holds control characters or invalid UTF-8");
+    const absl::string_view problem = UserIdProblem(user_id);
+    if (!problem.empty()) {
+      return Unauthenticated(absl::StrCat("metadata x-user-id ", problem));
     }
     Identity identity;
     identity.user_id = std::string(user_id);
@@ -90,6 +85,15 @@ absl::Status CheckSignInAge(const Identity& identity, absl::Duration max_age,
     return ApiError(ApiCode::kSignInAgain);
   }
   return absl::OkStatus();
+}
+
+absl::string_view UserIdProblem(absl::string_view user_id) {
+  if (user_id.size() > kMaxUserIdBytes) return "is longer than 128 bytes";
+  if (absl::StripAsciiWhitespace(user_id).empty()) return "is empty";
+  if (!IsCleanText(user_id)) {
+    return "holds control characters or invalid UTF-8";
+  }
+  return "";
 }
 
 bool HasAdminScope(const Identity& identity) {

@@ -43,6 +43,11 @@ struct Identity {
   std::vector<std::string> scopes;
 };
 
+// Returns why `user_id` cannot name a user ("is longer than 128 bytes", "is
+// empty", "holds control characters or invalid UTF-8"), or "" if it can:
+// the rules of x-user-id, of a JWT's sub and of an admin's user_id.
+absl::string_view UserIdProblem(absl::string_view user_id);
+
 // The scope that makes a JWT's bearer an admin of ProfileAdminService; the
 // public RPCs refuse it as a user identity.
 inline constexpr char kAdminScope[] = "profile.admin";

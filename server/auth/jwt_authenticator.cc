@@ -32,7 +32,6 @@
 #include "server/common/files.h"
 #include "server/common/flag_error.h"
 #include "server/common/log.h"
-#include "server/common/text.h"
 
 namespace profile {
 namespace {
@@ -350,16 +349,9 @@ class JwtAuthenticator final : public Authenticator {
       identity.scopes = absl::StrSplit(scope->get<std::string>(), ' ',
                                        absl::SkipEmpty());
     }
-    const std::string& user_id = identity.user_id;
-    if (user_id.size() > kMaxUserIdBytes) {
-      return Unauthenticated("the JWT sub is longer than 128 bytes");
-    }
-    if (absl::StripAsciiWhitespace(user_id).empty()) {
-      return Unauthenticated("the JWT sub is empty");
-    }
-    if (!IsCleanText(user_id)) {
-      return Unauthenticated(
-          "the JWT sub holds control characters or invalid UTF-8");
+    const absl::string_view problem = UserIdProblem(identity.user_id);
+    if (!problem.empty()) {
+      return Unauthenticated(absl::StrCat("the JWT sub ", problem));
     }
     return identity;
   }
