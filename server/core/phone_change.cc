@@ -323,8 +323,7 @@ absl::StatusOr<SendCodeResult> PhoneChange::DoSendCode(
 
   const CodeKey key{phone.e164, purpose, caller.user_id};
   absl::Status allowed = deps_.limiter->Acquire(
-      {key, phone.region,
-       caller.client_ip.empty() ? "" : ClientAddressKey(caller.client_ip)});
+      {key, phone.region, ClientAddressKey(caller.client_ip)});
   if (!allowed.ok()) return allowed;
   // A send that fails still counts against the limits (a failing provider
   // must not become unlimited guesses), and leaves the codes as they were.
@@ -596,7 +595,7 @@ absl::Status PhoneChange::DoRevert(const Caller& caller,
                              "notice");
   }
   absl::Status allowed = deps_.limiter->AcquireRevert(
-      caller.client_ip.empty() ? "" : ClientAddressKey(caller.client_ip));
+      ClientAddressKey(caller.client_ip));
   if (!allowed.ok()) return allowed;
   RevertRequest request;
   request.token_hash = Sha256(token);

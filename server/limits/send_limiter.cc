@@ -181,33 +181,16 @@ class InMemorySendLimiter final : public SendLimiter {
   }
 
   absl::Status AcquireVerification(absl::string_view user_id) override {
-    const absl::Time now = clock_->Now();
-    const std::string key = absl::StrCat("v:", user_id);
-    absl::MutexLock lock(&mu_);
-    const Window window = Current(key, now, kHour);
-    if (window.count >= limits_.max_verifications_per_user_per_hour) {
-      return VerificationCapError(SecondsUntil(now, window.ends));
-    }
-    if (!windows_.contains(key) && windows_.size() + 1 > max_entries_) {
-      return TooFrequentError("the service is checking too many codes", 60);
-    }
-    Count(key, window);
-    return absl::OkStatus();
+    return TakeFromHour(absl::StrCat("v:", user_id),
+                        limits_.max_verifications_per_user_per_hour,
+                        VerificationCapError,
+                        "the service is checking too many codes");
   }
 
   absl::Status AcquireRevert(absl::string_view client) override {
-    const absl::Time now = clock_->Now();
-    const std::string key = absl::StrCat("x:", client);
-    absl::MutexLock lock(&mu_);
-    const Window window = Current(key, now, kHour);
-    if (window.count >= limits_.max_reverts_per_ip_per_hour) {
-      return RevertCapError(SecondsUntil(now, window.ends));
-    }
-    if (!windows_.contains(key) && windows_.size() + 1 > max_entries_) {
-      return TooFrequentError("the service is undoing too many changes", 60);
-    }
-    Count(key, window);
-    return absl::OkStatus();
+    return TakeFromHour(absl::StrCat("x:", client),
+                        limits_.max_reverts_per_ip_per_hour, RevertCapError,
+                        "the service is undoing too many changes");
   }
 
   absl::Status CheckCodeFailures(absl::string_view user_id,
@@ -292,6 +275,22 @@ class InMemorySendLimiter final : public SendLimiter {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     ++window.count;
     windows_[key] = window;
+  }
+
+  // Counts one event in the hour window of `key`, unless it holds `max`
+  // already (`capped` with the seconds left) or the limiter is full.
+  absl::Status TakeFromHour(const std::string& key, int max,
+                            absl::Status (*capped)(int),
+                            absl::string_view full) {
+    const absl::Time now = clock_->Now();
+    absl::MutexLock lock(&mu_);
+    const Window window = Current(key, now, kHour);
+    if (window.count >= max) return capped(SecondsUntil(now, window.ends));
+    if (!windows_.contains(key) && windows_.size() + 1 > max_entries_) {
+      return TooFrequentError(full, 60);
+    }
+    Count(key, window);
+    return absl::OkStatus();
   }
 
   // Returns true if a region window this full converts too few codes.

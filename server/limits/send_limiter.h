@@ -99,7 +99,7 @@ struct SendRequest {
 
 // Returns the key the per-address cap counts `ip` under (an IPv4 or IPv6
 // address, canonical): the address itself, or for IPv6 its /64 ("2001:db8:1:2::/64"),
-// since one subscriber holds a whole /64.
+// since one subscriber holds a whole /64; "" (unknown) stays "".
 std::string ClientAddressKey(absl::string_view ip);
 
 // Logs, at error, that the breaker suspended `region` after `sent` codes of
