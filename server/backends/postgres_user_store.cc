@@ -331,6 +331,12 @@ absl::StatusOr<int> CurrentVersion(PGconn* conn) {
   return version;
 }
 
+// The text of a result's cell; "" for NULL.
+std::string Cell(const PGresult* result, int row, int column) {
+  return std::string(PQgetvalue(result, row, column),
+                     PQgetlength(result, row, column));
+}
+
 // Seconds with a fraction, as PostgreSQL's extract(epoch ...) writes them.
 absl::Time TimeOfEpoch(const std::string& text) {
   double seconds = 0;
@@ -514,10 +520,7 @@ VALUES ('phone_unlinked_notice', $1, $2, $3, $4))sql",
     std::vector<ChangeEntry> page;
     const PGresult* r = rows->get();
     for (int i = 0; i < PQntuples(r); ++i) {
-      const auto text = [r, i](int column) {
-        return std::string(PQgetvalue(r, i, column),
-                           PQgetlength(r, i, column));
-      };
+      const auto text = [r, i](int column) { return Cell(r, i, column); };
       ChangeEntry entry;
       if (!absl::SimpleAtoi(text(0), &entry.id)) {
         return absl::InternalError("postgres: unreadable audit row");
@@ -548,10 +551,7 @@ VALUES ('phone_unlinked_notice', $1, $2, $3, $4))sql",
     const PGresult* r = rows->get();
     for (int i = 0; i < PQntuples(r); ++i) {
       Notice notice;
-      const auto text = [r, i](int column) {
-        return std::string(PQgetvalue(r, i, column),
-                           PQgetlength(r, i, column));
-      };
+      const auto text = [r, i](int column) { return Cell(r, i, column); };
       if (!absl::SimpleAtoi(text(0), &notice.id) ||
           !absl::SimpleAtoi(text(9), &notice.attempts)) {
         return absl::InternalError("postgres: unreadable notice row");
@@ -632,10 +632,7 @@ VALUES ('phone_unlinked_notice', $1, $2, $3, $4))sql",
         Row row(static_cast<size_t>(std::max(PQnfields(rows), 1)));
         if (PQntuples(rows) == 0) return row;
         for (int column = 0; column < PQnfields(rows); ++column) {
-          if (!PQgetisnull(rows, 0, column)) {
-            row[column].assign(PQgetvalue(rows, 0, column),
-                               PQgetlength(rows, 0, column));
-          }
+          row[column] = Cell(rows, 0, column);
         }
         return row;
       }
