@@ -24,8 +24,9 @@ test_packages=(
   # real Prometheus scraping the server. The package also installs a
   # systemd service on :9090 that no test uses.
   prometheus
-  # tests/run_hardening.sh: libFuzzer (-fsanitize=fuzzer) and its runtimes.
-  clang libclang-rt-14-dev
+  # tests/run_all.sh: Ninja builds its trees; clang with libFuzzer
+  # (-fsanitize=fuzzer) and its runtimes, the sanitizer and fuzz tree.
+  ninja-build clang libclang-rt-14-dev
 )
 
 packages=("${build_packages[@]}")
