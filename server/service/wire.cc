@@ -1,5 +1,6 @@
 #include "server/service/wire.h"
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -98,17 +99,29 @@ absl::Status ParseRequest(const grpc::ByteBuffer& raw,
     return ApiError(ApiCode::kInvalidArgument,
                     "the request body is missing or incomplete");
   }
-  grpc::ByteBuffer copy(raw);  // shares the slices; the reader consumes it
-  grpc::ProtoBufferReader reader(&copy);
-  if (message->ParseFromZeroCopyStream(&reader)) return CheckLengths(*message);
+  // The reader only reads the buffer's slices (the const_cast is for its
+  // signature): no copy of the buffer to read from.
+  grpc::ProtoBufferReader reader(const_cast<grpc::ByteBuffer*>(&raw));
+  if (message->ParseFromZeroCopyStream(&reader)) {
+    // No string is longer than the bytes it was read from: a body of at
+    // most the smallest cap needs no look at its fields.
+    if (static_cast<uint64_t>(reader.ByteCount()) <= kMaxRequestStringBytes) {
+      return absl::OkStatus();
+    }
+    return CheckLengths(*message);
+  }
   message->Clear();
   return Diagnose(Flatten(raw), *message->GetDescriptor());
 }
 
 void SerializeResponse(const google::protobuf::Message& message,
                        grpc::ByteBuffer* raw) {
-  grpc::Slice slice(message.SerializeAsString());
-  *raw = grpc::ByteBuffer(&slice, 1);
+  // Straight into one slice, as gRPC serializes a small message itself: no
+  // string to copy it from, no buffer to copy.
+  grpc::Slice slice(message.ByteSizeLong());
+  message.SerializeWithCachedSizesToArray(const_cast<uint8_t*>(slice.begin()));
+  grpc::ByteBuffer bytes(&slice, 1);
+  raw->Swap(&bytes);
 }
 
 void RouteProtobufLogs() {
