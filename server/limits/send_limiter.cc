@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 
 #include <algorithm>
+#include <initializer_list>
 #include <iterator>
 #include <optional>
 #include <string>
@@ -90,6 +91,36 @@ int SecondsUntil(absl::Time now, absl::Time until) {
 
 constexpr absl::Duration kHour = absl::Hours(1);
 constexpr absl::Duration kDay = absl::Hours(24);
+
+// A key assembled on the stack when it fits, as every key of a real user
+// does: a verification looks up three keys (its cap and two failure
+// budgets) and adds one only for a new window or a wrong code.
+class StackKey {
+ public:
+  explicit StackKey(std::initializer_list<absl::string_view> parts) {
+    size_t size = 0;
+    for (absl::string_view part : parts) size += part.size();
+    char* out = inline_;
+    if (size > sizeof(inline_)) {
+      heap_.resize(size);
+      out = heap_.data();
+    }
+    view_ = absl::string_view(out, size);
+    for (absl::string_view part : parts) {
+      std::copy(part.begin(), part.end(), out);
+      out += part.size();
+    }
+  }
+  StackKey(const StackKey&) = delete;
+  StackKey& operator=(const StackKey&) = delete;
+
+  absl::string_view view() const { return view_; }
+
+ private:
+  char inline_[192];
+  std::string heap_;
+  absl::string_view view_;
+};
 
 // A fixed window that opens with its first event.
 struct Window {
@@ -181,14 +212,14 @@ class InMemorySendLimiter final : public SendLimiter {
   }
 
   absl::Status AcquireVerification(absl::string_view user_id) override {
-    return TakeFromHour(absl::StrCat("v:", user_id),
+    return TakeFromHour(StackKey({"v:", user_id}).view(),
                         limits_.max_verifications_per_user_per_hour,
                         VerificationCapError,
                         "the service is checking too many codes");
   }
 
   absl::Status AcquireRevert(absl::string_view client) override {
-    return TakeFromHour(absl::StrCat("x:", client),
+    return TakeFromHour(StackKey({"x:", client}).view(),
                         limits_.max_reverts_per_ip_per_hour, RevertCapError,
                         "the service is undoing too many changes");
   }
@@ -198,7 +229,7 @@ class InMemorySendLimiter final : public SendLimiter {
     const absl::Time now = clock_->Now();
     absl::MutexLock lock(&mu_);
     const Window window =
-        Current(FailuresKey(user_id, phone_e164), now, kDay);
+        Current(FailuresKey(user_id, phone_e164).view(), now, kDay);
     if (window.count >= limits_.max_code_failures_per_day) {
       return CodeFailureCapError(SecondsUntil(now, window.ends));
     }
@@ -208,7 +239,7 @@ class InMemorySendLimiter final : public SendLimiter {
   absl::Status RecordCodeFailure(absl::string_view user_id,
                                  absl::string_view phone_e164) override {
     const absl::Time now = clock_->Now();
-    const std::string key = FailuresKey(user_id, phone_e164);
+    const std::string key(FailuresKey(user_id, phone_e164).view());
     absl::MutexLock lock(&mu_);
     const Window window = Current(key, now, kDay);
     if (!windows_.contains(key) && windows_.size() + 1 > max_entries_) {
@@ -255,9 +286,9 @@ class InMemorySendLimiter final : public SendLimiter {
   }
 
   // The phone goes first: it holds no newline, the user id may.
-  static std::string FailuresKey(absl::string_view user_id,
-                                 absl::string_view phone_e164) {
-    return absl::StrCat("f:", phone_e164, "\n", user_id);
+  static StackKey FailuresKey(absl::string_view user_id,
+                              absl::string_view phone_e164) {
+    return StackKey({"f:", phone_e164, "\n", user_id});
   }
 
   // Returns the window of `key` as of `now`: the stored one while it lasts,
@@ -278,18 +309,24 @@ class InMemorySendLimiter final : public SendLimiter {
   }
 
   // Counts one event in the hour window of `key`, unless it holds `max`
-  // already (`capped` with the seconds left) or the limiter is full.
-  absl::Status TakeFromHour(const std::string& key, int max,
+  // already (`capped` with the seconds left) or the limiter is full. One
+  // look-up: it runs on every verification.
+  absl::Status TakeFromHour(absl::string_view key, int max,
                             absl::Status (*capped)(int),
                             absl::string_view full) {
     const absl::Time now = clock_->Now();
     absl::MutexLock lock(&mu_);
-    const Window window = Current(key, now, kHour);
+    auto it = windows_.find(key);
+    const Window window = it != windows_.end() && it->second.ends > now
+                              ? it->second
+                              : Window{now + kHour};
     if (window.count >= max) return capped(SecondsUntil(now, window.ends));
-    if (!windows_.contains(key) && windows_.size() + 1 > max_entries_) {
-      return TooFrequentError(full, 60);
+    if (it == windows_.end()) {
+      if (windows_.size() + 1 > max_entries_) return TooFrequentError(full, 60);
+      it = windows_.try_emplace(std::string(key)).first;
     }
-    Count(key, window);
+    it->second = window;
+    ++it->second.count;
     return absl::OkStatus();
   }
 
