@@ -6,9 +6,10 @@
 #include <functional>
 #include <optional>
 #include <string>
-#include <unordered_map>
+#include <string_view>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -69,7 +70,7 @@ absl::StatusOr<int> ParseCallingCode(absl::string_view text,
 // exactly what parsing would return. Bounded: a full shard starts over.
 class ParseCache {
  public:
-  std::optional<PhoneNumber> Find(const std::string& key) {
+  std::optional<PhoneNumber> Find(absl::string_view key) {
     Shard& shard = ShardOf(key);
     absl::MutexLock lock(&shard.mu);
     auto it = shard.phones.find(key);
@@ -77,11 +78,11 @@ class ParseCache {
     return it->second;
   }
 
-  void Insert(const std::string& key, const PhoneNumber& phone) {
+  void Insert(absl::string_view key, const PhoneNumber& phone) {
     Shard& shard = ShardOf(key);
     absl::MutexLock lock(&shard.mu);
     if (shard.phones.size() >= kEntriesPerShard) shard.phones.clear();
-    shard.phones.try_emplace(key, phone);
+    shard.phones.try_emplace(std::string(key), phone);
   }
 
  private:
@@ -90,11 +91,15 @@ class ParseCache {
 
   struct Shard {
     absl::Mutex mu;
-    std::unordered_map<std::string, PhoneNumber> phones ABSL_GUARDED_BY(mu);
+    // Looked up by a key on the stack: a hit allocates nothing.
+    absl::flat_hash_map<std::string, PhoneNumber> phones ABSL_GUARDED_BY(mu);
   };
 
-  Shard& ShardOf(const std::string& key) {
-    return shards_[std::hash<std::string>()(key) & (kShards - 1)];
+  Shard& ShardOf(absl::string_view key) {
+    // Not absl::Hash, which the map uses too: its shard would be its low
+    // bits, the part of the hash the map's probing relies on.
+    const std::string_view bytes(key.data(), key.size());
+    return shards_[std::hash<std::string_view>()(bytes) & (kShards - 1)];
   }
 
   std::array<Shard, kShards> shards_;
@@ -106,10 +111,26 @@ ParseCache& Cache() {
 }
 
 // The cache key of a parse: which function, then its inputs, separated by
-// a byte that neither input may hold.
-std::string CacheKey(char kind, absl::string_view a, absl::string_view b) {
-  return absl::StrCat(absl::string_view(&kind, 1), a, "|", b);
-}
+// a byte that neither input may hold. Kept on the stack: "p+86|13800138000"
+// is one byte too long for a std::string's own buffer.
+class CacheKey {
+ public:
+  // REQUIRES: a.size() and b.size() are at most kMaxPhoneFieldBytes.
+  CacheKey(char kind, absl::string_view a, absl::string_view b) {
+    char* out = bytes_;
+    *out++ = kind;
+    out = std::copy(a.begin(), a.end(), out);
+    *out++ = '|';
+    out = std::copy(b.begin(), b.end(), out);
+    size_ = static_cast<size_t>(out - bytes_);
+  }
+
+  absl::string_view view() const { return absl::string_view(bytes_, size_); }
+
+ private:
+  char bytes_[2 * kMaxPhoneFieldBytes + 2];
+  size_t size_;
+};
 
 PhoneNumberType TypeOf(PhoneNumberUtil::PhoneNumberType type) {
   switch (type) {
@@ -226,29 +247,31 @@ absl::StatusOr<PhoneNumber> ParsePhoneNumber(
     absl::string_view field, const FictionalNumbers* fictional) {
   // Only inputs that pass every check below are ever cached, and "|" passes
   // none, so the key is unambiguous.
-  std::string key;
+  std::optional<CacheKey> key;
   if (country_code.size() <= kMaxPhoneFieldBytes &&
       number.size() <= kMaxPhoneFieldBytes) {
-    key = CacheKey('p', country_code, number);
-    if (std::optional<PhoneNumber> hit = Cache().Find(key)) return *hit;
+    key.emplace('p', country_code, number);
+    if (std::optional<PhoneNumber> hit = Cache().Find(key->view())) {
+      return *hit;
+    }
   }
   // A fictional number is valid only for the callers that accept it: it is
   // never cached (the cache holds what every caller would get).
   bool is_fictional = false;
   absl::StatusOr<PhoneNumber> phone = ParsePhoneNumberUncached(
       country_code, number, field, fictional, &is_fictional);
-  if (phone.ok() && !is_fictional && !key.empty()) {
-    Cache().Insert(key, *phone);
+  if (phone.ok() && !is_fictional && key.has_value()) {
+    Cache().Insert(key->view(), *phone);
   }
   return phone;
 }
 
 absl::StatusOr<PhoneNumber> ParseE164(absl::string_view e164) {
   if (e164.size() > 16) return ParseE164Uncached(e164);
-  const std::string key = CacheKey('e', e164, "");
-  if (std::optional<PhoneNumber> hit = Cache().Find(key)) return *hit;
+  const CacheKey key('e', e164, "");
+  if (std::optional<PhoneNumber> hit = Cache().Find(key.view())) return *hit;
   absl::StatusOr<PhoneNumber> phone = ParseE164Uncached(e164);
-  if (phone.ok()) Cache().Insert(key, *phone);
+  if (phone.ok()) Cache().Insert(key.view(), *phone);
   return phone;
 }
 
