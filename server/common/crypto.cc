@@ -115,14 +115,17 @@ void Sha256Into(absl::string_view a, absl::string_view b, unsigned char* out) {
 
 std::string RandomBytes(size_t n) {
   std::string out(n, '\0');
-  unsigned char* data = reinterpret_cast<unsigned char*>(out.data());
+  RandomFill(reinterpret_cast<unsigned char*>(out.data()), n);
+  return out;
+}
+
+void RandomFill(unsigned char* out, size_t n) {
   if (n >= kRandomBufferBytes) {
-    FillFromCsprng(data, n);
+    FillFromCsprng(out, n);
   } else if (n > 0) {
     thread_local RandomBuffer buffer;
-    buffer.Take(data, n);
+    buffer.Take(out, n);
   }
-  return out;
 }
 
 std::string RandomDigits(size_t n) {

@@ -28,6 +28,10 @@ namespace profile {
 // predictable secrets is never an option.
 std::string RandomBytes(size_t n);
 
+// Fills `out` with `n` bytes from the CSPRNG, as RandomBytes() does: for
+// callers that need no string of them.
+void RandomFill(unsigned char* out, size_t n);
+
 // Returns `n` uniformly distributed decimal digits from the CSPRNG.
 std::string RandomDigits(size_t n);
 

@@ -433,8 +433,12 @@ absl::StatusOr<VerifyResult> PhoneChange::DoVerify(const Caller& caller,
   }
   // Issue the token before using up the codes: if the store is full, the
   // user keeps the codes and can retry without another SMS.
-  VerifyResult result{Base64UrlEncode(RandomBytes(kTokenBytes)),
-                      options_.token_ttl};
+  unsigned char token_bytes[kTokenBytes];
+  RandomFill(token_bytes, sizeof(token_bytes));
+  VerifyResult result{
+      Base64UrlEncode(absl::string_view(
+          reinterpret_cast<const char*>(token_bytes), sizeof(token_bytes))),
+      options_.token_ttl};
   const std::string token_hash = Sha256(result.token);
   absl::Status issued = deps_.tokens->Issue(
       token_hash, {caller.user_id, current, new_phone->e164},

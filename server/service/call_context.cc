@@ -43,16 +43,17 @@ bool AsksForChinese(absl::string_view value) {
 }  // namespace
 
 std::string NewRequestId() {
-  std::string bytes = RandomBytes(16);
-  bytes[6] = static_cast<char>((bytes[6] & 0x0F) | 0x40);  // version 4
-  bytes[8] = static_cast<char>((bytes[8] & 0x3F) | 0x80);  // RFC 4122
+  unsigned char bytes[16];
+  RandomFill(bytes, sizeof(bytes));
+  bytes[6] = static_cast<unsigned char>((bytes[6] & 0x0F) | 0x40);  // version 4
+  bytes[8] = static_cast<unsigned char>((bytes[8] & 0x3F) | 0x80);  // RFC 4122
   // xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx, written in place: one allocation.
   static constexpr char kHex[] = "0123456789abcdef";
   std::string id(36, '-');
   size_t out = 0;
-  for (size_t i = 0; i < bytes.size(); ++i) {
+  for (size_t i = 0; i < sizeof(bytes); ++i) {
     if (out == 8 || out == 13 || out == 18 || out == 23) ++out;
-    const auto b = static_cast<unsigned char>(bytes[i]);
+    const unsigned char b = bytes[i];
     id[out++] = kHex[b >> 4];
     id[out++] = kHex[b & 0x0F];
   }
