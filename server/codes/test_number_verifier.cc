@@ -47,7 +47,9 @@ class TestNumberVerifier final : public CodeVerifier {
     const std::pair<std::string, CodePurpose> guess_key(key.phone_e164,
                                                         key.purpose);
     absl::MutexLock lock(&mu_);
-    auto guesses = wrong_guesses_.find(guess_key);
+    // Nobody guessed wrong lately (the usual case): nothing to look up.
+    auto guesses = wrong_guesses_.empty() ? wrong_guesses_.end()
+                                          : wrong_guesses_.find(guess_key);
     if (guesses != wrong_guesses_.end() && now >= guesses->second.until) {
       wrong_guesses_.erase(guesses);
       guesses = wrong_guesses_.end();
