@@ -7,10 +7,15 @@
 #
 #   tests/bench/h2load.sh [build-dir] [rounds] [requests]          # -c 8 -m 32
 #   tests/bench/h2load.sh [build-dir] [rounds] [requests] latency  # -c 1 -m 1
+#   tests/bench/h2load.sh [build-dir] [rounds] [requests] callgrind
 #
 # `requests` is per method and round (default 100000 under load, 20000 at
-# one in flight). The latency mode prints percentiles of every request's
-# time from h2load's --log-file instead of throughput.
+# one in flight or under callgrind). The latency mode prints percentiles of
+# every request's time from h2load's --log-file instead of throughput. The
+# callgrind mode runs the server under valgrind --tool=callgrind and prints
+# the server's instructions per call of each method (all its threads, gRPC
+# included; a dump after each run): unlike time, repeatable on a busy
+# machine. KEEP=1 keeps the dumps (callgrind_annotate them) and the logs.
 #
 # Builds nothing: takes a (Release) build dir with server/profile_server,
 # and uses protoc with the tree's proto/ to make the request bodies. One
@@ -34,9 +39,16 @@ set -euo pipefail
 build=${1:-build-rel}
 rounds=${2:-3}
 mode=${4:-load}
+dir=$(mktemp -d /tmp/profile_h2load_XXXXXX)
+valgrind=()
 if [ "$mode" = latency ]; then
   requests=${3:-20000}
   load=(-c 1 -m 1)
+elif [ "$mode" = callgrind ]; then
+  requests=${3:-20000}
+  load=(-c 8 -m 32)
+  valgrind=(valgrind --tool=callgrind --log-file="$dir/valgrind.log"
+    --callgrind-out-file="$dir/callgrind.out")
 else
   requests=${3:-100000}
   load=(-c 8 -m 32)
@@ -44,11 +56,10 @@ fi
 server=$build/server/profile_server
 proto_dir=$(cd "$(dirname "$0")/../../proto" && pwd)
 [ -x "$server" ] || { echo "no $server: build profile_server first" >&2; exit 1; }
-dir=$(mktemp -d /tmp/profile_h2load_XXXXXX)
 server_pid=
 cleanup() {
   [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
-  rm -rf "$dir"
+  if [ "${KEEP:-0}" = 1 ]; then echo "kept $dir" >&2; else rm -rf "$dir"; fi
 }
 trap cleanup EXIT
 free_port() {
@@ -64,11 +75,11 @@ new_number=13700000000  # the number every verification asks for
 old_number=13900000000  # the user's phone
 user=65f1a0000000000000000001
 port=$(free_port)
-"$server" --listen=127.0.0.1:$port --log_level=warning \
+"${valgrind[@]}" "$server" --listen=127.0.0.1:$port --log_level=warning \
   --test_phone_codes="+86$new_number:$code,+86$old_number:$code" \
   --max_verifications_per_user_per_hour=1000000 2>"$dir/server.log" &
 server_pid=$!
-for _ in $(seq 200); do
+for _ in $(seq 1200); do
   (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
   kill -0 "$server_pid" 2>/dev/null || { cat "$dir/server.log" >&2; exit 1; }
   sleep 0.05
@@ -124,6 +135,8 @@ done
 # Whatever the server logs from here on is about the calls (it warns at
 # start-up that --sms_sender=log writes codes to its log).
 log_start=$(stat -c %s "$dir/server.log")
+# Start-up and the calls above are not counted.
+[ "$mode" = callgrind ] && callgrind_control -d setup "$server_pid" >/dev/null 2>&1
 grep -q "$old_number" <(protoc -I"$proto_dir" --decode=profile.v1.GetProfileResponse \
   profile/v1/profile.proto <"$dir/get.answer") || { echo "GetProfile shows no phone" >&2; exit 1; }
 
@@ -146,7 +159,12 @@ run() {
     echo "$out" >&2
     exit 1
   fi
-  if [ "$mode" = latency ]; then
+  if [ "$mode" = callgrind ]; then
+    callgrind_control -d "$m" "$server_pid" >/dev/null 2>&1
+    local dump
+    dump=$(ls "$dir"/callgrind.out.* | sort -V | tail -1)
+    awk -v n="$requests" '/^(summary|totals):/ {printf "%.0f", $2 / n; exit}' "$dump"
+  elif [ "$mode" = latency ]; then
     cut -f3 "$dir/$m.log" | sort -n | awk '{a[NR] = $1; s += $1}
       END {printf "%d %d %d %d %.0f", a[int(NR * .5)], a[int(NR * .9)],
            a[int(NR * .99)], a[int(NR * .999)], s / NR}'
@@ -163,7 +181,12 @@ for ((r = 0; r < rounds; r++)); do
   order=(health get verify)
   ((r % 2)) && order=(verify get health)
   for m in "${order[@]}"; do results[$m]=$(run "$m"); done
-  if [ "$mode" = latency ]; then
+  if [ "$mode" = callgrind ]; then
+    for m in health get verify; do eval "${m}_ir+=(${results[$m]})"; done
+    echo "round $r: instructions per call: health ${results[health]}," \
+      "get ${results[get]} (+$((results[get] - results[health]))), verify ${results[verify]}" \
+      "(+$((results[verify] - results[health])))"
+  elif [ "$mode" = latency ]; then
     for m in health get verify; do
       read -r p50 p90 p99 p999 mean <<<"${results[$m]}"
       printf 'round %d %-6s p50 %5d us  p90 %5d us  p99 %5d us  p99.9 %5d us  mean %5d us\n' \
@@ -180,7 +203,10 @@ for ((r = 0; r < rounds; r++)); do
       "verify ${results[verify]} req/s ($v)"
   fi
 done
-if [ "$mode" = latency ]; then
+if [ "$mode" = callgrind ]; then
+  echo "median instructions per call: health $(median "${health_ir[@]}")," \
+    "get $(median "${get_ir[@]}"), verify $(median "${verify_ir[@]}")"
+elif [ "$mode" = latency ]; then
   echo "median p99: health $(median "${health_p99[@]}") us, get $(median "${get_p99[@]}") us," \
     "verify $(median "${verify_p99[@]}") us"
 else
