@@ -9,6 +9,12 @@
 #   tests/bench/h2load.sh [build-dir] [rounds] [requests] latency  # -c 1 -m 1
 #   tests/bench/h2load.sh [build-dir] [rounds] [requests] callgrind
 #
+# Under load, each round also prints the CPU time per call of the server
+# (/proc) and of h2load (/usr/bin/time), and the ratio to health they
+# predict, (server + h2load CPU of health) / (that of the method): client
+# and server share the cores, so throughput follows it, and unlike
+# throughput it hardly moves when other work shares the machine.
+#
 # `requests` is per method and round (default 100000 under load, 20000 at
 # one in flight or under callgrind). The latency mode prints percentiles of
 # every request's time from h2load's --log-file instead of throughput. The
@@ -144,10 +150,12 @@ grep -q "$old_number" <(protoc -I"$proto_dir" --decode=profile.v1.GetProfileResp
 # "p50 p90 p99 p99.9 mean" in microseconds. Fails unless every call of the
 # run answered a whole message.
 run() {
-  local m=$1 out
-  out=$(h2load "${load[@]}" -n "$requests" -d "$dir/$m.body" \
-    -H 'content-type: application/grpc' -H 'te: trailers' \
-    -H "x-user-id: $user" --log-file="$dir/$m.log" "$url${path[$m]}")
+  local m=$1 out ticks
+  ticks=$(server_ticks)
+  out=$(/usr/bin/time -f 'cpu %U %S' h2load "${load[@]}" -n "$requests" \
+    -d "$dir/$m.body" -H 'content-type: application/grpc' -H 'te: trailers' \
+    -H "x-user-id: $user" --log-file="$dir/$m.log" "$url${path[$m]}" 2>&1)
+  ticks=$(($(server_ticks) - ticks))
   local succeeded failed errored data
   read -r succeeded failed errored < <(sed -n \
     's/^requests: .* \([0-9]*\) succeeded, \([0-9]*\) failed, \([0-9]*\) errored.*/\1 \2 \3/p' <<<"$out")
@@ -169,14 +177,20 @@ run() {
       END {printf "%d %d %d %d %.0f", a[int(NR * .5)], a[int(NR * .9)],
            a[int(NR * .99)], a[int(NR * .999)], s / NR}'
   else
-    sed -n 's/^finished in .*, \([0-9.]*\) req\/s.*/\1/p' <<<"$out"
+    # requests/s, then the CPU per call of the server and of h2load in us.
+    echo "$(sed -n 's/^finished in .*, \([0-9.]*\) req\/s.*/\1/p' <<<"$out")" \
+      "$(awk -v t="$ticks" -v hz="$(getconf CLK_TCK)" -v n="$requests" \
+           'BEGIN {printf "%.1f", t * 1e6 / hz / n}')" \
+      "$(awk -v n="$requests" '/^cpu / {printf "%.1f", ($2 + $3) * 1e6 / n}' <<<"$out")"
   fi
 }
+# The server's CPU time so far (all its threads), in clock ticks.
+server_ticks() { awk '{print $14 + $15}' "/proc/$server_pid/stat"; }
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 
 echo "== h2load ${load[*]}, $requests requests per method and round, one user with a phone"
 declare -A results=()
-get_ratios=(); verify_ratios=()
+get_ratios=(); verify_ratios=(); get_cpu=(); verify_cpu=()
 for ((r = 0; r < rounds; r++)); do
   order=(health get verify)
   ((r % 2)) && order=(verify get health)
@@ -196,11 +210,22 @@ for ((r = 0; r < rounds; r++)); do
     echo "round $r: verify p99 - health p99 = $(( ${verify_p99[-1]} - ${health_p99[-1]} )) us," \
       "get p99 - health p99 = $(( ${get_p99[-1]} - ${health_p99[-1]} )) us"
   else
-    g=$(awk -v a="${results[get]}" -v b="${results[health]}" 'BEGIN {printf "%.3f", a / b}')
-    v=$(awk -v a="${results[verify]}" -v b="${results[health]}" 'BEGIN {printf "%.3f", a / b}')
-    get_ratios+=("$g"); verify_ratios+=("$v")
-    echo "round $r: health ${results[health]} req/s, get ${results[get]} req/s ($g)," \
-      "verify ${results[verify]} req/s ($v)"
+    declare -A rps=() srv=() cli=()
+    for m in health get verify; do read -r rps[$m] srv[$m] cli[$m] <<<"${results[$m]}"; done
+    # ratio A B: throughput of A over B; cpu_ratio A B: the ratio the CPU per
+    # call predicts when client and server share the cores (B's over A's).
+    ratio() { awk -v a="${rps[$1]}" -v b="${rps[$2]}" 'BEGIN {printf "%.3f", a / b}'; }
+    cpu_ratio() {
+      awk -v a="${srv[$1]}" -v b="${cli[$1]}" -v c="${srv[$2]}" -v d="${cli[$2]}" \
+        'BEGIN {printf "%.3f", (c + d) / (a + b)}'
+    }
+    get_ratios+=("$(ratio get health)"); verify_ratios+=("$(ratio verify health)")
+    get_cpu+=("$(cpu_ratio get health)"); verify_cpu+=("$(cpu_ratio verify health)")
+    echo "round $r: req/s health ${rps[health]}, get ${rps[get]} (${get_ratios[-1]})," \
+      "verify ${rps[verify]} (${verify_ratios[-1]})"
+    echo "         CPU per call, server + h2load: health ${srv[health]} + ${cli[health]} us," \
+      "get ${srv[get]} + ${cli[get]} us (${get_cpu[-1]}), verify ${srv[verify]} + ${cli[verify]} us" \
+      "(${verify_cpu[-1]})"
   fi
 done
 if [ "$mode" = callgrind ]; then
@@ -211,6 +236,8 @@ elif [ "$mode" = latency ]; then
     "verify $(median "${verify_p99[@]}") us"
 else
   echo "median ratio to health: get $(median "${get_ratios[@]}"), verify $(median "${verify_ratios[@]}")"
+  echo "median ratio the CPU per call predicts: get $(median "${get_cpu[@]}")," \
+    "verify $(median "${verify_cpu[@]}")"
 fi
 if [ "$(stat -c %s "$dir/server.log")" != "$log_start" ]; then
   echo "the server logged at warning or above:" >&2
