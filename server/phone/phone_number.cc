@@ -96,8 +96,8 @@ class ParseCache {
   };
 
   Shard& ShardOf(absl::string_view key) {
-    // Not absl::Hash, which the map uses too: its shard would be its low
-    // bits, the part of the hash the map's probing relies on.
+    // Not absl::Hash, which the map uses too: a shard chosen by its low
+    // bits would leave the map fewer bits to tell its entries apart by.
     const std::string_view bytes(key.data(), key.size());
     return shards_[std::hash<std::string_view>()(bytes) & (kShards - 1)];
   }

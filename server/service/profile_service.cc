@@ -57,14 +57,14 @@ absl::Status Interrupted(grpc::CallbackServerContext* context) {
 template <typename Request, typename Response>
 struct ProfileServiceImpl::Call {
   Call()
-      : arena(ArenaOptions()),
+      : arena(OneBlockArena()),
         request(*google::protobuf::Arena::CreateMessage<Request>(&arena)),
         response(*google::protobuf::Arena::CreateMessage<Response>(&arena)) {}
 
   // The messages of a call take well under a KiB: one block holds them.
   // (A block inside the Call would make it too large for malloc's
   // per-thread cache, which costs more than the block's own allocation.)
-  static google::protobuf::ArenaOptions ArenaOptions() {
+  static google::protobuf::ArenaOptions OneBlockArena() {
     google::protobuf::ArenaOptions options;
     options.start_block_size = 1024;
     return options;
