@@ -12,8 +12,10 @@
 # Under load, each round also prints the CPU time per call of the server
 # (/proc) and of h2load (/usr/bin/time), and the ratio to health they
 # predict, (server + h2load CPU of health) / (that of the method): client
-# and server share the cores, so throughput follows it, and unlike
-# throughput it hardly moves when other work shares the machine.
+# and server share the cores, so throughput follows it. It swings less
+# than throughput when other work shares the machine, but it does swing
+# (contended caches, a VM's stolen time): compare code by the callgrind
+# mode's instructions.
 #
 # `requests` is per method and round (default 100000 under load, 20000 at
 # one in flight or under callgrind). The latency mode prints percentiles of
