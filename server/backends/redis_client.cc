@@ -145,6 +145,7 @@ absl::StatusOr<RedisReply> RedisClient::Command(
     const std::vector<std::string>& args) {
   absl::StatusOr<redisContext*> context = pool_.Acquire();
   if (!context.ok()) return context.status();
+  round_trips_.fetch_add(1, std::memory_order_relaxed);
   absl::StatusOr<RedisReply> reply = Send(*context, args);
   // A connection that failed a command is dropped even when hiredis saw no
   // error: what it holds unread is unknown.

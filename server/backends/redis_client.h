@@ -18,6 +18,8 @@
 #ifndef PROFILE_SERVER_BACKENDS_REDIS_CLIENT_H_
 #define PROFILE_SERVER_BACKENDS_REDIS_CLIENT_H_
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -93,6 +95,13 @@ class RedisClient {
   // Returns OK if Redis answers PING.
   absl::Status Ping();
 
+  // Returns how many commands this client has sent and waited for, each a
+  // round trip to Redis (a script Redis did not know yet costs two). The
+  // AUTH and SELECT of a new connection are not counted.
+  uint64_t RoundTrips() const {
+    return round_trips_.load(std::memory_order_relaxed);
+  }
+
  private:
   explicit RedisClient(const RedisClientOptions& options);
 
@@ -101,6 +110,7 @@ class RedisClient {
 
   const RedisClientOptions options_;
   ConnectionPool<redisContext> pool_;
+  std::atomic<uint64_t> round_trips_{0};
 };
 
 }  // namespace profile
