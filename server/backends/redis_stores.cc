@@ -345,6 +345,30 @@ end
 return {0, 0}
 )lua");
 
+// KEYS: verification window, then the failure windows to read. ARGV:
+// max verifications, window ms, max failures. {1, ms until it ends} if the
+// verification window holds its max; else counts one and returns {0, 0}
+// followed by {capped, ms} for each failure window, capped 1 if it holds
+// its max.
+ABSL_CONST_INIT const RedisScript kAcquireVerification(R"lua(
+local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+if n >= tonumber(ARGV[1]) then return {1, redis.call('PTTL', KEYS[1])} end
+if redis.call('INCR', KEYS[1]) == 1 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+local out = {0, 0}
+for i = 2, #KEYS do
+  if tonumber(redis.call('GET', KEYS[i]) or '0') >= tonumber(ARGV[3]) then
+    table.insert(out, 1)
+    table.insert(out, redis.call('PTTL', KEYS[i]))
+  else
+    table.insert(out, 0)
+    table.insert(out, 0)
+  end
+end
+return out
+)lua");
+
 // KEYS: window. ARGV: max. {0, 0} while under `max`, else {1, ms}.
 ABSL_CONST_INIT const RedisScript kCheckWindow(R"lua(
 local n = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -360,10 +384,12 @@ end
 return 0
 )lua");
 
-// KEYS: region window.
+// KEYS: region windows, one per verified code.
 ABSL_CONST_INIT const RedisScript kRegionVerified(R"lua(
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  redis.call('HINCRBY', KEYS[1], 'v', 1)
+for i = 1, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 1 then
+    redis.call('HINCRBY', KEYS[i], 'v', 1)
+  end
 end
 return 0
 )lua");
@@ -441,14 +467,39 @@ class RedisSendLimiter final : public SendLimiter {
     }
   }
 
-  absl::Status AcquireVerification(absl::string_view user_id) override {
-    absl::StatusOr<int> ms = Window(
-        kTakeFromWindow, absl::StrCat(prefix_, "verifications:", user_id),
+  absl::StatusOr<std::vector<absl::Status>> AcquireVerification(
+      absl::string_view user_id,
+      const std::vector<std::string>& phones) override {
+    std::vector<std::string> keys = {
+        absl::StrCat(prefix_, "verifications:", user_id)};
+    for (const std::string& phone : phones) {
+      keys.push_back(FailuresKey(user_id, phone));
+    }
+    absl::StatusOr<RedisReply> reply = redis_->Eval(
+        kAcquireVerification, keys,
         {absl::StrCat(limits_.max_verifications_per_user_per_hour),
-         absl::StrCat(kHourMs)});
-    if (!ms.ok()) return ms.status();
-    return *ms == 0 ? absl::OkStatus()
-                    : VerificationCapError(SecondsFromMillis(*ms));
+         absl::StrCat(kHourMs),
+         absl::StrCat(limits_.max_code_failures_per_day)});
+    if (!reply.ok()) return reply.status();
+    const std::vector<RedisReply>& out = reply->elements;
+    if (reply->type != RedisReply::Type::kArray || out.size() < 2) {
+      return Unexpected("verification limit", *reply);
+    }
+    if (out[0].integer != 0) {
+      return VerificationCapError(SecondsFromMillis(out[1].integer));
+    }
+    if (out.size() != 2 + 2 * phones.size()) {
+      return Unexpected("verification limit", *reply);
+    }
+    std::vector<absl::Status> failures;
+    failures.reserve(phones.size());
+    for (size_t i = 2; i < out.size(); i += 2) {
+      failures.push_back(out[i].integer == 0
+                             ? absl::OkStatus()
+                             : CodeFailureCapError(
+                                   SecondsFromMillis(out[i + 1].integer)));
+    }
+    return failures;
   }
 
   absl::Status AcquireRevert(absl::string_view client) override {
@@ -478,12 +529,16 @@ class RedisSendLimiter final : public SendLimiter {
         .status();
   }
 
-  absl::Status RecordVerified(absl::string_view region) override {
-    if (region.empty()) return absl::OkStatus();
-    return redis_
-        ->Eval(kRegionVerified, {absl::StrCat(prefix_, "region:", region)},
-               {})
-        .status();
+  absl::Status RecordVerified(
+      const std::vector<std::string>& regions) override {
+    std::vector<std::string> keys;
+    for (const std::string& region : regions) {
+      if (!region.empty()) {
+        keys.push_back(absl::StrCat(prefix_, "region:", region));
+      }
+    }
+    if (keys.empty()) return absl::OkStatus();
+    return redis_->Eval(kRegionVerified, keys, {}).status();
   }
 
   absl::StatusOr<std::vector<RegionSuspension>> SuspendedRegions() override {

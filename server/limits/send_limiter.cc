@@ -211,11 +211,20 @@ class InMemorySendLimiter final : public SendLimiter {
     return absl::OkStatus();
   }
 
-  absl::Status AcquireVerification(absl::string_view user_id) override {
-    return TakeFromHour(StackKey({"v:", user_id}).view(),
-                        limits_.max_verifications_per_user_per_hour,
-                        VerificationCapError,
-                        "the service is checking too many codes");
+  absl::StatusOr<std::vector<absl::Status>> AcquireVerification(
+      absl::string_view user_id,
+      const std::vector<std::string>& phones) override {
+    absl::Status allowed = TakeFromHour(
+        StackKey({"v:", user_id}).view(),
+        limits_.max_verifications_per_user_per_hour, VerificationCapError,
+        "the service is checking too many codes");
+    if (!allowed.ok()) return allowed;
+    std::vector<absl::Status> failures;
+    failures.reserve(phones.size());
+    for (const std::string& phone : phones) {
+      failures.push_back(CheckCodeFailures(user_id, phone));
+    }
+    return failures;
   }
 
   absl::Status AcquireRevert(absl::string_view client) override {
@@ -249,12 +258,15 @@ class InMemorySendLimiter final : public SendLimiter {
     return absl::OkStatus();
   }
 
-  absl::Status RecordVerified(absl::string_view region) override {
-    if (region.empty()) return absl::OkStatus();
+  absl::Status RecordVerified(
+      const std::vector<std::string>& regions) override {
     const absl::Time now = clock_->Now();
     absl::MutexLock lock(&mu_);
-    auto it = windows_.find(absl::StrCat("r:", region));
-    if (it != windows_.end() && it->second.ends > now) ++it->second.verified;
+    for (const std::string& region : regions) {
+      if (region.empty()) continue;
+      auto it = windows_.find(absl::StrCat("r:", region));
+      if (it != windows_.end() && it->second.ends > now) ++it->second.verified;
+    }
     return absl::OkStatus();
   }
 

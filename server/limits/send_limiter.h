@@ -136,7 +136,16 @@ class SendLimiter {
 
   // Counts one UpdatePhoneVerification call of `user_id`, or returns 2100
   // when the user made --max_verifications_per_user_per_hour this hour.
-  virtual absl::Status AcquireVerification(absl::string_view user_id) = 0;
+  // Once counted, reads in the same step what CheckCodeFailures() answers
+  // for `user_id` at each of `phones` (one round trip for the whole start
+  // of a verification): the i-th status is that of `phones[i]`.
+  virtual absl::StatusOr<std::vector<absl::Status>> AcquireVerification(
+      absl::string_view user_id, const std::vector<std::string>& phones) = 0;
+
+  // AcquireVerification() without reading any failure cap.
+  absl::Status AcquireVerification(absl::string_view user_id) {
+    return AcquireVerification(user_id, {}).status();
+  }
 
   // Counts one RevertPhoneChange call from `client` (ClientAddressKey(),
   // "" for unknown), or returns 2100 when it made
@@ -152,8 +161,15 @@ class SendLimiter {
   virtual absl::Status RecordCodeFailure(absl::string_view user_id,
                                          absl::string_view phone_e164) = 0;
 
-  // Counts a code of `region` that was verified (the breaker's conversion).
-  virtual absl::Status RecordVerified(absl::string_view region) = 0;
+  // Counts a verified code of each of `regions` (the breaker's
+  // conversion), a region listed twice twice; "" counts nothing.
+  virtual absl::Status RecordVerified(
+      const std::vector<std::string>& regions) = 0;
+
+  // RecordVerified() of one code of `region`.
+  absl::Status RecordVerified(absl::string_view region) {
+    return RecordVerified(std::vector<std::string>{std::string(region)});
+  }
 
   // Returns the regions the breaker suspends now.
   virtual absl::StatusOr<std::vector<RegionSuspension>>

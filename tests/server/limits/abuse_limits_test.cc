@@ -169,6 +169,53 @@ TEST_P(AbuseLimitsTest, WrongCodesPerUserAndPhoneForADay) {
   EXPECT_THAT(limiter->CheckCodeFailures("u1", "+8613900000011"), IsOk());
 }
 
+TEST_P(AbuseLimitsTest, AVerificationReadsTheWrongCodeCapsOfItsPhones) {
+  SendLimits limits = Loose();
+  limits.max_verifications_per_user_per_hour = 2;
+  limits.max_code_failures_per_day = 1;
+  std::unique_ptr<SendLimiter> limiter = NewLimiter(limits);
+  const std::string capped_phone = "+8613900000020";
+  const std::string free_phone = "+8613900000021";
+  ASSERT_THAT(limiter->RecordCodeFailure("u1", capped_phone), IsOk());
+  absl::StatusOr<std::vector<absl::Status>> caps =
+      limiter->AcquireVerification("u1", {free_phone, capped_phone});
+  ASSERT_THAT(caps, IsOk());
+  ASSERT_EQ(caps->size(), 2u);
+  EXPECT_THAT((*caps)[0], IsOk());
+  EXPECT_THAT((*caps)[1], IsTooFrequent());
+  EXPECT_GT(RetryAfterOf((*caps)[1]), 24 * 3600 - 100);
+  EXPECT_LE(RetryAfterOf((*caps)[1]), 24 * 3600);
+  // As CheckCodeFailures() answers: per user and phone.
+  EXPECT_THAT(limiter->CheckCodeFailures("u1", capped_phone),
+              IsTooFrequent());
+  caps = limiter->AcquireVerification("u2", {capped_phone});
+  ASSERT_THAT(caps, IsOk());
+  EXPECT_THAT((*caps)[0], IsOk());
+  // The verification counted, the reads did not; a refused verification
+  // reads nothing.
+  EXPECT_THAT(limiter->AcquireVerification("u1", {free_phone}).status(),
+              IsOk());
+  EXPECT_THAT(limiter->AcquireVerification("u1", {free_phone}).status(),
+              IsTooFrequent());
+}
+
+TEST_P(AbuseLimitsTest, OneCallRecordsTheVerifiedCodesOfSeveralRegions) {
+  SendLimits limits = Loose();
+  limits.region_breaker_min_codes = 4;
+  limits.region_breaker_min_conversion = 0.5;
+  std::unique_ptr<SendLimiter> limiter = NewLimiter(limits);
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_THAT(limiter->Acquire(Fresh(i, "NG")), IsOk()) << i;
+    ASSERT_THAT(limiter->Acquire(Fresh(10 + i, "GB")), IsOk()) << i;
+  }
+  // 2 of 4 in NG (listed twice), 1 of 4 in GB; "" counts nothing.
+  ASSERT_THAT(limiter->RecordVerified(
+                  std::vector<std::string>{"NG", "GB", "", "NG"}),
+              IsOk());
+  EXPECT_THAT(limiter->Acquire(Fresh(20, "NG")), IsOk());
+  EXPECT_THAT(limiter->Acquire(Fresh(21, "GB")), IsTooFrequent());
+}
+
 TEST_P(AbuseLimitsTest, RegionBreakerSuspendsARegionThatDoesNotConvert) {
   SendLimits limits = Loose();
   limits.region_breaker_min_codes = 4;
