@@ -205,22 +205,29 @@ redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1
 )lua");
 
-// KEYS: code key. ARGV: digest. 0 no code, 1 match, 2 wrong (counted).
-ABSL_CONST_INIT const RedisScript kCheckCode(R"lua(
-local d = redis.call('HGET', KEYS[1], 'd')
-if not d then return 0 end
-if d == ARGV[1] then return 1 end
-if redis.call('HINCRBY', KEYS[1], 'a', -1) <= 0 then
-  redis.call('DEL', KEYS[1])
+// KEYS: code keys. ARGV: their digests. Checks them in turn, stopping at
+// the first that fails: {0, 1} all match, else {its index from 1, 0 no
+// code or 2 wrong (counted)}.
+ABSL_CONST_INIT const RedisScript kCheckCodes(R"lua(
+for i = 1, #KEYS do
+  local d = redis.call('HGET', KEYS[i], 'd')
+  if not d then return {i, 0} end
+  if d ~= ARGV[i] then
+    if redis.call('HINCRBY', KEYS[i], 'a', -1) <= 0 then
+      redis.call('DEL', KEYS[i])
+    end
+    return {i, 2}
+  end
 end
-return 2
+return {0, 1}
 )lua");
 
-// KEYS: code key. ARGV: digest. 1 used up, 0 gone.
-ABSL_CONST_INIT const RedisScript kConsumeCode(R"lua(
-if redis.call('HGET', KEYS[1], 'd') == ARGV[1] then
-  redis.call('DEL', KEYS[1])
-  return 1
+// KEYS: code keys. ARGV: their digests. Uses them up in turn, stopping at
+// the first that is gone: 0 all used up, else its index from 1.
+ABSL_CONST_INIT const RedisScript kConsumeCodes(R"lua(
+for i = 1, #KEYS do
+  if redis.call('HGET', KEYS[i], 'd') ~= ARGV[i] then return i end
+  redis.call('DEL', KEYS[i])
 end
 return 0
 )lua");
@@ -245,24 +252,51 @@ class RedisCodeStore final : public CodeStore {
   }
 
   absl::Status Check(const CodeKey& key, absl::string_view digest) override {
-    absl::StatusOr<RedisReply> reply =
-        redis_->Eval(kCheckCode, {Key(key)}, {std::string(digest)});
-    if (!reply.ok()) return reply.status();
-    switch (reply->integer) {
-      case 1:
-        return absl::OkStatus();
-      case 2:
-        return ApiError(ApiCode::kWrongCode);
-      default:
-        return NoLiveCodeError();
-    }
+    size_t failed = 0;
+    return CheckAll({{key, std::string(digest)}}, &failed);
   }
 
   absl::Status Consume(const CodeKey& key, absl::string_view digest) override {
-    absl::StatusOr<RedisReply> reply =
-        redis_->Eval(kConsumeCode, {Key(key)}, {std::string(digest)});
+    return ConsumeAll({{key, std::string(digest)}});
+  }
+
+  absl::Status CheckAll(const std::vector<KeyedDigest>& digests,
+                        size_t* failed) override {
+    if (digests.empty()) return absl::OkStatus();
+    std::vector<std::string> keys;
+    std::vector<std::string> args;
+    for (const KeyedDigest& digest : digests) {
+      keys.push_back(Key(digest.key));
+      args.push_back(digest.digest);
+    }
+    absl::StatusOr<RedisReply> reply = redis_->Eval(kCheckCodes, keys, args);
     if (!reply.ok()) return reply.status();
-    return reply->integer == 1 ? absl::OkStatus() : NoLiveCodeError();
+    if (reply->type != RedisReply::Type::kArray ||
+        reply->elements.size() != 2 || reply->elements[0].integer < 0 ||
+        reply->elements[0].integer > static_cast<long long>(digests.size())) {
+      return Unexpected("code check", *reply);
+    }
+    if (reply->elements[0].integer == 0) return absl::OkStatus();
+    *failed = static_cast<size_t>(reply->elements[0].integer - 1);
+    return reply->elements[1].integer == 2 ? ApiError(ApiCode::kWrongCode)
+                                           : NoLiveCodeError();
+  }
+
+  absl::Status ConsumeAll(const std::vector<KeyedDigest>& digests) override {
+    if (digests.empty()) return absl::OkStatus();
+    std::vector<std::string> keys;
+    std::vector<std::string> args;
+    for (const KeyedDigest& digest : digests) {
+      keys.push_back(Key(digest.key));
+      args.push_back(digest.digest);
+    }
+    absl::StatusOr<RedisReply> reply =
+        redis_->Eval(kConsumeCodes, keys, args);
+    if (!reply.ok()) return reply.status();
+    if (reply->type != RedisReply::Type::kInteger) {
+      return Unexpected("code consume", *reply);
+    }
+    return reply->integer == 0 ? absl::OkStatus() : NoLiveCodeError();
   }
 
   size_t SweepExpired() override { return 0; }  // Redis expires codes

@@ -159,6 +159,26 @@ std::string CodeDigest(absl::string_view secret, const CodeKey& key,
                                          "|", code));
 }
 
+absl::Status CodeStore::CheckAll(const std::vector<KeyedDigest>& digests,
+                                 size_t* failed) {
+  for (size_t i = 0; i < digests.size(); ++i) {
+    absl::Status checked = Check(digests[i].key, digests[i].digest);
+    if (!checked.ok()) {
+      *failed = i;
+      return checked;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CodeStore::ConsumeAll(const std::vector<KeyedDigest>& digests) {
+  for (const KeyedDigest& digest : digests) {
+    absl::Status consumed = Consume(digest.key, digest.digest);
+    if (!consumed.ok()) return consumed;
+  }
+  return absl::OkStatus();
+}
+
 std::unique_ptr<CodeStore> NewInMemoryCodeStore(
     std::shared_ptr<Clock> clock, const InMemoryCodeStoreOptions& options) {
   return std::make_unique<InMemoryCodeStore>(std::move(clock), options);

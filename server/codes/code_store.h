@@ -21,6 +21,7 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
@@ -51,6 +52,12 @@ absl::Status NoLiveCodeError();
 std::string CodeDigest(absl::string_view secret, const CodeKey& key,
                        absl::string_view code);
 
+// A digest to check or use up as the code of `key`.
+struct KeyedDigest {
+  CodeKey key;
+  std::string digest;
+};
+
 class CodeStore {
  public:
   virtual ~CodeStore() = default;
@@ -77,6 +84,18 @@ class CodeStore {
   // 2300 if it is gone (another request used it first).
   virtual absl::Status Consume(const CodeKey& key,
                                absl::string_view digest) = 0;
+
+  // Check() of each of `digests` in turn, stopping at the first that is not
+  // OK: returns OK if every one is, else that one's error with `*failed`
+  // set to its index. Those after it are not checked (nor cost an
+  // attempt). A store on a network does it in one round trip.
+  virtual absl::Status CheckAll(const std::vector<KeyedDigest>& digests,
+                                size_t* failed);
+
+  // Consume() of each of `digests` in turn, stopping at the first that is
+  // gone (those before it stay used up): returns OK or that one's error.
+  // A store on a network does it in one round trip.
+  virtual absl::Status ConsumeAll(const std::vector<KeyedDigest>& digests);
 
   // Removes every expired code; returns how many.
   virtual size_t SweepExpired() = 0;

@@ -57,6 +57,20 @@ class CodeVerifierChain final : public CodeVerifier {
                                : verifier->Consume(key, code);
   }
 
+  // Codes one verifier decides go to it together; others one by one.
+  absl::Status CheckAll(const std::vector<CodeGuess>& guesses,
+                        size_t* failed) override {
+    CodeVerifier* verifier = FindForAll(guesses);
+    return verifier == nullptr ? CodeVerifier::CheckAll(guesses, failed)
+                               : verifier->CheckAll(guesses, failed);
+  }
+
+  absl::Status ConsumeAll(const std::vector<CodeGuess>& guesses) override {
+    CodeVerifier* verifier = FindForAll(guesses);
+    return verifier == nullptr ? CodeVerifier::ConsumeAll(guesses)
+                               : verifier->ConsumeAll(guesses);
+  }
+
  private:
   CodeVerifier* Find(absl::string_view phone_e164) const {
     for (const auto& verifier : verifiers_) {
@@ -65,10 +79,41 @@ class CodeVerifierChain final : public CodeVerifier {
     return nullptr;
   }
 
+  // Returns the verifier that decides every one of `guesses`, or null if
+  // there is no such one.
+  CodeVerifier* FindForAll(const std::vector<CodeGuess>& guesses) const {
+    if (guesses.empty()) return nullptr;
+    CodeVerifier* verifier = Find(guesses[0].key.phone_e164);
+    for (const CodeGuess& guess : guesses) {
+      if (Find(guess.key.phone_e164) != verifier) return nullptr;
+    }
+    return verifier;
+  }
+
   const std::vector<std::unique_ptr<CodeVerifier>> verifiers_;
 };
 
 }  // namespace
+
+absl::Status CodeVerifier::CheckAll(const std::vector<CodeGuess>& guesses,
+                                    size_t* failed) {
+  for (size_t i = 0; i < guesses.size(); ++i) {
+    absl::Status checked = Check(guesses[i].key, guesses[i].code);
+    if (!checked.ok()) {
+      *failed = i;
+      return checked;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CodeVerifier::ConsumeAll(const std::vector<CodeGuess>& guesses) {
+  for (const CodeGuess& guess : guesses) {
+    absl::Status consumed = Consume(guess.key, guess.code);
+    if (!consumed.ok()) return consumed;
+  }
+  return absl::OkStatus();
+}
 
 std::unique_ptr<CodeVerifier> NewCodeVerifierChain(
     std::vector<std::unique_ptr<CodeVerifier>> verifiers) {

@@ -23,7 +23,8 @@
 //
 // Check() and Consume() are split so that a verification consumes its codes
 // only once every other check has passed (a wrong old-phone code must not
-// cost the new one).
+// cost the new one). CheckAll() and ConsumeAll() do the codes of a
+// verification together, in one round trip to a network store.
 //
 // Thread-safety: implementations are safe to call concurrently.
 #ifndef PROFILE_SERVER_CODES_CODE_VERIFIER_H_
@@ -52,6 +53,12 @@ struct CodeRequest {
   TraceContext trace;
   // When the caller stops waiting.
   absl::Time deadline = absl::InfiniteFuture();
+};
+
+// A typed code for `key`.
+struct CodeGuess {
+  CodeKey key;
+  std::string code;
 };
 
 class CodeVerifier {
@@ -86,6 +93,19 @@ class CodeVerifier {
   // Uses up a code that Check() accepted. Returns api code 2300 if another
   // request used it first.
   virtual absl::Status Consume(const CodeKey& key, absl::string_view code) = 0;
+
+  // Check() of each of `guesses` in turn, stopping at the first that is not
+  // OK: returns OK if every one is, else that one's error with `*failed`
+  // set to its index; those after it are not checked (a wrong code of one
+  // phone costs no other code an attempt). One round trip where the codes
+  // live in one network store.
+  virtual absl::Status CheckAll(const std::vector<CodeGuess>& guesses,
+                                size_t* failed);
+
+  // Consume() of each of `guesses` in turn, stopping at the first that
+  // fails; returns OK or that one's error. One round trip where the codes
+  // live in one network store.
+  virtual absl::Status ConsumeAll(const std::vector<CodeGuess>& guesses);
 };
 
 // Returns a verifier that hands each phone to the first of `verifiers` that

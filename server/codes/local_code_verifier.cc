@@ -1,6 +1,7 @@
 #include "server/codes/local_code_verifier.h"
 
 #include <utility>
+#include <vector>
 
 #include "server/common/api_error.h"
 #include "server/common/crypto.h"
@@ -67,7 +68,27 @@ class LocalCodeVerifier final : public CodeVerifier {
     return store_->Consume(key, CodeDigest(options_.secret, key, code));
   }
 
+  absl::Status CheckAll(const std::vector<CodeGuess>& guesses,
+                        size_t* failed) override {
+    return store_->CheckAll(Digests(guesses), failed);
+  }
+
+  absl::Status ConsumeAll(const std::vector<CodeGuess>& guesses) override {
+    return store_->ConsumeAll(Digests(guesses));
+  }
+
  private:
+  std::vector<KeyedDigest> Digests(
+      const std::vector<CodeGuess>& guesses) const {
+    std::vector<KeyedDigest> digests;
+    digests.reserve(guesses.size());
+    for (const CodeGuess& guess : guesses) {
+      digests.push_back(
+          {guess.key, CodeDigest(options_.secret, guess.key, guess.code)});
+    }
+    return digests;
+  }
+
   const LocalCodeVerifierOptions options_;
   const std::shared_ptr<Clock> clock_;
   CodeStore* const store_;

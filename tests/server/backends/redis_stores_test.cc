@@ -1,6 +1,7 @@
 // The Redis stores against a real redis-server started by the test. So far
-// the idempotency records; the token, code and limit scripts are covered
-// end to end (tests/e2e/profile_service_e2e_test.cc, backends_e2e_test.cc).
+// the idempotency records, and codes checked and used together; the token,
+// code and limit scripts are covered end to end
+// (tests/e2e/profile_service_e2e_test.cc, backends_e2e_test.cc).
 #include "server/backends/redis_stores.h"
 
 #include <memory>
@@ -15,6 +16,7 @@
 #include "gtest/gtest.h"
 #include "server/backends/backend_url.h"
 #include "server/backends/redis_client.h"
+#include "server/codes/code_store.h"
 #include "server/common/api_error.h"
 #include "server/common/crypto.h"
 #include "tests/testing/backend_servers.h"
@@ -163,6 +165,66 @@ TEST_F(RedisIdempotencyStoreTest, CompletedRecordExpires) {
                              absl::Seconds(1));
   ASSERT_THAT(again, IsOk());
   EXPECT_EQ(again->outcome, IdempotencyClaim::kClaimed);
+}
+
+auto IsWrongCode() {
+  return StatusIs(absl::StatusCode::kInvalidArgument, ApiCode::kWrongCode);
+}
+
+auto IsNoLiveCode() {
+  return StatusIs(absl::StatusCode::kInvalidArgument, ApiCode::kCodeExpired);
+}
+
+// CheckAll() and ConsumeAll() of `store`: what a store in memory does code
+// by code, Redis does in one script.
+void ExpectCodesCheckedAndUsedTogether(CodeStore& store, absl::Time expiry) {
+  const CodeKey a{"+8613800138000", CodePurpose::kNewPhone, "u1"};
+  const CodeKey b{"+8613800138001", CodePurpose::kOldPhone, "u1"};
+  ASSERT_THAT(store.Put(a, "da", expiry, 2), IsOk());
+  ASSERT_THAT(store.Put(b, "db", expiry, 2), IsOk());
+  size_t failed = 9;
+  EXPECT_THAT(store.CheckAll({{a, "da"}, {b, "db"}}, &failed), IsOk());
+  EXPECT_EQ(failed, 9u);
+  // A wrong first code: the second is not checked, so costs no attempt.
+  EXPECT_THAT(store.CheckAll({{a, "x"}, {b, "x"}}, &failed), IsWrongCode());
+  EXPECT_EQ(failed, 0u);
+  EXPECT_THAT(store.CheckAll({{a, "da"}, {b, "x"}}, &failed), IsWrongCode());
+  EXPECT_EQ(failed, 1u);
+  // b's second wrong code burns it; a has an attempt left.
+  EXPECT_THAT(store.CheckAll({{a, "da"}, {b, "x"}}, &failed), IsWrongCode());
+  EXPECT_THAT(store.CheckAll({{a, "da"}, {b, "db"}}, &failed),
+              IsNoLiveCode());
+  EXPECT_EQ(failed, 1u);
+  EXPECT_THAT(store.Check(a, "da"), IsOk());
+
+  // ConsumeAll() stops at the first code gone; those before stay used up.
+  ASSERT_THAT(store.Put(b, "db", expiry, 2), IsOk());
+  EXPECT_THAT(store.ConsumeAll({{a, "da"}, {b, "other"}}), IsNoLiveCode());
+  EXPECT_THAT(store.Check(a, "da"), IsNoLiveCode());
+  EXPECT_THAT(store.Check(b, "db"), IsOk());
+  ASSERT_THAT(store.Put(a, "da", expiry, 2), IsOk());
+  EXPECT_THAT(store.ConsumeAll({{a, "da"}, {b, "db"}}), IsOk());
+  EXPECT_THAT(store.Check(a, "da"), IsNoLiveCode());
+  EXPECT_THAT(store.Check(b, "db"), IsNoLiveCode());
+}
+
+TEST_F(RedisIdempotencyStoreTest, CodesAreCheckedAndUsedTogetherAsInMemory) {
+  std::unique_ptr<CodeStore> in_memory =
+      NewInMemoryCodeStore(clock_, {1000, absl::ZeroDuration()});
+  ExpectCodesCheckedAndUsedTogether(*in_memory, In(absl::Minutes(5)));
+  std::unique_ptr<CodeStore> redis =
+      NewRedisCodeStore(redis_.get(), prefix_, clock_);
+  ExpectCodesCheckedAndUsedTogether(*redis, In(absl::Minutes(5)));
+  // Both codes in one round trip each way.
+  const CodeKey c{"+8613800138002", CodePurpose::kNewPhone, "u2"};
+  const CodeKey d{"+8613800138003", CodePurpose::kOldPhone, "u2"};
+  ASSERT_THAT(redis->Put(c, "dc", In(absl::Minutes(5)), 2), IsOk());
+  const uint64_t before = redis_->RoundTrips();
+  size_t failed = 0;
+  EXPECT_THAT(redis->CheckAll({{c, "dc"}, {d, "dd"}}, &failed),
+              IsNoLiveCode());
+  EXPECT_EQ(failed, 1u);
+  EXPECT_EQ(redis_->RoundTrips() - before, 1u);
 }
 
 }  // namespace
