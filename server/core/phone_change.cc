@@ -376,10 +376,27 @@ absl::StatusOr<VerifyResult> PhoneChange::DoVerify(const Caller& caller,
   absl::Status format =
       CheckPassCodeFormat(input.new_phone_pass_code, "new_phone_pass_code");
   if (!format.ok()) return format;
+  // The old phone as the request names it, if it must be proved at all: its
+  // wrong-code cap is read with the new one's below, before the lookup
+  // tells whether it is the account's (the errors about it come after).
+  absl::StatusOr<PhoneNumber> old_phone = absl::NotFoundError("not named");
+  if (options_.verify_old_phone && !input.old_phone_country_code.empty() &&
+      !input.old_phone_number.empty()) {
+    old_phone =
+        ParsePhoneNumber(input.old_phone_country_code, input.old_phone_number,
+                         "old_phone_number", &options_.fictional_numbers);
+  }
   // Every well-formed verification counts, right or wrong, before anything
-  // is looked up: probing numbers costs the prober.
-  absl::Status allowed = deps_.limiter->AcquireVerification(caller.user_id);
-  if (!allowed.ok()) return allowed;
+  // is looked up: probing numbers costs the prober. The same limiter call
+  // reads the wrong-code caps of the phones whose codes may be checked.
+  std::vector<std::string> capped_phones = {new_phone->e164};
+  if (old_phone.ok()) capped_phones.push_back(old_phone->e164);
+  absl::StatusOr<std::vector<absl::Status>> failure_caps =
+      deps_.limiter->AcquireVerification(caller.user_id, capped_phones);
+  if (!failure_caps.ok()) return failure_caps.status();
+  if (failure_caps->size() != capped_phones.size()) {
+    return absl::InternalError("the limiter answered for other phones");
+  }
 
   absl::StatusOr<PhoneBindings> bindings =
       deps_.users->Lookup(caller.user_id, new_phone->e164);
@@ -401,9 +418,6 @@ absl::StatusOr<VerifyResult> PhoneChange::DoVerify(const Caller& caller,
       return InvalidFieldError("old_phone_number",
                      "is required to verify the account's current phone");
     }
-    absl::StatusOr<PhoneNumber> old_phone =
-        ParsePhoneNumber(input.old_phone_country_code, input.old_phone_number,
-                         "old_phone_number", &options_.fictional_numbers);
     if (!old_phone.ok()) return old_phone.status();
     old_region = old_phone->region;
     format =
@@ -416,21 +430,33 @@ absl::StatusOr<VerifyResult> PhoneChange::DoVerify(const Caller& caller,
   }
 
   // Check every code before using any up: a wrong old code must not cost
-  // the user the new one.
+  // the user the new one. The codes go to the verifier together, the old
+  // one only if it would be checked once the new one passed; a phone at its
+  // wrong-code cap has its code left alone.
   const CodeKey new_key{new_phone->e164, CodePurpose::kNewPhone,
                         caller.user_id};
   const CodeKey old_key{current, CodePurpose::kOldPhone, caller.user_id};
-  absl::Status checked = CheckCode(caller, new_key, input.new_phone_pass_code);
-  if (!checked.ok()) return checked;
+  if (!(*failure_caps)[0].ok()) return (*failure_caps)[0];
   // Whether the number is another account's is told only to whoever proved
   // they hold it: before, a bound number answers exactly as a free one.
-  if (HeldByAnotherAccount(caller, *bindings)) {
-    return ApiError(ApiCode::kPhoneTaken);
+  const bool taken = HeldByAnotherAccount(caller, *bindings);
+  // With verify_old, the old phone was read second: it is `current`.
+  const absl::Status old_capped =
+      verify_old ? (*failure_caps)[1] : absl::OkStatus();
+  std::vector<CodeGuess> codes = {{new_key, input.new_phone_pass_code}};
+  if (verify_old && !taken && old_capped.ok()) {
+    codes.push_back({old_key, input.old_phone_pass_code});
   }
-  if (verify_old) {
-    checked = CheckCode(caller, old_key, input.old_phone_pass_code);
-    if (!checked.ok()) return checked;
+  size_t failed = 0;
+  absl::Status checked = deps_.verifier->CheckAll(codes, &failed);
+  if (!checked.ok()) {
+    if (ApiCodeOf(checked) == ApiCode::kWrongCode) {
+      CountWrongCode(caller, codes[failed].key.phone_e164);
+    }
+    return checked;
   }
+  if (taken) return ApiError(ApiCode::kPhoneTaken);
+  if (!old_capped.ok()) return old_capped;
   // Issue the token before using up the codes: if the store is full, the
   // user keeps the codes and can retry without another SMS.
   unsigned char token_bytes[kTokenBytes];
@@ -444,49 +470,42 @@ absl::StatusOr<VerifyResult> PhoneChange::DoVerify(const Caller& caller,
       token_hash, {caller.user_id, current, new_phone->e164},
       deps_.clock->Now() + options_.token_ttl);
   if (!issued.ok()) return issued;
-  absl::Status consumed =
-      deps_.verifier->Consume(new_key, input.new_phone_pass_code);
-  if (consumed.ok() && verify_old) {
-    consumed = deps_.verifier->Consume(old_key, input.old_phone_pass_code);
-  }
+  // `codes` holds every code checked: the new one, and the old one if
+  // verify_old.
+  absl::Status consumed = deps_.verifier->ConsumeAll(codes);
   if (!consumed.ok()) {
     // Another request used a code first: the token must not outlive it.
     deps_.tokens->Take(token_hash, caller.user_id).IgnoreError();
     return consumed;
   }
   // The region breaker's conversion counts texted codes only.
+  std::vector<std::string> regions;
   if (deps_.verifier->Texts(new_phone->e164)) {
-    RecordVerified(caller, new_phone->region);
+    regions.push_back(new_phone->region);
   }
   if (verify_old && deps_.verifier->Texts(current)) {
-    RecordVerified(caller, old_region);
+    regions.push_back(old_region);
   }
+  if (!regions.empty()) RecordVerified(caller, regions);
   return result;
 }
 
-absl::Status PhoneChange::CheckCode(const Caller& caller, const CodeKey& key,
-                                    absl::string_view code) {
-  absl::Status capped =
-      deps_.limiter->CheckCodeFailures(caller.user_id, key.phone_e164);
-  if (!capped.ok()) return capped;
-  absl::Status checked = deps_.verifier->Check(key, code);
-  if (ApiCodeOf(checked) == ApiCode::kWrongCode) {
-    absl::Status counted =
-        deps_.limiter->RecordCodeFailure(caller.user_id, key.phone_e164);
-    if (!counted.ok()) {
-      // The code's own attempt limit still holds.
-      Log(LogLevel::kWarning, "cannot count a wrong code",
-          {{"error", std::string(counted.message())},
-           {"request_id", caller.request_id}},
-          caller.trace);
-    }
+void PhoneChange::CountWrongCode(const Caller& caller,
+                                 absl::string_view phone_e164) {
+  absl::Status counted =
+      deps_.limiter->RecordCodeFailure(caller.user_id, phone_e164);
+  if (!counted.ok()) {
+    // The code's own attempt limit still holds.
+    Log(LogLevel::kWarning, "cannot count a wrong code",
+        {{"error", std::string(counted.message())},
+         {"request_id", caller.request_id}},
+        caller.trace);
   }
-  return checked;
 }
 
 void PhoneChange::RecordVerified(const Caller& caller,
-                                 absl::string_view region) {
-  absl::Status recorded = deps_.limiter->RecordVerified(region);
+                                 const std::vector<std::string>& regions) {
+  absl::Status recorded = deps_.limiter->RecordVerified(regions);
   if (!recorded.ok()) {
     Log(LogLevel::kWarning, "cannot count a verified code",
         {{"error", std::string(recorded.message())},

@@ -239,14 +239,13 @@ class PhoneChange {
   // allowed region (api codes 2121, 2120 otherwise).
   absl::Status CheckMayText(const PhoneNumber& phone) const;
 
-  // Checks `code` for `key` unless the caller made
-  // --max_code_failures_per_day wrong guesses at the phone (2100); counts a
-  // wrong one.
-  absl::Status CheckCode(const Caller& caller, const CodeKey& key,
-                         absl::string_view code);
+  // Counts a wrong guess of the caller at a code of `phone_e164` towards
+  // --max_code_failures_per_day.
+  void CountWrongCode(const Caller& caller, absl::string_view phone_e164);
 
-  // Counts a verified code of `region` for the region breaker.
-  void RecordVerified(const Caller& caller, absl::string_view region);
+  // Counts a verified code of each of `regions` for the region breaker.
+  void RecordVerified(const Caller& caller,
+                      const std::vector<std::string>& regions);
 
   // Texts `phone_e164`, bound to another account, that someone tried to
   // link it; returns 2110 if that failed.
