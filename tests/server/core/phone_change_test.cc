@@ -835,6 +835,46 @@ TEST_F(PhoneChangeTest, WrongNewCodeDoesNotConsumeTheOldCode) {
   EXPECT_THAT(VerifyBoth("u1", kPhoneB, new_code, kPhoneA, old_code), IsOk());
 }
 
+// The wrong-code caps are read with the verification cap, before the
+// lookup, and answered where each code would be checked.
+TEST_F(PhoneChangeTest, AnOldPhoneAtItsWrongCodeCapCostsNoNewCode) {
+  options_.send_limits.max_code_failures_per_day = 1;
+  memory_->ResetCore(options_);
+  memory_->ResetLimiter();
+  Bind("u1", kPhoneAE164);
+  const std::string old_code = SendCode("u1", kPhoneA, kOld);
+  const std::string new_code = SendCode("u1", kPhoneB, kNew);
+  EXPECT_THAT(
+      VerifyBoth("u1", kPhoneB, new_code, kPhoneA, WrongCode(old_code)),
+      IsWrongCode());
+  EXPECT_THAT(VerifyBoth("u1", kPhoneB, new_code, kPhoneA, old_code),
+              IsTooFrequent());
+  // A mismatched old phone is told before any cap.
+  EXPECT_THAT(VerifyBoth("u1", kPhoneB, new_code, kPhoneC, old_code),
+              IsOldPhoneMismatch());
+  SkipOldPhone();
+  EXPECT_THAT(VerifyNew("u1", kPhoneB, new_code), IsOk());
+}
+
+TEST_F(PhoneChangeTest, ANewPhoneAtItsWrongCodeCapLeavesTheOldCodeAlone) {
+  options_.send_limits.max_code_failures_per_day = 1;
+  memory_->ResetCore(options_);
+  memory_->ResetLimiter();
+  Bind("u1", kPhoneAE164);
+  const std::string old_code = SendCode("u1", kPhoneA, kOld);
+  const std::string new_code = SendCode("u1", kPhoneB, kNew);
+  EXPECT_THAT(VerifyBoth("u1", kPhoneB, WrongCode(new_code), kPhoneA,
+                         WrongCode(old_code)),
+              IsWrongCode());
+  EXPECT_THAT(
+      VerifyBoth("u1", kPhoneB, new_code, kPhoneA, WrongCode(old_code)),
+      IsTooFrequent());
+  // Neither wrong old code was checked: the old phone is not capped.
+  const std::string other_code = SendCode("u1", kPhoneC, kNew);
+  EXPECT_THAT(VerifyBoth("u1", kPhoneC, other_code, kPhoneA, old_code),
+              IsOk());
+}
+
 TEST_F(PhoneChangeTest, NewPhoneCodeDoesNotPassAsTheOldPhoneCode) {
   // Purpose binding: a NEW_PHONE code never validates as OLD_PHONE. With no
   // old-phone code sent, even the right digits are "no live code".
