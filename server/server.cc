@@ -10,6 +10,7 @@
 #include "grpcpp/resource_quota.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
+#include "server/backends/redis_client.h"
 #include "server/common/flag_error.h"
 #include "server/common/log.h"
 #include "server/service/wire.h"
@@ -268,6 +269,9 @@ absl::StatusOr<std::unique_ptr<ProfileServer>> ProfileServer::Start(
       }
       return regions;
     });
+    if (RedisClient* redis = s->core_->redis(); redis != nullptr) {
+      s->metrics_->SetRedisRoundTrips([redis] { return redis->RoundTrips(); });
+    }
   }
   if (!options.health_listen.empty()) {
     absl::StatusOr<std::unique_ptr<HealthPort>> health = HealthPort::Start(

@@ -143,6 +143,10 @@ class Core {
   // Support's operations (ProfileAdminService).
   ProfileAdmin& admin() const { return *admin_; }
 
+  // The Redis client the stores share; null without Redis (or when every
+  // store that would use it was supplied).
+  RedisClient* redis() const { return redis_.get(); }
+
   // Returns true if some state lives in a network backend.
   bool has_backends() const {
     return redis_ != nullptr || postgres_ != nullptr;

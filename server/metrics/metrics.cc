@@ -122,6 +122,32 @@ class SuspendedRegionsGauge final : public prometheus::Collectable {
   mutable std::set<std::string> seen_ ABSL_GUARDED_BY(mu_);
 };
 
+// profile_redis_round_trips_total: asks the Redis client at scrape time.
+class RedisRoundTripsCounter final : public prometheus::Collectable {
+ public:
+  void Set(std::function<uint64_t()> round_trips) {
+    absl::MutexLock lock(&mu_);
+    round_trips_ = std::move(round_trips);
+  }
+
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    absl::MutexLock lock(&mu_);
+    if (!round_trips_) return {};
+    prometheus::MetricFamily family;
+    family.name = "profile_redis_round_trips_total";
+    family.help = "Commands sent to Redis and waited for, scripts included";
+    family.type = prometheus::MetricType::Counter;
+    prometheus::ClientMetric metric;
+    metric.counter.value = static_cast<double>(round_trips_());
+    family.metric.push_back(std::move(metric));
+    return {std::move(family)};
+  }
+
+ private:
+  mutable absl::Mutex mu_;
+  std::function<uint64_t()> round_trips_ ABSL_GUARDED_BY(mu_);
+};
+
 // profile_notices_pending and profile_notices_oldest_pending_seconds: ask
 // the outbox at scrape time (with PostgreSQL, every replica reports the
 // shared outbox).
@@ -207,6 +233,7 @@ class PrometheusMetrics final : public Metrics {
         registry_(std::make_shared<prometheus::Registry>()),
         live_tokens_(std::make_shared<LiveTokensGauge>()),
         suspended_regions_(std::make_shared<SuspendedRegionsGauge>()),
+        redis_round_trips_(std::make_shared<RedisRoundTripsCounter>()),
         notice_backlog_(std::make_shared<NoticeBacklogGauges>()),
         started_(prometheus::BuildCounter()
                      .Name("grpc_server_started_total")
@@ -295,6 +322,7 @@ class PrometheusMetrics final : public Metrics {
     exposer_->RegisterCollectable(registry_);
     exposer_->RegisterCollectable(live_tokens_);
     exposer_->RegisterCollectable(suspended_regions_);
+    exposer_->RegisterCollectable(redis_round_trips_);
     exposer_->RegisterCollectable(notice_backlog_);
   }
 
@@ -326,6 +354,10 @@ class PrometheusMetrics final : public Metrics {
   void SetSuspendedRegions(
       std::function<std::vector<std::string>()> suspended) override {
     suspended_regions_->Set(std::move(suspended));
+  }
+
+  void SetRedisRoundTrips(std::function<uint64_t()> round_trips) override {
+    redis_round_trips_->Set(std::move(round_trips));
   }
 
   void CodeSent(CodePurpose purpose) override {
@@ -422,6 +454,7 @@ class PrometheusMetrics final : public Metrics {
   const std::shared_ptr<prometheus::Registry> registry_;
   const std::shared_ptr<LiveTokensGauge> live_tokens_;
   const std::shared_ptr<SuspendedRegionsGauge> suspended_regions_;
+  const std::shared_ptr<RedisRoundTripsCounter> redis_round_trips_;
   const std::shared_ptr<NoticeBacklogGauges> notice_backlog_;
   prometheus::Family<prometheus::Counter>& started_;
   prometheus::Family<prometheus::Counter>& handled_;

@@ -48,6 +48,7 @@
 #ifndef PROFILE_SERVER_METRICS_METRICS_H_
 #define PROFILE_SERVER_METRICS_METRICS_H_
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -95,6 +96,11 @@ class Metrics : public PhoneChangeMetrics,
   // now; called at scrape time.
   virtual void SetSuspendedRegions(
       std::function<std::vector<std::string>()> suspended) = 0;
+
+  // Sets what profile_redis_round_trips_total reports: the commands the
+  // Redis client sent and waited for (RedisClient::RoundTrips()); called at
+  // scrape time. Unset (no Redis), the counter is left out.
+  virtual void SetRedisRoundTrips(std::function<uint64_t()> round_trips) = 0;
 
  protected:
   Metrics() = default;
