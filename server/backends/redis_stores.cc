@@ -290,8 +290,7 @@ class RedisCodeStore final : public CodeStore {
       keys.push_back(Key(digest.key));
       args.push_back(digest.digest);
     }
-    absl::StatusOr<RedisReply> reply =
-        redis_->Eval(kConsumeCodes, keys, args);
+    absl::StatusOr<RedisReply> reply = redis_->Eval(kConsumeCodes, keys, args);
     if (!reply.ok()) return reply.status();
     if (reply->type != RedisReply::Type::kInteger) {
       return Unexpected("code consume", *reply);
@@ -509,11 +508,11 @@ class RedisSendLimiter final : public SendLimiter {
     for (const std::string& phone : phones) {
       keys.push_back(FailuresKey(user_id, phone));
     }
-    absl::StatusOr<RedisReply> reply = redis_->Eval(
-        kAcquireVerification, keys,
-        {absl::StrCat(limits_.max_verifications_per_user_per_hour),
-         absl::StrCat(kHourMs),
-         absl::StrCat(limits_.max_code_failures_per_day)});
+    absl::StatusOr<RedisReply> reply =
+        redis_->Eval(kAcquireVerification, keys,
+                     {absl::StrCat(limits_.max_verifications_per_user_per_hour),
+                      absl::StrCat(kHourMs),
+                      absl::StrCat(limits_.max_code_failures_per_day)});
     if (!reply.ok()) return reply.status();
     const std::vector<RedisReply>& out = reply->elements;
     if (reply->type != RedisReply::Type::kArray || out.size() < 2) {
@@ -528,10 +527,10 @@ class RedisSendLimiter final : public SendLimiter {
     std::vector<absl::Status> failures;
     failures.reserve(phones.size());
     for (size_t i = 2; i < out.size(); i += 2) {
-      failures.push_back(out[i].integer == 0
-                             ? absl::OkStatus()
-                             : CodeFailureCapError(
-                                   SecondsFromMillis(out[i + 1].integer)));
+      failures.push_back(
+          out[i].integer == 0
+              ? absl::OkStatus()
+              : CodeFailureCapError(SecondsFromMillis(out[i + 1].integer)));
     }
     return failures;
   }

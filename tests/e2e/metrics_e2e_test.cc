@@ -351,11 +351,11 @@ TEST(MetricsE2eTest, RedisRoundTripsAreACounter) {
   TestDir dir;
   ServerProcess server;
   ASSERT_TRUE(server.Start(
-      kBinary, {"--metrics_listen=127.0.0.1:0",
-                "--sms_sender=outbox:" + dir.path() + "/outbox.jsonl",
-                "--redis_url=" + redis.url(),
-                "--code_secret_file=" +
-                    dir.Write("code-secret", std::string(32, 'k'))}))
+      kBinary,
+      {"--metrics_listen=127.0.0.1:0",
+       "--sms_sender=outbox:" + dir.path() + "/outbox.jsonl",
+       "--redis_url=" + redis.url(),
+       "--code_secret_file=" + dir.Write("code-secret", std::string(32, 'k'))}))
       << server.log();
   const int metrics_port = PortField(server.log(), "metrics_port");
   ASSERT_GT(metrics_port, 0) << server.log();

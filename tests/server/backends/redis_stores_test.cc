@@ -192,8 +192,7 @@ void ExpectCodesCheckedAndUsedTogether(CodeStore& store, absl::Time expiry) {
   EXPECT_EQ(failed, 1u);
   // b's second wrong code burns it; a has an attempt left.
   EXPECT_THAT(store.CheckAll({{a, "da"}, {b, "x"}}, &failed), IsWrongCode());
-  EXPECT_THAT(store.CheckAll({{a, "da"}, {b, "db"}}, &failed),
-              IsNoLiveCode());
+  EXPECT_THAT(store.CheckAll({{a, "da"}, {b, "db"}}, &failed), IsNoLiveCode());
   EXPECT_EQ(failed, 1u);
   EXPECT_THAT(store.Check(a, "da"), IsOk());
 
@@ -221,8 +220,7 @@ TEST_F(RedisIdempotencyStoreTest, CodesAreCheckedAndUsedTogetherAsInMemory) {
   ASSERT_THAT(redis->Put(c, "dc", In(absl::Minutes(5)), 2), IsOk());
   const uint64_t before = redis_->RoundTrips();
   size_t failed = 0;
-  EXPECT_THAT(redis->CheckAll({{c, "dc"}, {d, "dd"}}, &failed),
-              IsNoLiveCode());
+  EXPECT_THAT(redis->CheckAll({{c, "dc"}, {d, "dd"}}, &failed), IsNoLiveCode());
   EXPECT_EQ(failed, 1u);
   EXPECT_EQ(redis_->RoundTrips() - before, 1u);
 }

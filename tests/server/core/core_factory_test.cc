@@ -162,9 +162,9 @@ class RedisRoundTripsTest : public ::testing::Test {
     EXPECT_THAT(verified, IsOk());
     const uint64_t verify = redis_->RoundTrips() - before;
     before = redis_->RoundTrips();
-    EXPECT_THAT(phone_change().Update(Call(user),
-                                      verified.ok() ? verified->token : ""),
-                IsOk());
+    EXPECT_THAT(
+        phone_change().Update(Call(user), verified.ok() ? verified->token : ""),
+        IsOk());
     return {verify, redis_->RoundTrips() - before};
   }
 
@@ -230,9 +230,9 @@ TEST_F(RedisRoundTripsTest, AWrongOldCodeCostsNeitherCodeButItself) {
   wrong.new_phone_country_code = "+86";
   wrong.new_phone_number = "13800138029";
   wrong.new_phone_pass_code = LastCode() == "000000" ? "000001" : "000000";
-  ASSERT_THAT(phone_change().Verify(Call("warm"), wrong),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       ApiCode::kWrongCode));
+  ASSERT_THAT(
+      phone_change().Verify(Call("warm"), wrong),
+      StatusIs(absl::StatusCode::kInvalidArgument, ApiCode::kWrongCode));
 
   SendCode(Call("u2"), "13800138021", CodePurpose::kOldPhone);
   const std::string old_code = LastCode();
@@ -245,17 +245,17 @@ TEST_F(RedisRoundTripsTest, AWrongOldCodeCostsNeitherCodeButItself) {
   input.old_phone_number = "13800138021";
   input.old_phone_pass_code = old_code == "000000" ? "000001" : "000000";
   uint64_t before = redis_->RoundTrips();
-  EXPECT_THAT(phone_change().Verify(Call("u2"), input),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       ApiCode::kWrongCode));
+  EXPECT_THAT(
+      phone_change().Verify(Call("u2"), input),
+      StatusIs(absl::StatusCode::kInvalidArgument, ApiCode::kWrongCode));
   // The limits, the check, the wrong code counted.
   EXPECT_EQ(redis_->RoundTrips() - before, 3u);
   input.old_phone_pass_code = old_code;
   EXPECT_THAT(phone_change().Verify(Call("u2"), input), IsOk());
   // Both codes are used up.
-  EXPECT_THAT(phone_change().Verify(Call("u2"), input),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       ApiCode::kCodeExpired));
+  EXPECT_THAT(
+      phone_change().Verify(Call("u2"), input),
+      StatusIs(absl::StatusCode::kInvalidArgument, ApiCode::kCodeExpired));
 }
 
 TEST(CoreFactoryTest, BadOptionsNameTheirFlag) {

@@ -844,9 +844,8 @@ TEST_F(PhoneChangeTest, AnOldPhoneAtItsWrongCodeCapCostsNoNewCode) {
   Bind("u1", kPhoneAE164);
   const std::string old_code = SendCode("u1", kPhoneA, kOld);
   const std::string new_code = SendCode("u1", kPhoneB, kNew);
-  EXPECT_THAT(
-      VerifyBoth("u1", kPhoneB, new_code, kPhoneA, WrongCode(old_code)),
-      IsWrongCode());
+  EXPECT_THAT(VerifyBoth("u1", kPhoneB, new_code, kPhoneA, WrongCode(old_code)),
+              IsWrongCode());
   EXPECT_THAT(VerifyBoth("u1", kPhoneB, new_code, kPhoneA, old_code),
               IsTooFrequent());
   // A mismatched old phone is told before any cap.
@@ -866,13 +865,11 @@ TEST_F(PhoneChangeTest, ANewPhoneAtItsWrongCodeCapLeavesTheOldCodeAlone) {
   EXPECT_THAT(VerifyBoth("u1", kPhoneB, WrongCode(new_code), kPhoneA,
                          WrongCode(old_code)),
               IsWrongCode());
-  EXPECT_THAT(
-      VerifyBoth("u1", kPhoneB, new_code, kPhoneA, WrongCode(old_code)),
-      IsTooFrequent());
+  EXPECT_THAT(VerifyBoth("u1", kPhoneB, new_code, kPhoneA, WrongCode(old_code)),
+              IsTooFrequent());
   // Neither wrong old code was checked: the old phone is not capped.
   const std::string other_code = SendCode("u1", kPhoneC, kNew);
-  EXPECT_THAT(VerifyBoth("u1", kPhoneC, other_code, kPhoneA, old_code),
-              IsOk());
+  EXPECT_THAT(VerifyBoth("u1", kPhoneC, other_code, kPhoneA, old_code), IsOk());
 }
 
 TEST_F(PhoneChangeTest, NewPhoneCodeDoesNotPassAsTheOldPhoneCode) {

@@ -186,8 +186,7 @@ TEST_P(AbuseLimitsTest, AVerificationReadsTheWrongCodeCapsOfItsPhones) {
   EXPECT_GT(RetryAfterOf((*caps)[1]), 24 * 3600 - 100);
   EXPECT_LE(RetryAfterOf((*caps)[1]), 24 * 3600);
   // As CheckCodeFailures() answers: per user and phone.
-  EXPECT_THAT(limiter->CheckCodeFailures("u1", capped_phone),
-              IsTooFrequent());
+  EXPECT_THAT(limiter->CheckCodeFailures("u1", capped_phone), IsTooFrequent());
   caps = limiter->AcquireVerification("u2", {capped_phone});
   ASSERT_THAT(caps, IsOk());
   EXPECT_THAT((*caps)[0], IsOk());
@@ -209,9 +208,9 @@ TEST_P(AbuseLimitsTest, OneCallRecordsTheVerifiedCodesOfSeveralRegions) {
     ASSERT_THAT(limiter->Acquire(Fresh(10 + i, "GB")), IsOk()) << i;
   }
   // 2 of 4 in NG (listed twice), 1 of 4 in GB; "" counts nothing.
-  ASSERT_THAT(limiter->RecordVerified(
-                  std::vector<std::string>{"NG", "GB", "", "NG"}),
-              IsOk());
+  ASSERT_THAT(
+      limiter->RecordVerified(std::vector<std::string>{"NG", "GB", "", "NG"}),
+      IsOk());
   EXPECT_THAT(limiter->Acquire(Fresh(20, "NG")), IsOk());
   EXPECT_THAT(limiter->Acquire(Fresh(21, "GB")), IsTooFrequent());
 }
