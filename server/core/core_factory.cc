@@ -15,6 +15,7 @@
 #include "server/common/crypto.h"
 #include "server/common/files.h"
 #include "server/common/flag_error.h"
+#include "server/http/curl_library.h"
 
 namespace profile {
 namespace {
@@ -137,10 +138,16 @@ absl::StatusOr<std::unique_ptr<Core>> NewCore(const CoreOptions& options,
   absl::StatusOr<std::shared_ptr<const SmsTexts>> texts =
       SmsTexts::New(options.texts);
   if (!texts.ok()) return texts.status();
-  // libcurl (and OpenSSL's client side) is set up only when a provider
-  // needs it.
+  // libcurl (and OpenSSL's client side) is loaded and set up only when a
+  // provider needs it (server/http/curl_library.h).
   if (components.http == nullptr &&
       (options.sms.UsesHttp() || options.code_verifier == "twilio_verify")) {
+    if (absl::StatusOr<const CurlLibrary*> curl = LoadCurl(); !curl.ok()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          options.sms.UsesHttp() ? "--sms_sender=" + options.sms.sender
+                                 : "--code_verifier=twilio_verify",
+          " needs libcurl: ", curl.status().message()));
+    }
     absl::StatusOr<std::shared_ptr<HttpClient>> http =
         NewSmsHttpClient(options.sms);
     if (!http.ok()) return http.status();

@@ -13,7 +13,6 @@
 #include <utility>
 #include <vector>
 
-#include "absl/base/call_once.h"
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -24,6 +23,7 @@
 #include "absl/synchronization/mutex.h"
 #include "server/common/files.h"
 #include "server/common/flag_error.h"
+#include "server/http/curl_library.h"
 
 namespace profile {
 namespace {
@@ -33,18 +33,15 @@ constexpr size_t kMaxIdleHandles = 512;
 // The most of a response kept; a provider's answer is small.
 constexpr size_t kMaxResponseBytes = 1 << 20;
 
-void InitCurlOnce() {
-  static absl::once_flag once;
-  absl::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
-
 struct CurlDeleter {
-  void operator()(CURL* curl) const { curl_easy_cleanup(curl); }
+  const CurlLibrary* curl;
+  void operator()(CURL* easy) const { curl->curl_easy_cleanup(easy); }
 };
 using CurlHandle = std::unique_ptr<CURL, CurlDeleter>;
 
 struct SlistDeleter {
-  void operator()(curl_slist* list) const { curl_slist_free_all(list); }
+  const CurlLibrary* curl;
+  void operator()(curl_slist* list) const { curl->curl_slist_free_all(list); }
 };
 using Slist = std::unique_ptr<curl_slist, SlistDeleter>;
 
@@ -108,7 +105,8 @@ std::string HostOf(absl::string_view url) {
 
 class CurlHttpClient final : public HttpClient {
  public:
-  explicit CurlHttpClient(std::vector<X509Ptr> cas) : cas_(std::move(cas)) {}
+  CurlHttpClient(const CurlLibrary& curl, std::vector<X509Ptr> cas)
+      : curl_(curl), cas_(std::move(cas)) {}
 
   absl::StatusOr<HttpResponse> Do(const HttpRequest& request) override {
     CurlHandle curl = TakeHandle();
@@ -117,45 +115,47 @@ class CurlHttpClient final : public HttpClient {
     }
     CURL* c = curl.get();
     Received received;
-    Slist headers;
+    Slist headers(nullptr, SlistDeleter{&curl_});
     for (const auto& [name, value] : request.headers) {
-      headers.reset(curl_slist_append(headers.release(),
-                                      absl::StrCat(name, ": ", value).c_str()));
+      headers.reset(curl_.curl_slist_append(
+          headers.release(), absl::StrCat(name, ": ", value).c_str()));
     }
     // No "Expect: 100-continue" round trip before a body.
-    headers.reset(curl_slist_append(headers.release(), "Expect:"));
-    curl_easy_setopt(c, CURLOPT_URL, request.url.c_str());
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+    headers.reset(curl_.curl_slist_append(headers.release(), "Expect:"));
+    curl_.curl_easy_setopt(c, CURLOPT_URL, request.url.c_str());
+    curl_.curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, request.method.c_str());
     if (request.method == "GET") {
-      curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+      curl_.curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
     } else {
-      curl_easy_setopt(c, CURLOPT_POSTFIELDS, request.body.data());
-      curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
-                       static_cast<curl_off_t>(request.body.size()));
+      curl_.curl_easy_setopt(c, CURLOPT_POSTFIELDS, request.body.data());
+      curl_.curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+                             static_cast<curl_off_t>(request.body.size()));
     }
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
+    curl_.curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
     if (!request.basic_user.empty()) {
-      curl_easy_setopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
-      curl_easy_setopt(c, CURLOPT_USERNAME, request.basic_user.c_str());
-      curl_easy_setopt(c, CURLOPT_PASSWORD, request.basic_password.c_str());
+      curl_.curl_easy_setopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
+      curl_.curl_easy_setopt(c, CURLOPT_USERNAME, request.basic_user.c_str());
+      curl_.curl_easy_setopt(c, CURLOPT_PASSWORD,
+                             request.basic_password.c_str());
     } else {
-      curl_easy_setopt(c, CURLOPT_USERNAME, nullptr);
-      curl_easy_setopt(c, CURLOPT_PASSWORD, nullptr);
+      curl_.curl_easy_setopt(c, CURLOPT_USERNAME, nullptr);
+      curl_.curl_easy_setopt(c, CURLOPT_PASSWORD, nullptr);
     }
     const int64_t timeout_ms =
         std::max<int64_t>(1, absl::ToInt64Milliseconds(request.timeout));
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_ms));
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
-                     static_cast<long>(timeout_ms));
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, OnBody);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &received);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, OnHeader);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, &received);
+    curl_.curl_easy_setopt(c, CURLOPT_TIMEOUT_MS,
+                           static_cast<long>(timeout_ms));
+    curl_.curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+                           static_cast<long>(timeout_ms));
+    curl_.curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, OnBody);
+    curl_.curl_easy_setopt(c, CURLOPT_WRITEDATA, &received);
+    curl_.curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, OnHeader);
+    curl_.curl_easy_setopt(c, CURLOPT_HEADERDATA, &received);
 
-    const CURLcode code = curl_easy_perform(c);
+    const CURLcode code = curl_.curl_easy_perform(c);
     // The handle outlives this call; nothing may point into it.
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, nullptr);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, nullptr);
+    curl_.curl_easy_setopt(c, CURLOPT_HTTPHEADER, nullptr);
+    curl_.curl_easy_setopt(c, CURLOPT_POSTFIELDS, nullptr);
     if (code != CURLE_OK) {
       // A failed handle may hold a broken connection: do not keep it.
       if (received.too_big) {
@@ -163,12 +163,12 @@ class CurlHttpClient final : public HttpClient {
             HostOf(request.url), " answered more than ", kMaxResponseBytes,
             " bytes"));
       }
-      return absl::UnavailableError(absl::StrCat(
-          "HTTP request to ", HostOf(request.url), " failed: ",
-          curl_easy_strerror(code)));
+      return absl::UnavailableError(
+          absl::StrCat("HTTP request to ", HostOf(request.url),
+                       " failed: ", curl_.curl_easy_strerror(code)));
     }
     long status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_.curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     received.response.status = static_cast<int>(status);
     ReturnHandle(std::move(curl));
     return std::move(received.response);
@@ -184,20 +184,20 @@ class CurlHttpClient final : public HttpClient {
         return curl;
       }
     }
-    CurlHandle curl(curl_easy_init());
+    CurlHandle curl(curl_.curl_easy_init(), CurlDeleter{&curl_});
     if (curl == nullptr) return curl;
     CURL* c = curl.get();
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-    curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
-    curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "profile-service");
+    curl_.curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_.curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_.curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_.curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_.curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+    curl_.curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
+    curl_.curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_.curl_easy_setopt(c, CURLOPT_USERAGENT, "profile-service");
     if (!cas_.empty()) {
-      curl_easy_setopt(c, CURLOPT_SSL_CTX_FUNCTION, AddCas);
-      curl_easy_setopt(c, CURLOPT_SSL_CTX_DATA, &cas_);
+      curl_.curl_easy_setopt(c, CURLOPT_SSL_CTX_FUNCTION, AddCas);
+      curl_.curl_easy_setopt(c, CURLOPT_SSL_CTX_DATA, &cas_);
     }
     return curl;
   }
@@ -207,6 +207,7 @@ class CurlHttpClient final : public HttpClient {
     if (idle_.size() < kMaxIdleHandles) idle_.push_back(std::move(curl));
   }
 
+  const CurlLibrary& curl_;
   const std::vector<X509Ptr> cas_;
   absl::Mutex mu_;
   std::vector<CurlHandle> idle_ ABSL_GUARDED_BY(mu_);
@@ -252,14 +253,15 @@ absl::string_view HttpResponse::Header(absl::string_view name) const {
 
 absl::StatusOr<std::unique_ptr<HttpClient>> HttpClient::New(
     const HttpClientOptions& options) {
-  InitCurlOnce();
+  absl::StatusOr<const CurlLibrary*> curl = LoadCurl();
+  if (!curl.ok()) return curl.status();
   std::vector<X509Ptr> cas;
   if (!options.ca_file.empty()) {
     absl::StatusOr<std::vector<X509Ptr>> read = ReadCas(options.ca_file);
     if (!read.ok()) return read.status();
     cas = *std::move(read);
   }
-  return std::make_unique<CurlHttpClient>(std::move(cas));
+  return std::make_unique<CurlHttpClient>(**curl, std::move(cas));
 }
 
 absl::Status CheckProviderUrl(absl::string_view flag, absl::string_view url) {

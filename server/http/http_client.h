@@ -1,5 +1,5 @@
 // HttpClient: the HTTPS requests the service makes to SMS and verification
-// providers, through libcurl.
+// providers, through libcurl (loaded by the first New(): curl_library.h).
 //
 //   absl::StatusOr<std::unique_ptr<HttpClient>> http = HttpClient::New({});
 //   HttpRequest request;
@@ -63,7 +63,7 @@ struct HttpClientOptions {
 class HttpClient {
  public:
   // Returns INVALID_ARGUMENT naming --sms_ca_file if the file holds no
-  // certificate.
+  // certificate, FAILED_PRECONDITION if libcurl cannot be loaded.
   static absl::StatusOr<std::unique_ptr<HttpClient>> New(
       const HttpClientOptions& options);
 
