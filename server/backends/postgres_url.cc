@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "server/backends/libpq_library.h"
 
 namespace profile {
 namespace {
@@ -82,7 +83,9 @@ absl::Status Bad(absl::string_view why) {
 }
 
 struct ConnInfoDeleter {
-  void operator()(PQconninfoOption* options) const { PQconninfoFree(options); }
+  void operator()(PQconninfoOption* options) const {
+    Libpq().PQconninfoFree(options);
+  }
 };
 
 }  // namespace
@@ -97,14 +100,18 @@ absl::StatusOr<PostgresUrl> ParsePostgresUrl(absl::string_view url,
       !absl::StartsWith(url, "postgres://")) {
     return Bad("the URL does not start with postgresql:// or postgres://");
   }
+  // Loads libpq, which every use of the URL needs (libpq_library.h).
+  if (absl::StatusOr<const LibpqLibrary*> pq = LoadLibpq(); !pq.ok()) {
+    return pq.status();
+  }
   PostgresUrl out;
   out.uri = std::string(url);
   char* error = nullptr;
   std::unique_ptr<PQconninfoOption, ConnInfoDeleter> options(
-      PQconninfoParse(out.uri.c_str(), &error));
+      Libpq().PQconninfoParse(out.uri.c_str(), &error));
   if (options == nullptr) {
     std::string message = error != nullptr ? error : "out of memory";
-    PQfreemem(error);
+    Libpq().PQfreemem(error);
     while (!message.empty() && message.back() == '\n') message.pop_back();
     return Bad(absl::StrCat(
         "the URL is not valid (libpq: ", Scrub(std::move(message), url), ")"));

@@ -39,8 +39,9 @@ struct PostgresUrl {
   std::string Redacted() const;
 };
 
-// Checks `url` (postgresql:// or postgres://, as libpq's parser reads it).
-// Errors are INVALID_ARGUMENT and never contain the password.
+// Checks `url` (postgresql:// or postgres://, as libpq's parser reads it),
+// loading libpq (libpq_library.h). Errors are INVALID_ARGUMENT and never
+// contain the password; FAILED_PRECONDITION if libpq cannot be loaded.
 absl::StatusOr<PostgresUrl> ParsePostgresUrl(absl::string_view url,
                                              const char* password_env);
 

@@ -14,6 +14,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "server/backends/connection_pool.h"
+#include "server/backends/libpq_library.h"
 #include "server/common/api_error.h"
 #include "server/common/crypto.h"
 
@@ -194,7 +195,7 @@ constexpr Statement kStatements[] = {
     kRetryNotice,  kNoticeBacklog, kUnlock,       kListChanges};
 
 struct PgResultDeleter {
-  void operator()(PGresult* result) const { PQclear(result); }
+  void operator()(PGresult* result) const { Libpq().PQclear(result); }
 };
 using Result = std::unique_ptr<PGresult, PgResultDeleter>;
 
@@ -204,10 +205,11 @@ absl::Status Unavailable(absl::string_view what) {
 
 // Classifies a failed statement.
 absl::Status ErrorOf(PGconn* conn, const PGresult* result) {
-  const char* state =
-      result != nullptr ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
-  std::string message = result != nullptr ? PQresultErrorMessage(result)
-                                          : PQerrorMessage(conn);
+  const char* state = result != nullptr
+                          ? Libpq().PQresultErrorField(result, PG_DIAG_SQLSTATE)
+                          : nullptr;
+  std::string message = result != nullptr ? Libpq().PQresultErrorMessage(result)
+                                          : Libpq().PQerrorMessage(conn);
   while (!message.empty() && message.back() == '\n') message.pop_back();
   if (state != nullptr && std::strcmp(state, "23505") == 0) {
     // The only unique index a write can trip is the phone's.
@@ -217,7 +219,7 @@ absl::Status ErrorOf(PGconn* conn, const PGresult* result) {
     return ApiError(ApiCode::kDeadlineExceeded,
                     absl::StrCat("postgres: statement timed out: ", message));
   }
-  if (PQstatus(conn) != CONNECTION_OK || state == nullptr ||
+  if (Libpq().PQstatus(conn) != CONNECTION_OK || state == nullptr ||
       absl::StartsWith(state, "08") || absl::StartsWith(state, "57P")) {
     return Unavailable(message);
   }
@@ -228,6 +230,11 @@ absl::Status ErrorOf(PGconn* conn, const PGresult* result) {
 // after this store's defaults so that whatever it names itself (sslmode,
 // connect_timeout, options, ...) wins over them.
 absl::StatusOr<PGconn*> Connect(const PostgresOptions& options) {
+  // Loaded already if the options came from ParsePostgresUrl(); every
+  // other libpq call here is on a connection this opened.
+  if (absl::StatusOr<const LibpqLibrary*> pq = LoadLibpq(); !pq.ok()) {
+    return pq.status();
+  }
   const int64_t timeout_ms = absl::ToInt64Milliseconds(options.timeout);
   std::vector<std::pair<const char*, std::string>> params = {
       {"connect_timeout",
@@ -252,13 +259,13 @@ absl::StatusOr<PGconn*> Connect(const PostgresOptions& options) {
   }
   keywords.push_back(nullptr);
   values.push_back(nullptr);
-  PGconn* conn = PQconnectdbParams(keywords.data(), values.data(),
-                                   /*expand_dbname=*/1);
+  PGconn* conn = Libpq().PQconnectdbParams(keywords.data(), values.data(),
+                                           /*expand_dbname=*/1);
   if (conn == nullptr) return Unavailable("cannot allocate a connection");
-  if (PQstatus(conn) != CONNECTION_OK) {
-    std::string message = PQerrorMessage(conn);
+  if (Libpq().PQstatus(conn) != CONNECTION_OK) {
+    std::string message = Libpq().PQerrorMessage(conn);
     while (!message.empty() && message.back() == '\n') message.pop_back();
-    PQfinish(conn);
+    Libpq().PQfinish(conn);
     return Unavailable(absl::StrCat("cannot connect to ",
                                     options.url.Redacted(), ": ", message));
   }
@@ -272,13 +279,13 @@ absl::StatusOr<Result> Exec(PGconn* conn, const char* sql,
   for (const std::string& p : params) values.push_back(p.c_str());
   // Without parameters, PQexec: it also runs several statements at once,
   // as a migration may.
-  Result result(params.empty()
-                    ? PQexec(conn, sql)
-                    : PQexecParams(conn, sql, static_cast<int>(params.size()),
-                                   nullptr, values.data(), nullptr, nullptr,
-                                   0));
+  Result result(
+      params.empty()
+          ? Libpq().PQexec(conn, sql)
+          : Libpq().PQexecParams(conn, sql, static_cast<int>(params.size()),
+                                 nullptr, values.data(), nullptr, nullptr, 0));
   const ExecStatusType status =
-      result ? PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
+      result ? Libpq().PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
     return ErrorOf(conn, result.get());
   }
@@ -290,11 +297,11 @@ absl::StatusOr<Result> ExecPrepared(PGconn* conn, const Statement& statement,
                                     const std::vector<std::string>& params) {
   std::vector<const char*> values;
   for (const std::string& p : params) values.push_back(p.c_str());
-  Result result(PQexecPrepared(conn, statement.name,
-                               static_cast<int>(params.size()), values.data(),
-                               nullptr, nullptr, 0));
+  Result result(Libpq().PQexecPrepared(conn, statement.name,
+                                       static_cast<int>(params.size()),
+                                       values.data(), nullptr, nullptr, 0));
   const ExecStatusType status =
-      result ? PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
+      result ? Libpq().PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
     return ErrorOf(conn, result.get());
   }
@@ -311,7 +318,7 @@ class Session {
   }
   Session(Session&& other) : conn_(std::exchange(other.conn_, nullptr)) {}
   ~Session() {
-    if (conn_ != nullptr) PQfinish(conn_);
+    if (conn_ != nullptr) Libpq().PQfinish(conn_);
   }
   PGconn* get() const { return conn_; }
 
@@ -325,7 +332,7 @@ absl::StatusOr<int> CurrentVersion(PGconn* conn) {
       conn, "SELECT coalesce(max(version), 0) FROM schema_migrations");
   if (!result.ok()) return result.status();
   int version = 0;
-  if (!absl::SimpleAtoi(PQgetvalue(result->get(), 0, 0), &version)) {
+  if (!absl::SimpleAtoi(Libpq().PQgetvalue(result->get(), 0, 0), &version)) {
     return absl::InternalError("postgres: unreadable schema version");
   }
   return version;
@@ -333,8 +340,8 @@ absl::StatusOr<int> CurrentVersion(PGconn* conn) {
 
 // The text of a result's cell; "" for NULL.
 std::string Cell(const PGresult* result, int row, int column) {
-  return std::string(PQgetvalue(result, row, column),
-                     PQgetlength(result, row, column));
+  return std::string(Libpq().PQgetvalue(result, row, column),
+                     Libpq().PQgetlength(result, row, column));
 }
 
 // Seconds with a fraction, as PostgreSQL's extract(epoch ...) writes them.
@@ -358,7 +365,8 @@ class PostgresUserStoreImpl final : public PostgresUserStore,
   explicit PostgresUserStoreImpl(const PostgresOptions& options)
       : options_(options),
         pool_({"postgres", options.pool_size, options.timeout},
-              [this] { return Open(options_); }, PQfinish) {}
+              [this] { return Open(options_); },
+              [](PGconn* conn) { Libpq().PQfinish(conn); }) {}
 
   absl::StatusOr<std::string> GetPhone(absl::string_view user_id) override {
     absl::StatusOr<Row> row = QueryRow(kGetPhone, {std::string(user_id)});
@@ -415,12 +423,12 @@ class PostgresUserStoreImpl final : public PostgresUserStore,
     absl::Status status;
     if (!result.ok()) {
       status = result.status();
-    } else if (std::strcmp(PQgetvalue(result->get(), 0, 0), "1") != 0) {
+    } else if (std::strcmp(Libpq().PQgetvalue(result->get(), 0, 0), "1") != 0) {
       // Nothing changed: say why (a rare path, worth a second statement).
       absl::StatusOr<Result> locked =
           ExecPrepared(*conn, kLockedNow, {std::string(user_id)});
-      if (locked.ok() && PQntuples(locked->get()) == 1 &&
-          std::strcmp(PQgetvalue(locked->get(), 0, 0), "t") == 0) {
+      if (locked.ok() && Libpq().PQntuples(locked->get()) == 1 &&
+          std::strcmp(Libpq().PQgetvalue(locked->get(), 0, 0), "t") == 0) {
         status = ApiError(ApiCode::kChangesLocked);
       } else {
         status = ApiError(ApiCode::kOldPhoneMismatch,
@@ -443,25 +451,26 @@ FOR UPDATE)sql",
                                           {absl::BytesToHexString(
                                               request.token_hash)});
       if (!token.ok()) return token.status();
-      if (PQntuples(token->get()) != 1) {
+      if (Libpq().PQntuples(token->get()) != 1) {
         return ApiError(ApiCode::kRevertTokenNotFound);
       }
-      outcome.user_id = PQgetvalue(token->get(), 0, 0);
-      const std::string change_id = PQgetvalue(token->get(), 0, 1);
-      outcome.restored_phone = PQgetvalue(token->get(), 0, 2);
+      outcome.user_id = Libpq().PQgetvalue(token->get(), 0, 0);
+      const std::string change_id = Libpq().PQgetvalue(token->get(), 0, 1);
+      outcome.restored_phone = Libpq().PQgetvalue(token->get(), 0, 2);
       absl::StatusOr<Result> current = Exec(
           c, "SELECT phone_e164 FROM profiles WHERE user_id = $1 FOR UPDATE",
           {outcome.user_id});
       if (!current.ok()) return current.status();
       const std::string now_phone =
-          PQntuples(current->get()) == 1 ? PQgetvalue(current->get(), 0, 0)
-                                         : "";
+          Libpq().PQntuples(current->get()) == 1
+              ? Libpq().PQgetvalue(current->get(), 0, 0)
+              : "";
       absl::StatusOr<Result> taken = Exec(
           c,
           "SELECT 1 FROM profiles WHERE phone_e164 = $1 AND user_id <> $2",
           {outcome.restored_phone, outcome.user_id});
       if (!taken.ok()) return taken.status();
-      if (PQntuples(taken->get()) != 0) {
+      if (Libpq().PQntuples(taken->get()) != 0) {
         return ApiError(ApiCode::kPhoneTaken,
                         "the old phone is bound to another account now");
       }
@@ -519,7 +528,7 @@ VALUES ('phone_unlinked_notice', $1, $2, $3, $4))sql",
     if (!rows.ok()) return rows.status();
     std::vector<ChangeEntry> page;
     const PGresult* r = rows->get();
-    for (int i = 0; i < PQntuples(r); ++i) {
+    for (int i = 0; i < Libpq().PQntuples(r); ++i) {
       const auto text = [r, i](int column) { return Cell(r, i, column); };
       ChangeEntry entry;
       if (!absl::SimpleAtoi(text(0), &entry.id)) {
@@ -549,7 +558,7 @@ VALUES ('phone_unlinked_notice', $1, $2, $3, $4))sql",
     if (!rows.ok()) return rows.status();
     std::vector<Notice> due;
     const PGresult* r = rows->get();
-    for (int i = 0; i < PQntuples(r); ++i) {
+    for (int i = 0; i < Libpq().PQntuples(r); ++i) {
       Notice notice;
       const auto text = [r, i](int column) { return Cell(r, i, column); };
       if (!absl::SimpleAtoi(text(0), &notice.id) ||
@@ -629,9 +638,9 @@ VALUES ('phone_unlinked_notice', $1, $2, $3, $4))sql",
       Release(*conn);
       if (result.ok()) {
         const PGresult* rows = result->get();
-        Row row(static_cast<size_t>(std::max(PQnfields(rows), 1)));
-        if (PQntuples(rows) == 0) return row;
-        for (int column = 0; column < PQnfields(rows); ++column) {
+        Row row(static_cast<size_t>(std::max(Libpq().PQnfields(rows), 1)));
+        if (Libpq().PQntuples(rows) == 0) return row;
+        for (int column = 0; column < Libpq().PQnfields(rows); ++column) {
           row[column] = Cell(rows, 0, column);
         }
         return row;
@@ -647,11 +656,12 @@ VALUES ('phone_unlinked_notice', $1, $2, $3, $4))sql",
     absl::StatusOr<PGconn*> conn = Connect(options);
     for (const Statement& statement : kStatements) {
       if (!conn.ok()) break;
-      Result prepared(PQprepare(*conn, statement.name, statement.sql, 0,
-                                nullptr));
-      if (!prepared || PQresultStatus(prepared.get()) != PGRES_COMMAND_OK) {
+      Result prepared(
+          Libpq().PQprepare(*conn, statement.name, statement.sql, 0, nullptr));
+      if (!prepared ||
+          Libpq().PQresultStatus(prepared.get()) != PGRES_COMMAND_OK) {
         absl::Status status = ErrorOf(*conn, prepared.get());
-        PQfinish(*conn);
+        Libpq().PQfinish(*conn);
         conn = status;
       }
     }
@@ -683,8 +693,8 @@ VALUES ('phone_unlinked_notice', $1, $2, $3, $4))sql",
 
   // Returns a connection to the pool, or closes it if it broke.
   void Release(PGconn* conn) {
-    pool_.Release(conn, PQstatus(conn) == CONNECTION_OK &&
-                            PQtransactionStatus(conn) == PQTRANS_IDLE);
+    pool_.Release(conn, Libpq().PQstatus(conn) == CONNECTION_OK &&
+                            Libpq().PQtransactionStatus(conn) == PQTRANS_IDLE);
   }
 
   const PostgresOptions options_;
@@ -740,7 +750,7 @@ absl::StatusOr<int> PostgresSchemaVersion(const PostgresOptions& options) {
   absl::StatusOr<Result> exists = Exec(
       session->get(), "SELECT to_regclass('schema_migrations') IS NOT NULL");
   if (!exists.ok()) return exists.status();
-  if (std::strcmp(PQgetvalue(exists->get(), 0, 0), "t") != 0) return 0;
+  if (std::strcmp(Libpq().PQgetvalue(exists->get(), 0, 0), "t") != 0) return 0;
   return CurrentVersion(session->get());
 }
 

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/backends/backend_url.h"
+#include "server/backends/libpq_library.h"
 #include "server/backends/postgres_url.h"
 #include "server/backends/postgres_user_store.h"
 #include "server/backends/redis_client.h"
@@ -25,6 +26,11 @@ constexpr size_t kMinCodeSecretBytes = 32;
 
 absl::StatusOr<PostgresOptions> PostgresOptionsFrom(
     const StoreOptions& options) {
+  // libpq is loaded only now (server/backends/libpq_library.h).
+  if (absl::StatusOr<const LibpqLibrary*> pq = LoadLibpq(); !pq.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("--postgres_url needs libpq: ", pq.status().message()));
+  }
   absl::StatusOr<PostgresUrl> parsed =
       ParsePostgresUrl(options.postgres_url, "POSTGRES_PASSWORD");
   if (!parsed.ok()) {
