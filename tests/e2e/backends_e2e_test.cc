@@ -147,6 +147,9 @@ TEST_F(BackendsE2eTest, ReplicasShareCodesTokensProfilesAndCooldowns) {
   ServerProcess a, b;
   ASSERT_TRUE(a.Start(kBinary, ReplicaFlags())) << a.log();
   ASSERT_TRUE(b.Start(kBinary, ReplicaFlags())) << b.log();
+  // --postgres_url loads libpq at start; the outbox sender needs no libcurl.
+  EXPECT_TRUE(a.Maps("/libpq.so.5"));
+  EXPECT_FALSE(a.Maps("/libcurl.so."));
   E2eClient client_a(a.port()), client_b(b.port());
 
   // Sent through A, verified through B, spent through A, read through B.

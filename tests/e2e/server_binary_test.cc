@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -23,6 +24,7 @@
 #include "tests/testing/health_probe.h"
 #include "tests/testing/reflection_client.h"
 #include "tests/testing/server_process.h"
+#include "tests/testing/test_dir.h"
 
 namespace profile {
 namespace {
@@ -37,6 +39,7 @@ using ::profile::testing::ReflectionClient;
 using ::profile::testing::RunToExit;
 using ::profile::testing::ServerProcess;
 using ::profile::testing::Stub;
+using ::profile::testing::TestDir;
 using ::testing::HasSubstr;
 using ::testing::IsSupersetOf;
 
@@ -68,6 +71,18 @@ TEST(ServerBinaryTest, ServesHealthOverallAndPerService) {
             HealthCheckResponse::SERVING);
   EXPECT_EQ(HealthOf(server.port(), "no.such.Service"),
             -1 - grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(server.Stop(SIGTERM), 0) << server.log();
+}
+
+TEST(ServerBinaryTest, TheDefaultServerLoadsNeitherLibcurlNorLibpq) {
+  // In memory, SMS to the log: no flag needs them, so they are never
+  // loaded (server/common/shared_library.h); the flags that do are covered
+  // by sms_providers_e2e_test and backends_e2e_test.
+  ServerProcess server;
+  ASSERT_TRUE(server.Start(kBinary, {})) << server.log();
+  EXPECT_TRUE(server.Maps("/libssl.so.")) << "is /proc/<pid>/maps read?";
+  EXPECT_FALSE(server.Maps("/libcurl.so."));
+  EXPECT_FALSE(server.Maps("/libpq.so."));
   EXPECT_EQ(server.Stop(SIGTERM), 0) << server.log();
 }
 
@@ -331,6 +346,38 @@ TEST(ServerBinaryTest, BadFlagsStopTheStartWithAClearMessage) {
     EXPECT_EQ(code, 1) << c.args[0] << "\n" << log;
     EXPECT_THAT(log, HasSubstr(c.message)) << c.args[0];
   }
+}
+
+TEST(ServerBinaryTest, ALibraryThatCannotBeLoadedStopsTheStartNamingTheFlag) {
+  // The dynamic loader looks in $LD_LIBRARY_PATH first: there, libcurl and
+  // libpq are empty files, which it refuses.
+  TestDir dir("profile_no_libraries");
+  dir.Write("libcurl.so.4", "");
+  dir.Write("libpq.so.5", "");
+  struct Case {
+    std::vector<std::string> args;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {{"--sms_sender=twilio"},
+       "--sms_sender=twilio needs libcurl: cannot load libcurl.so.4 (Debian "
+       "package libcurl4): "},
+      {{"--code_verifier=twilio_verify"},
+       "--code_verifier=twilio_verify needs libcurl: cannot load "
+       "libcurl.so.4"},
+      {{"--postgres_url=postgresql://127.0.0.1:1/profile"},
+       "--postgres_url needs libpq: cannot load libpq.so.5 (Debian package "
+       "libpq5): "},
+      {{"--migrate_only", "--postgres_url=postgresql://127.0.0.1:1/profile"},
+       "--postgres_url needs libpq: cannot load libpq.so.5"},
+  };
+  ASSERT_EQ(setenv("LD_LIBRARY_PATH", dir.path().c_str(), 1), 0);
+  for (const Case& c : cases) {
+    auto [code, log] = RunToExit(kBinary, c.args);
+    EXPECT_EQ(code, 1) << c.args[0] << "\n" << log;
+    EXPECT_THAT(log, HasSubstr(c.message)) << c.args[0];
+  }
+  unsetenv("LD_LIBRARY_PATH");
 }
 
 // Ofcom's drama range, which libphonenumber calls invalid: a configured test

@@ -227,6 +227,9 @@ TEST_F(SmsProvidersTest, WebhookIsSignedPerStandardWebhooksAndItsCodeWorks) {
   std::vector<std::string> args = {"--sms_sender=webhook", "--app_name=Acme"};
   for (std::string& flag : WebhookFlags(*receiver)) args.push_back(flag);
   StartServer(args);
+  // An HTTP provider loads libcurl at start, and only libcurl.
+  EXPECT_TRUE(server_->Maps("/libcurl.so.4"));
+  EXPECT_FALSE(server_->Maps("/libpq.so."));
 
   const absl::Time before = absl::Now();
   CallResult sent = Send("u1", "13800138000", {{"x-authing-lang", "zh-CN"}});

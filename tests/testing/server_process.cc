@@ -4,9 +4,11 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <fstream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "nlohmann/json.hpp"
@@ -96,6 +98,14 @@ int ServerProcess::Stop(int signal, absl::Duration timeout) {
   if (pid_ <= 0) return -1;
   kill(pid_, signal);
   return Wait(timeout);
+}
+
+bool ServerProcess::Maps(absl::string_view name) const {
+  std::ifstream maps(absl::StrCat("/proc/", pid_, "/maps"));
+  for (std::string line; std::getline(maps, line);) {
+    if (absl::StrContains(line, name)) return true;
+  }
+  return false;
 }
 
 std::string ServerProcess::log() const {

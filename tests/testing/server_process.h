@@ -24,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
@@ -59,6 +60,10 @@ class ServerProcess {
 
   // Everything the process wrote to stderr so far.
   std::string log() const;
+
+  // Returns whether the running process maps a file whose path contains
+  // `name` (/proc/<pid>/maps), e.g. a library it loaded: "/libcurl.so.".
+  bool Maps(absl::string_view name) const;
 
  private:
   void ReadLog(int fd);
