@@ -3,7 +3,9 @@
 // runtime stage that carries only profile_server and runs it as a numeric
 // non-root user, and runtime packages that exist in Debian's archive and
 // provide every shared library the built binary loads (read with ldd and
-// dpkg -S from the binary in PROFILE_SERVER_BINARY).
+// dpkg -S from the binary in PROFILE_SERVER_BINARY), those it loads at run
+// time when a flag needs them (dlopen, which ldd cannot see) included: their
+// sonames come from the build in PROFILE_SERVER_DLOPEN_SONAMES.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
@@ -56,12 +58,48 @@ function run(cmd, args) {
   return execFileSync(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
 }
 
-// The Debian packages owning the shared libraries `binary` loads.
-function libraryPackages(binary) {
-  const libraries = [];
-  for (const line of run("ldd", [binary]).split("\n")) {
-    const m = /=>\s+(\/\S+)/.exec(line);
-    if (m) libraries.push(m[1]);
+// The shared libraries `file` needs, as ldd lists them: soname -> path.
+function lddLibraries(file) {
+  const libraries = new Map();
+  for (const line of run("ldd", [file]).split("\n")) {
+    const m = /^\s*(\S+)\s+=>\s+(\/\S+)/.exec(line);
+    if (m) libraries.set(m[1], m[2]);
+  }
+  return libraries;
+}
+
+// The sonames profile_server loads with dlopen (server/CMakeLists.txt).
+function dlopenSonames() {
+  const list = process.env.PROFILE_SERVER_DLOPEN_SONAMES;
+  assert.ok(list, "PROFILE_SERVER_DLOPEN_SONAMES is not set");
+  return list.split(",").filter((s) => s);
+}
+
+// The path the dynamic loader finds `soname` at (its cache), in `dir` (that
+// of the binary's libc, i.e. its architecture) if it is there.
+function loaderPath(soname, dir) {
+  let cache = "";
+  for (const ldconfig of ["ldconfig", "/sbin/ldconfig", "/usr/sbin/ldconfig"]) {
+    const r = spawnSync(ldconfig, ["-p"], { encoding: "utf8" });
+    if (r.status === 0) { cache = r.stdout; break; }
+  }
+  const paths = [];
+  for (const line of cache.split("\n")) {
+    const m = /^\s*(\S+) \([^)]*\) => (\/\S+)$/.exec(line);
+    if (m && m[1] === soname) paths.push(m[2]);
+  }
+  assert.ok(paths.length, `the dynamic loader finds no ${soname} (ldconfig -p)`);
+  return paths.find((p) => dirname(p) === dir) ?? paths[0];
+}
+
+// The Debian packages owning the shared libraries `binary` loads: those it
+// is linked with, and the `dlopened` sonames with those they are linked with.
+function libraryPackages(binary, dlopened) {
+  const linked = lddLibraries(binary);
+  const libraries = [...linked.values()];
+  for (const soname of dlopened) {
+    const path = loaderPath(soname, dirname(linked.get("libc.so.6") ?? ""));
+    libraries.push(path, ...lddLibraries(path).values());
   }
   // dpkg knows a file by the path its package ships (/lib or /usr/lib):
   // ask for every spelling at once, one dpkg call.
@@ -170,11 +208,29 @@ test("the runtime image has stunnel for the production Redis sidecar", () => {
 test("the runtime packages provide every library profile_server loads", () => {
   const binary = process.env.PROFILE_SERVER_BINARY;
   assert.ok(binary, "PROFILE_SERVER_BINARY is not set");
-  const owners = libraryPackages(binary);
+  const owners = libraryPackages(binary, dlopenSonames());
   assert.ok(owners.size > 10, "ldd found too few libraries");
   const packages = aptPackages(runtime);
   assert.deepEqual(uncovered(owners, packages), []);
-  // And the check has teeth: without libpq5 a library is missing.
-  assert.ok(uncovered(owners, packages.filter((p) => p !== "libpq5"))
-    .includes("libpq5"));
+  // And the check has teeth: without libpq5 or libcurl4, which only
+  // dlopen loads, a library is missing.
+  for (const p of ["libpq5", "libcurl4"]) {
+    assert.ok(uncovered(owners, packages.filter((q) => q !== p)).includes(p),
+      `${p} is not missed`);
+  }
+});
+
+test("profile_server loads libcurl and libpq by dlopen, not at start", () => {
+  const binary = process.env.PROFILE_SERVER_BINARY;
+  assert.ok(binary, "PROFILE_SERVER_BINARY is not set");
+  const sonames = dlopenSonames();
+  assert.deepEqual(sonames.map((s) => s.replace(/\.so\..*/, "")).sort(),
+    ["libcurl", "libpq"]);
+  const linked = lddLibraries(binary);
+  const text = readFileSync(binary);
+  for (const soname of sonames) {
+    assert.ok(!linked.has(soname), `profile_server is linked with ${soname}`);
+    // The list is the one the binary was built with.
+    assert.ok(text.includes(soname), `profile_server never names ${soname}`);
+  }
 });
