@@ -263,13 +263,7 @@ class RedisCodeStore final : public CodeStore {
   absl::Status CheckAll(const std::vector<KeyedDigest>& digests,
                         size_t* failed) override {
     if (digests.empty()) return absl::OkStatus();
-    std::vector<std::string> keys;
-    std::vector<std::string> args;
-    for (const KeyedDigest& digest : digests) {
-      keys.push_back(Key(digest.key));
-      args.push_back(digest.digest);
-    }
-    absl::StatusOr<RedisReply> reply = redis_->Eval(kCheckCodes, keys, args);
+    absl::StatusOr<RedisReply> reply = EvalDigests(kCheckCodes, digests);
     if (!reply.ok()) return reply.status();
     if (reply->type != RedisReply::Type::kArray ||
         reply->elements.size() != 2 || reply->elements[0].integer < 0 ||
@@ -284,13 +278,7 @@ class RedisCodeStore final : public CodeStore {
 
   absl::Status ConsumeAll(const std::vector<KeyedDigest>& digests) override {
     if (digests.empty()) return absl::OkStatus();
-    std::vector<std::string> keys;
-    std::vector<std::string> args;
-    for (const KeyedDigest& digest : digests) {
-      keys.push_back(Key(digest.key));
-      args.push_back(digest.digest);
-    }
-    absl::StatusOr<RedisReply> reply = redis_->Eval(kConsumeCodes, keys, args);
+    absl::StatusOr<RedisReply> reply = EvalDigests(kConsumeCodes, digests);
     if (!reply.ok()) return reply.status();
     if (reply->type != RedisReply::Type::kInteger) {
       return Unexpected("code consume", *reply);
@@ -305,6 +293,20 @@ class RedisCodeStore final : public CodeStore {
     // Phones hold no colon; the user id goes last, so it may hold any.
     return absl::StrCat(prefix_, CodePurposeName(key.purpose), ":",
                         key.phone_e164, ":", key.user_id);
+  }
+
+  // Runs `script` with the codes' keys as KEYS and their digests as ARGV.
+  absl::StatusOr<RedisReply> EvalDigests(
+      const RedisScript& script, const std::vector<KeyedDigest>& digests) {
+    std::vector<std::string> keys;
+    std::vector<std::string> args;
+    keys.reserve(digests.size());
+    args.reserve(digests.size());
+    for (const KeyedDigest& digest : digests) {
+      keys.push_back(Key(digest.key));
+      args.push_back(digest.digest);
+    }
+    return redis_->Eval(script, keys, args);
   }
 
   RedisClient* const redis_;

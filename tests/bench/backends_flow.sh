@@ -27,14 +27,7 @@ cleanup() {
 }
 trap cleanup EXIT
 as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-# A port nothing answers on, from the ephemeral-free range.
-free_port() {
-  local port
-  while :; do
-    port=$((20000 + RANDOM % 30000))
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "$port"; return; }
-  done
-}
+source "$(dirname "${BASH_SOURCE[0]}")/bench_lib.sh"
 
 [ "$(id -u)" = 0 ] && chown postgres "$dir"
 redis_port=$(free_port); pg_port=$(free_port)

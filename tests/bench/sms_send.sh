@@ -26,13 +26,7 @@ cleanup() {
   rm -rf "$dir"
 }
 trap cleanup EXIT
-free_port() {
-  local port
-  while :; do
-    port=$((20000 + RANDOM % 30000))
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "$port"; return; }
-  done
-}
+source "$(dirname "${BASH_SOURCE[0]}")/bench_lib.sh"
 
 # The receiver stands in for a provider that runs on someone else's machine:
 # on ours it gets the CPU only when the server and the clients leave some.
