@@ -260,7 +260,7 @@ class RedisCodeStore final : public CodeStore {
     return ConsumeAll({{key, std::string(digest)}});
   }
 
-  absl::Status CheckAll(const std::vector<KeyedDigest>& digests,
+  absl::Status CheckAll(absl::Span<const KeyedDigest> digests,
                         size_t* failed) override {
     if (digests.empty()) return absl::OkStatus();
     absl::StatusOr<RedisReply> reply = EvalDigests(kCheckCodes, digests);
@@ -276,7 +276,7 @@ class RedisCodeStore final : public CodeStore {
                                            : NoLiveCodeError();
   }
 
-  absl::Status ConsumeAll(const std::vector<KeyedDigest>& digests) override {
+  absl::Status ConsumeAll(absl::Span<const KeyedDigest> digests) override {
     if (digests.empty()) return absl::OkStatus();
     absl::StatusOr<RedisReply> reply = EvalDigests(kConsumeCodes, digests);
     if (!reply.ok()) return reply.status();
@@ -297,7 +297,7 @@ class RedisCodeStore final : public CodeStore {
 
   // Runs `script` with the codes' keys as KEYS and their digests as ARGV.
   absl::StatusOr<RedisReply> EvalDigests(
-      const RedisScript& script, const std::vector<KeyedDigest>& digests) {
+      const RedisScript& script, absl::Span<const KeyedDigest> digests) {
     std::vector<std::string> keys;
     std::vector<std::string> args;
     keys.reserve(digests.size());
@@ -502,9 +502,9 @@ class RedisSendLimiter final : public SendLimiter {
     }
   }
 
-  absl::StatusOr<std::vector<absl::Status>> AcquireVerification(
+  absl::StatusOr<FailureCaps> AcquireVerification(
       absl::string_view user_id,
-      const std::vector<std::string>& phones) override {
+      absl::Span<const std::string> phones) override {
     std::vector<std::string> keys = {
         absl::StrCat(prefix_, "verifications:", user_id)};
     for (const std::string& phone : phones) {
@@ -526,8 +526,7 @@ class RedisSendLimiter final : public SendLimiter {
     if (out.size() != 2 + 2 * phones.size()) {
       return Unexpected("verification limit", *reply);
     }
-    std::vector<absl::Status> failures;
-    failures.reserve(phones.size());
+    FailureCaps failures;
     for (size_t i = 2; i < out.size(); i += 2) {
       failures.push_back(
           out[i].integer == 0
@@ -565,7 +564,7 @@ class RedisSendLimiter final : public SendLimiter {
   }
 
   absl::Status RecordVerified(
-      const std::vector<std::string>& regions) override {
+      absl::Span<const std::string> regions) override {
     std::vector<std::string> keys;
     for (const std::string& region : regions) {
       if (!region.empty()) {

@@ -159,7 +159,7 @@ std::string CodeDigest(absl::string_view secret, const CodeKey& key,
                                          "|", code));
 }
 
-absl::Status CodeStore::CheckAll(const std::vector<KeyedDigest>& digests,
+absl::Status CodeStore::CheckAll(absl::Span<const KeyedDigest> digests,
                                  size_t* failed) {
   for (size_t i = 0; i < digests.size(); ++i) {
     absl::Status checked = Check(digests[i].key, digests[i].digest);
@@ -171,7 +171,7 @@ absl::Status CodeStore::CheckAll(const std::vector<KeyedDigest>& digests,
   return absl::OkStatus();
 }
 
-absl::Status CodeStore::ConsumeAll(const std::vector<KeyedDigest>& digests) {
+absl::Status CodeStore::ConsumeAll(absl::Span<const KeyedDigest> digests) {
   for (const KeyedDigest& digest : digests) {
     absl::Status consumed = Consume(digest.key, digest.digest);
     if (!consumed.ok()) return consumed;

@@ -26,6 +26,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "server/common/clock.h"
 
 namespace profile {
@@ -89,13 +90,13 @@ class CodeStore {
   // OK: returns OK if every one is, else that one's error with `*failed`
   // set to its index. Those after it are not checked (nor cost an
   // attempt). A store on a network does it in one round trip.
-  virtual absl::Status CheckAll(const std::vector<KeyedDigest>& digests,
+  virtual absl::Status CheckAll(absl::Span<const KeyedDigest> digests,
                                 size_t* failed);
 
   // Consume() of each of `digests` in turn, stopping at the first that is
   // gone (those before it stay used up): returns OK or that one's error.
   // A store on a network does it in one round trip.
-  virtual absl::Status ConsumeAll(const std::vector<KeyedDigest>& digests);
+  virtual absl::Status ConsumeAll(absl::Span<const KeyedDigest> digests);
 
   // Removes every expired code; returns how many.
   virtual size_t SweepExpired() = 0;

@@ -58,14 +58,14 @@ class CodeVerifierChain final : public CodeVerifier {
   }
 
   // Codes one verifier decides go to it together; others one by one.
-  absl::Status CheckAll(const std::vector<CodeGuess>& guesses,
+  absl::Status CheckAll(absl::Span<const CodeGuess> guesses,
                         size_t* failed) override {
     CodeVerifier* verifier = FindForAll(guesses);
     return verifier == nullptr ? CodeVerifier::CheckAll(guesses, failed)
                                : verifier->CheckAll(guesses, failed);
   }
 
-  absl::Status ConsumeAll(const std::vector<CodeGuess>& guesses) override {
+  absl::Status ConsumeAll(absl::Span<const CodeGuess> guesses) override {
     CodeVerifier* verifier = FindForAll(guesses);
     return verifier == nullptr ? CodeVerifier::ConsumeAll(guesses)
                                : verifier->ConsumeAll(guesses);
@@ -81,7 +81,7 @@ class CodeVerifierChain final : public CodeVerifier {
 
   // Returns the verifier that decides every one of `guesses`, or null if
   // there is no such one.
-  CodeVerifier* FindForAll(const std::vector<CodeGuess>& guesses) const {
+  CodeVerifier* FindForAll(absl::Span<const CodeGuess> guesses) const {
     if (guesses.empty()) return nullptr;
     CodeVerifier* verifier = Find(guesses[0].key.phone_e164);
     for (const CodeGuess& guess : guesses) {
@@ -95,7 +95,7 @@ class CodeVerifierChain final : public CodeVerifier {
 
 }  // namespace
 
-absl::Status CodeVerifier::CheckAll(const std::vector<CodeGuess>& guesses,
+absl::Status CodeVerifier::CheckAll(absl::Span<const CodeGuess> guesses,
                                     size_t* failed) {
   for (size_t i = 0; i < guesses.size(); ++i) {
     absl::Status checked = Check(guesses[i].key, guesses[i].code);
@@ -107,7 +107,7 @@ absl::Status CodeVerifier::CheckAll(const std::vector<CodeGuess>& guesses,
   return absl::OkStatus();
 }
 
-absl::Status CodeVerifier::ConsumeAll(const std::vector<CodeGuess>& guesses) {
+absl::Status CodeVerifier::ConsumeAll(absl::Span<const CodeGuess> guesses) {
   for (const CodeGuess& guess : guesses) {
     absl::Status consumed = Consume(guess.key, guess.code);
     if (!consumed.ok()) return consumed;

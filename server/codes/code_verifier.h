@@ -37,6 +37,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "server/codes/code_store.h"
 #include "server/common/language.h"
 #include "server/common/trace_context.h"
@@ -99,13 +100,13 @@ class CodeVerifier {
   // set to its index; those after it are not checked (a wrong code of one
   // phone costs no other code an attempt). One round trip where the codes
   // live in one network store.
-  virtual absl::Status CheckAll(const std::vector<CodeGuess>& guesses,
+  virtual absl::Status CheckAll(absl::Span<const CodeGuess> guesses,
                                 size_t* failed);
 
   // Consume() of each of `guesses` in turn, stopping at the first that
   // fails; returns OK or that one's error. One round trip where the codes
   // live in one network store.
-  virtual absl::Status ConsumeAll(const std::vector<CodeGuess>& guesses);
+  virtual absl::Status ConsumeAll(absl::Span<const CodeGuess> guesses);
 };
 
 // Returns a verifier that hands each phone to the first of `verifiers` that

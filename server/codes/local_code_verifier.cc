@@ -1,7 +1,9 @@
 #include "server/codes/local_code_verifier.h"
 
 #include <utility>
-#include <vector>
+
+#include "absl/container/inlined_vector.h"
+#include "absl/types/span.h"
 
 #include "server/common/api_error.h"
 #include "server/common/crypto.h"
@@ -68,20 +70,19 @@ class LocalCodeVerifier final : public CodeVerifier {
     return store_->Consume(key, CodeDigest(options_.secret, key, code));
   }
 
-  absl::Status CheckAll(const std::vector<CodeGuess>& guesses,
+  absl::Status CheckAll(absl::Span<const CodeGuess> guesses,
                         size_t* failed) override {
     return store_->CheckAll(Digests(guesses), failed);
   }
 
-  absl::Status ConsumeAll(const std::vector<CodeGuess>& guesses) override {
+  absl::Status ConsumeAll(absl::Span<const CodeGuess> guesses) override {
     return store_->ConsumeAll(Digests(guesses));
   }
 
  private:
-  std::vector<KeyedDigest> Digests(
-      const std::vector<CodeGuess>& guesses) const {
-    std::vector<KeyedDigest> digests;
-    digests.reserve(guesses.size());
+  absl::InlinedVector<KeyedDigest, 2> Digests(
+      absl::Span<const CodeGuess> guesses) const {
+    absl::InlinedVector<KeyedDigest, 2> digests;
     for (const CodeGuess& guess : guesses) {
       digests.push_back(
           {guess.key, CodeDigest(options_.secret, guess.key, guess.code)});

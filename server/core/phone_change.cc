@@ -4,6 +4,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -389,9 +390,9 @@ absl::StatusOr<VerifyResult> PhoneChange::DoVerify(const Caller& caller,
   // Every well-formed verification counts, right or wrong, before anything
   // is looked up: probing numbers costs the prober. The same limiter call
   // reads the wrong-code caps of the phones whose codes may be checked.
-  std::vector<std::string> capped_phones = {new_phone->e164};
+  absl::InlinedVector<std::string, 2> capped_phones = {new_phone->e164};
   if (old_phone.ok()) capped_phones.push_back(old_phone->e164);
-  absl::StatusOr<std::vector<absl::Status>> failure_caps =
+  absl::StatusOr<FailureCaps> failure_caps =
       deps_.limiter->AcquireVerification(caller.user_id, capped_phones);
   if (!failure_caps.ok()) return failure_caps.status();
   if (failure_caps->size() != capped_phones.size()) {
@@ -443,7 +444,8 @@ absl::StatusOr<VerifyResult> PhoneChange::DoVerify(const Caller& caller,
   // With verify_old, the old phone was read second: it is `current`.
   const absl::Status old_capped =
       verify_old ? (*failure_caps)[1] : absl::OkStatus();
-  std::vector<CodeGuess> codes = {{new_key, input.new_phone_pass_code}};
+  absl::InlinedVector<CodeGuess, 2> codes = {
+      {new_key, input.new_phone_pass_code}};
   if (verify_old && !taken && old_capped.ok()) {
     codes.push_back({old_key, input.old_phone_pass_code});
   }
@@ -479,7 +481,7 @@ absl::StatusOr<VerifyResult> PhoneChange::DoVerify(const Caller& caller,
     return consumed;
   }
   // The region breaker's conversion counts texted codes only.
-  std::vector<std::string> regions;
+  absl::InlinedVector<std::string, 2> regions;
   if (deps_.verifier->Texts(new_phone->e164)) {
     regions.push_back(new_phone->region);
   }
@@ -504,7 +506,7 @@ void PhoneChange::CountWrongCode(const Caller& caller,
 }
 
 void PhoneChange::RecordVerified(const Caller& caller,
-                                 const std::vector<std::string>& regions) {
+                                 absl::Span<const std::string> regions) {
   absl::Status recorded = deps_.limiter->RecordVerified(regions);
   if (!recorded.ok()) {
     Log(LogLevel::kWarning, "cannot count a verified code",

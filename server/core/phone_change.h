@@ -26,6 +26,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "server/codes/code_store.h"
 #include "server/codes/code_verifier.h"
 #include "server/common/clock.h"
@@ -245,7 +246,7 @@ class PhoneChange {
 
   // Counts a verified code of each of `regions` for the region breaker.
   void RecordVerified(const Caller& caller,
-                      const std::vector<std::string>& regions);
+                      absl::Span<const std::string> regions);
 
   // Texts `phone_e164`, bound to another account, that someone tried to
   // link it; returns 2110 if that failed.

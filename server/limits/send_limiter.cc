@@ -211,16 +211,15 @@ class InMemorySendLimiter final : public SendLimiter {
     return absl::OkStatus();
   }
 
-  absl::StatusOr<std::vector<absl::Status>> AcquireVerification(
+  absl::StatusOr<FailureCaps> AcquireVerification(
       absl::string_view user_id,
-      const std::vector<std::string>& phones) override {
+      absl::Span<const std::string> phones) override {
     absl::Status allowed = TakeFromHour(
         StackKey({"v:", user_id}).view(),
         limits_.max_verifications_per_user_per_hour, VerificationCapError,
         "the service is checking too many codes");
     if (!allowed.ok()) return allowed;
-    std::vector<absl::Status> failures;
-    failures.reserve(phones.size());
+    FailureCaps failures;
     for (const std::string& phone : phones) {
       failures.push_back(CheckCodeFailures(user_id, phone));
     }
@@ -259,7 +258,7 @@ class InMemorySendLimiter final : public SendLimiter {
   }
 
   absl::Status RecordVerified(
-      const std::vector<std::string>& regions) override {
+      absl::Span<const std::string> regions) override {
     const absl::Time now = clock_->Now();
     absl::MutexLock lock(&mu_);
     for (const std::string& region : regions) {

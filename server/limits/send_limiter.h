@@ -28,10 +28,12 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "server/codes/code_store.h"
 #include "server/common/clock.h"
 
@@ -112,6 +114,11 @@ struct RegionSuspension {
   absl::Time until;
 };
 
+// What AcquireVerification() read of each phone's wrong-code cap: the i-th
+// status is that of the i-th phone. A verification checks at most two
+// codes, so the statuses stay inline.
+using FailureCaps = absl::InlinedVector<absl::Status, 2>;
+
 class SendLimiter {
  public:
   virtual ~SendLimiter() = default;
@@ -139,8 +146,8 @@ class SendLimiter {
   // Once counted, reads in the same step what CheckCodeFailures() answers
   // for `user_id` at each of `phones` (one round trip for the whole start
   // of a verification): the i-th status is that of `phones[i]`.
-  virtual absl::StatusOr<std::vector<absl::Status>> AcquireVerification(
-      absl::string_view user_id, const std::vector<std::string>& phones) = 0;
+  virtual absl::StatusOr<FailureCaps> AcquireVerification(
+      absl::string_view user_id, absl::Span<const std::string> phones) = 0;
 
   // AcquireVerification() without reading any failure cap.
   absl::Status AcquireVerification(absl::string_view user_id) {
@@ -164,11 +171,12 @@ class SendLimiter {
   // Counts a verified code of each of `regions` (the breaker's
   // conversion), a region listed twice twice; "" counts nothing.
   virtual absl::Status RecordVerified(
-      const std::vector<std::string>& regions) = 0;
+      absl::Span<const std::string> regions) = 0;
 
   // RecordVerified() of one code of `region`.
   absl::Status RecordVerified(absl::string_view region) {
-    return RecordVerified(std::vector<std::string>{std::string(region)});
+    const std::string one(region);
+    return RecordVerified(absl::MakeConstSpan(&one, 1));
   }
 
   // Returns the regions the breaker suspends now.

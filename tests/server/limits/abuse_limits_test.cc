@@ -177,7 +177,7 @@ TEST_P(AbuseLimitsTest, AVerificationReadsTheWrongCodeCapsOfItsPhones) {
   const std::string capped_phone = "+8613900000020";
   const std::string free_phone = "+8613900000021";
   ASSERT_THAT(limiter->RecordCodeFailure("u1", capped_phone), IsOk());
-  absl::StatusOr<std::vector<absl::Status>> caps =
+  absl::StatusOr<FailureCaps> caps =
       limiter->AcquireVerification("u1", {free_phone, capped_phone});
   ASSERT_THAT(caps, IsOk());
   ASSERT_EQ(caps->size(), 2u);
