@@ -9,6 +9,11 @@
 # backends run, of PostgreSQL (all its processes) and Redis: the throughput
 # of a shared machine swings, the CPU each part spends per flow does not.
 #
+# PROFILE=1 adds one more run of the backends server, after which it
+# prints where a flow's backend time goes: each Redis command's calls and
+# microseconds per flow (INFO commandstats) and each PostgreSQL statement's
+# calls and execution time per flow (pg_stat_statements).
+#
 # Starts its own Redis and PostgreSQL (PostgreSQL as the postgres user when
 # run as root) on loopback ports in a temporary directory, and removes them.
 set -euo pipefail
@@ -35,9 +40,17 @@ redis-server --bind 127.0.0.1 --port "$redis_port" --save "" --appendonly no --d
 redis_pid=$!
 pids+=($redis_pid)
 as_postgres "$pg_bin/initdb" -D "$dir/data" -U postgres --auth=trust >/dev/null
+pg_options=${PG_OPTIONS:-}
+if [ "${PROFILE:-0}" = 1 ]; then
+  pg_options+=" -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all"
+fi
 as_postgres "$pg_bin/pg_ctl" -D "$dir/data" -l "$dir/pg.log" -w \
-  -o "-p $pg_port -k $dir -c listen_addresses=127.0.0.1 ${PG_OPTIONS:-}" start >/dev/null
-as_postgres "$pg_bin/psql" -h 127.0.0.1 -p "$pg_port" -U postgres -qc "CREATE DATABASE bench"
+  -o "-p $pg_port -k $dir -c listen_addresses=127.0.0.1 $pg_options" start >/dev/null
+psql_bench() { as_postgres "$pg_bin/psql" -h 127.0.0.1 -p "$pg_port" -U postgres "$@"; }
+psql_bench -qc "CREATE DATABASE bench"
+if [ "${PROFILE:-0}" = 1 ]; then
+  psql_bench -d bench -qc "CREATE EXTENSION pg_stat_statements"
+fi
 pg_pid=$(head -1 "$dir/data/postmaster.pid")
 
 codes=$("$bench" --print_test_phone_codes)
@@ -74,3 +87,25 @@ done
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 m=$(median "${mem[@]}"); b=$(median "${be[@]}")
 echo "median: in-memory $m flows/s, redis+postgres $b flows/s, ratio $(awk -v b="$b" -v m="$m" 'BEGIN {printf "%.2f", b/m}')"
+
+[ "${PROFILE:-0}" = 1 ] || exit 0
+# One more run of the backends server with the counters zeroed first. The
+# flows are those profile_bench measured (no warm-up, so every flow the
+# backends saw is counted).
+redis-cli -p "$redis_port" CONFIG RESETSTAT >/dev/null
+psql_bench -d bench -qAtc "SELECT pg_stat_statements_reset()" >/dev/null
+out=$("$bench" --target=127.0.0.1:$be_port --scenario=flow --duration=${seconds}s --warmup=0s \
+  --cpu_pids="server=$be_pid,postgres=$pg_pid,redis=$redis_pid" 2>&1)
+rate=$(awk '{for (i=1;i<=NF;i++) if ($i=="ops/s") print $(i-1)}' <<<"$(grep 'ops/s' <<<"$out" | tail -1)")
+flows=$(awk -v r="$rate" -v s="$seconds" 'BEGIN {printf "%d", r*s}')
+echo "profile: $flows flows in ${seconds}s ($(grep 'ops/s' <<<"$out" | tail -1 | sed -n 's/.*errors: none *//p'))"
+echo "Redis, per flow (INFO commandstats):"
+redis-cli -p "$redis_port" INFO commandstats | tr -d '\r' | grep '^cmdstat_' |
+  awk -F'[:,=]' -v n="$flows" '{printf "  %-16s %6.2f calls %8.1f us\n", substr($1, 9), $3/n, $5/n}'
+echo "PostgreSQL, per flow (pg_stat_statements; plan + execution, not parse, commit or protocol):"
+psql_bench -d bench -qAt -F '|' -c "
+  SELECT calls, total_plan_time + total_exec_time,
+         left(regexp_replace(query, '\s+', ' ', 'g'), 70)
+  FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat_statements%'
+  ORDER BY total_plan_time + total_exec_time DESC LIMIT 10" |
+  awk -F'|' -v n="$flows" '{printf "  %6.3f calls %8.1f us  %s\n", $1/n, $2*1000/n, $3}'
