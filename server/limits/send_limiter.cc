@@ -4,7 +4,6 @@
 #include <netinet/in.h>
 
 #include <algorithm>
-#include <initializer_list>
 #include <iterator>
 #include <optional>
 #include <string>
@@ -18,6 +17,7 @@
 #include "server/common/flag_error.h"
 #include "server/common/log.h"
 #include "server/common/periodic.h"
+#include "server/common/stack_key.h"
 
 namespace profile {
 
@@ -91,36 +91,6 @@ int SecondsUntil(absl::Time now, absl::Time until) {
 
 constexpr absl::Duration kHour = absl::Hours(1);
 constexpr absl::Duration kDay = absl::Hours(24);
-
-// A key assembled on the stack when it fits, as every key of a real user
-// does: a verification looks up three keys (its cap and two failure
-// budgets) and adds one only for a new window or a wrong code.
-class StackKey {
- public:
-  explicit StackKey(std::initializer_list<absl::string_view> parts) {
-    size_t size = 0;
-    for (absl::string_view part : parts) size += part.size();
-    char* out = inline_;
-    if (size > sizeof(inline_)) {
-      heap_.resize(size);
-      out = heap_.data();
-    }
-    view_ = absl::string_view(out, size);
-    for (absl::string_view part : parts) {
-      std::copy(part.begin(), part.end(), out);
-      out += part.size();
-    }
-  }
-  StackKey(const StackKey&) = delete;
-  StackKey& operator=(const StackKey&) = delete;
-
-  absl::string_view view() const { return view_; }
-
- private:
-  char inline_[192];
-  std::string heap_;
-  absl::string_view view_;
-};
 
 // A fixed window that opens with its first event.
 struct Window {

@@ -19,6 +19,7 @@
 #include "phonenumbers/phonenumber.pb.h"
 #include "phonenumbers/phonenumberutil.h"
 #include "server/common/api_error.h"
+#include "server/common/stack_key.h"
 
 namespace profile {
 namespace {
@@ -111,26 +112,10 @@ ParseCache& Cache() {
 }
 
 // The cache key of a parse: which function, then its inputs, separated by
-// a byte that neither input may hold. Kept on the stack: "p+86|13800138000"
-// is one byte too long for a std::string's own buffer.
-class CacheKey {
- public:
-  // REQUIRES: a.size() and b.size() are at most kMaxPhoneFieldBytes.
-  CacheKey(char kind, absl::string_view a, absl::string_view b) {
-    char* out = bytes_;
-    *out++ = kind;
-    out = std::copy(a.begin(), a.end(), out);
-    *out++ = '|';
-    out = std::copy(b.begin(), b.end(), out);
-    size_ = static_cast<size_t>(out - bytes_);
-  }
-
-  absl::string_view view() const { return absl::string_view(bytes_, size_); }
-
- private:
-  char bytes_[2 * kMaxPhoneFieldBytes + 2];
-  size_t size_;
-};
+// a byte that neither input may hold.
+StackKey CacheKey(char kind, absl::string_view a, absl::string_view b) {
+  return StackKey({absl::string_view(&kind, 1), a, "|", b});
+}
 
 PhoneNumberType TypeOf(PhoneNumberUtil::PhoneNumberType type) {
   switch (type) {
@@ -247,28 +232,20 @@ absl::StatusOr<PhoneNumber> ParsePhoneNumber(
     absl::string_view field, const FictionalNumbers* fictional) {
   // Only inputs that pass every check below are ever cached, and "|" passes
   // none, so the key is unambiguous.
-  std::optional<CacheKey> key;
-  if (country_code.size() <= kMaxPhoneFieldBytes &&
-      number.size() <= kMaxPhoneFieldBytes) {
-    key.emplace('p', country_code, number);
-    if (std::optional<PhoneNumber> hit = Cache().Find(key->view())) {
-      return *hit;
-    }
-  }
+  const StackKey key = CacheKey('p', country_code, number);
+  if (std::optional<PhoneNumber> hit = Cache().Find(key.view())) return *hit;
   // A fictional number is valid only for the callers that accept it: it is
   // never cached (the cache holds what every caller would get).
   bool is_fictional = false;
   absl::StatusOr<PhoneNumber> phone = ParsePhoneNumberUncached(
       country_code, number, field, fictional, &is_fictional);
-  if (phone.ok() && !is_fictional && key.has_value()) {
-    Cache().Insert(key->view(), *phone);
-  }
+  if (phone.ok() && !is_fictional) Cache().Insert(key.view(), *phone);
   return phone;
 }
 
 absl::StatusOr<PhoneNumber> ParseE164(absl::string_view e164) {
   if (e164.size() > 16) return ParseE164Uncached(e164);
-  const CacheKey key('e', e164, "");
+  const StackKey key = CacheKey('e', e164, "");
   if (std::optional<PhoneNumber> hit = Cache().Find(key.view())) return *hit;
   absl::StatusOr<PhoneNumber> phone = ParseE164Uncached(e164);
   if (phone.ok()) Cache().Insert(key.view(), *phone);
