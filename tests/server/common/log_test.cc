@@ -118,6 +118,35 @@ TEST_F(LogTest, EscapesQuotesNewlinesAndControlCharacters) {
   EXPECT_EQ(json["level"], "error");
 }
 
+// Plain runs are scanned 8 bytes at a time: each byte that needs an escape
+// (and each multi-byte character) must be caught at every offset of a word
+// and in the tail shorter than one.
+TEST_F(LogTest, EscapesEveryByteThatNeedsItAtEveryOffset) {
+  const std::string specials[] = {"\"", "\\", "\n", "\x01", "\x1f",
+                                  std::string("\0", 1), "\xc3\xa9", "\x7f"};
+  for (const std::string& special : specials) {
+    for (size_t length = 0; length <= 20; ++length) {
+      for (size_t at = 0; at <= length; ++at) {
+        std::string value(length, 'a');
+        value.insert(at, special);
+        std::vector<std::string> lines = CaptureLines(
+            [&] { Log(LogLevel::kInfo, "m", {{"value", value}}); });
+        ASSERT_THAT(lines, SizeIs(1));
+        ASSERT_TRUE(nlohmann::json::accept(lines[0])) << lines[0];
+        EXPECT_EQ(nlohmann::json::parse(lines[0])["value"], value)
+            << "length " << length << ", at " << at;
+      }
+    }
+  }
+  // A byte invalid as UTF-8 deep in a long value is still replaced.
+  std::vector<std::string> lines = CaptureLines([] {
+    Log(LogLevel::kInfo, "m", {{"value", "abcdefghijklmnop\xffqrstuvw"}});
+  });
+  ASSERT_THAT(lines, SizeIs(1));
+  EXPECT_EQ(nlohmann::json::parse(lines[0])["value"],
+            "abcdefghijklmnop\xEF\xBF\xBDqrstuvw");
+}
+
 TEST_F(LogTest, InvalidUtf8IsReplacedNotEchoed) {
   const std::string invalid_values[] = {
       "\xff",              // never valid
