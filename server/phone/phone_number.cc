@@ -307,7 +307,11 @@ absl::StatusOr<PhoneNumber> ParsePhoneNumberUncached(
       phone.e164 != phone.country_code + phone.national_number) {
     return InvalidFieldError(field, "is not a valid number for its country");
   }
-  if (!util.IsValidNumber(parsed)) {
+  // libphonenumber's IsValidNumber() is exactly GetNumberType() != UNKNOWN
+  // (both match the national number against the region's patterns), and
+  // ToPhoneNumber() asked for the type: asking again was a third of a
+  // parse's regular expressions.
+  if (phone.type == PhoneNumberType::kUnknown) {
     *is_fictional = fictional != nullptr && fictional->contains(phone.e164);
     if (!*is_fictional) {
       return InvalidFieldError(field, "is not a valid number for its country");
@@ -325,12 +329,17 @@ absl::StatusOr<PhoneNumber> ParseE164Uncached(absl::string_view e164) {
   const PhoneNumberUtil& util = *PhoneNumberUtil::GetInstance();
   ::i18n::phonenumbers::PhoneNumber parsed;
   if (util.Parse(std::string(e164), "ZZ", &parsed) !=
-          PhoneNumberUtil::NO_PARSING_ERROR ||
-      (!util.IsValidNumber(parsed) && !IsReservedFictionalNumber(e164))) {
+      PhoneNumberUtil::NO_PARSING_ERROR) {
     return InvalidFieldError("phone",
                              absl::StrCat("\"", e164, "\" is not valid"));
   }
   PhoneNumber phone = ToPhoneNumber(parsed);
+  // Valid exactly when its type is known (see ParsePhoneNumberUncached()).
+  if (phone.type == PhoneNumberType::kUnknown &&
+      !IsReservedFictionalNumber(e164)) {
+    return InvalidFieldError("phone",
+                             absl::StrCat("\"", e164, "\" is not valid"));
+  }
   if (phone.e164 != e164) {
     return InvalidFieldError("phone",
                              absl::StrCat("\"", e164, "\" is not canonical"));
