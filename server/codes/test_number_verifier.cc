@@ -41,13 +41,15 @@ class TestNumberVerifier final : public CodeVerifier {
   absl::Status Check(const CodeKey& key, absl::string_view code) override {
     auto it = codes_.find(key.phone_e164);
     if (it == codes_.end()) return NoLiveCodeError();
+    const bool right = ConstantTimeEquals(it->second, code);
+    absl::MutexLock lock(&mu_);
+    // Nobody guessed wrong lately (the usual case): nothing to look up.
+    if (right && wrong_guesses_.empty()) return absl::OkStatus();
     const absl::Time now = clock_->Now();
     // Only covered numbers get here: the map holds at most one entry per
     // test number and purpose.
     const std::pair<std::string, CodePurpose> guess_key(key.phone_e164,
                                                         key.purpose);
-    absl::MutexLock lock(&mu_);
-    // Nobody guessed wrong lately (the usual case): nothing to look up.
     auto guesses = wrong_guesses_.empty() ? wrong_guesses_.end()
                                           : wrong_guesses_.find(guess_key);
     if (guesses != wrong_guesses_.end() && now >= guesses->second.until) {
@@ -58,7 +60,7 @@ class TestNumberVerifier final : public CodeVerifier {
         guesses->second.count >= options_.max_attempts) {
       return NoLiveCodeError();
     }
-    if (ConstantTimeEquals(it->second, code)) return absl::OkStatus();
+    if (right) return absl::OkStatus();
     if (guesses == wrong_guesses_.end()) {
       wrong_guesses_.emplace(guess_key,
                              WrongGuesses{1, now + options_.window});
