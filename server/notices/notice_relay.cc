@@ -78,6 +78,14 @@ void NoticeRelay::Loop() {
       };
       mu_.AwaitWithTimeout(absl::Condition(&ready), options_.poll_interval);
       if (stopping_) return;
+      if (woken_ && options_.gather > absl::ZeroDuration()) {
+        // Wake() calls meanwhile find woken_ set and wake no one.
+        const auto stopping = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+          return stopping_;
+        };
+        mu_.AwaitWithTimeout(absl::Condition(&stopping), options_.gather);
+        if (stopping_) return;
+      }
       woken_ = false;
     }
     // A full batch may mean more are due: go on at once.

@@ -6,9 +6,9 @@
 // chain. A notice that could not be sent is due again after a jittered
 // exponential backoff (1 s doubling to 5 min); one older than
 // --notice_max_age is dropped with an error log line and counted. The
-// thread looks every `poll_interval`, and at once when Wake() says a change
-// queued one here, so notices of this replica go out within milliseconds
-// and those a dead replica left are picked up by the others.
+// thread looks every `poll_interval`, and `gather` after Wake() says a
+// change queued one here, so notices of this replica go out within
+// milliseconds and those a dead replica left are picked up by the others.
 //
 //   NoticeRelay relay(options, users->notices(), sms, texts, outbox_key,
 //                     metrics, clock);
@@ -47,6 +47,10 @@ struct NoticeRelayOptions {
   absl::Duration lease = absl::Seconds(15);
   // Notices leased at once.
   int batch = 16;
+  // After a Wake(), how long the thread lets the changes of a burst queue
+  // theirs before it leases: one wake-up for a batch of notices rather
+  // than one per change (each a futex wake and a context switch).
+  absl::Duration gather = absl::Milliseconds(2);
   absl::Duration min_backoff = absl::Seconds(1);
   absl::Duration max_backoff = absl::Minutes(5);
 

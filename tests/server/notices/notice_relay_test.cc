@@ -3,10 +3,13 @@
 // sealed token it opens.
 #include "server/notices/notice_relay.h"
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -150,6 +153,94 @@ TEST_F(NoticeRelayTest, ALeasedNoticeIsNobodyElses) {
   clock_->Advance(absl::Seconds(15));
   EXPECT_EQ(relay_->RunOnce(), 1u);
   EXPECT_EQ(sms_.sent().size(), 1u);
+}
+
+// Forwards to a queue and counts the leases.
+class CountingQueue final : public NoticeQueue {
+ public:
+  explicit CountingQueue(NoticeQueue* queue) : queue_(queue) {}
+  absl::StatusOr<std::vector<Notice>> Lease(int max,
+                                            absl::Duration lease) override {
+    absl::StatusOr<std::vector<Notice>> due = queue_->Lease(max, lease);
+    if (due.ok() && !due->empty()) ++leases_;
+    return due;
+  }
+  absl::Status Delivered(int64_t id) override { return queue_->Delivered(id); }
+  absl::Status Retry(int64_t id, absl::Duration delay) override {
+    return queue_->Retry(id, delay);
+  }
+  absl::Status Drop(int64_t id) override { return queue_->Drop(id); }
+  absl::StatusOr<NoticeBacklog> Backlog() override {
+    return queue_->Backlog();
+  }
+  // Leases that found something.
+  int leases() const { return leases_.load(); }
+
+ private:
+  NoticeQueue* const queue_;
+  std::atomic<int> leases_{0};
+};
+
+// The relay's own thread, woken by changes: it waits `gather` after a
+// Wake() so that a burst of changes is leased at once.
+class NoticeRelayThreadTest : public NoticeRelayTest {
+ protected:
+  // Gives user `i` a phone and then changes it: one notice.
+  void ChangeUser(int i) {
+    const std::string user = absl::StrCat("u", i);
+    const std::string from = absl::StrCat("+86138001381", 10 + i);
+    const std::string to = absl::StrCat("+86138001382", 10 + i);
+    ChangeRecord record;
+    record.revert_token_hash = Sha256(user);
+    record.revert_window = absl::Hours(168);
+    record.notify = true;
+    record.notice.type = NoticeType::kPhoneChanged;
+    record.notice.user_id = user;
+    record.notice.phone_e164 = from;
+    record.notice.new_phone_e164 = to;
+    record.notice.sealed_revert_token = Seal(key_, std::string(43, 'T'));
+    ASSERT_THAT(users_->ChangePhone(user, "", from), IsOk());
+    ASSERT_THAT(users_->ChangePhone(user, from, to, record), IsOk());
+  }
+
+  std::unique_ptr<NoticeRelay> ThreadRelay(absl::Duration gather) {
+    NoticeRelayOptions options;
+    options.poll_interval = absl::Hours(1);  // only Wake() starts a lease
+    options.gather = gather;
+    auto relay = std::make_unique<NoticeRelay>(options, &counting_, &sms_,
+                                               SmsTexts::Default(), key_,
+                                               &metrics_, clock_);
+    relay->Start();
+    return relay;
+  }
+
+  CountingQueue counting_{users_->notices()};
+};
+
+TEST_F(NoticeRelayThreadTest, ABurstOfChangesIsSentAfterOneLease) {
+  std::unique_ptr<NoticeRelay> relay = ThreadRelay(absl::Milliseconds(500));
+  // Three changes, each with its Wake(), well within the 500 ms.
+  for (int i = 0; i < 3; ++i) {
+    ChangeUser(i);
+    relay->Wake();
+  }
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (sms_.sent().size() < 3 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_EQ(sms_.sent().size(), 3u);
+  EXPECT_EQ(counting_.leases(), 1);
+  EXPECT_EQ(Pending(), 0u);
+}
+
+TEST_F(NoticeRelayThreadTest, StoppingWhileGatheringLosesNothing) {
+  std::unique_ptr<NoticeRelay> relay = ThreadRelay(absl::Hours(1));
+  ChangeUser(0);
+  relay->Wake();
+  absl::SleepFor(absl::Milliseconds(50));  // the thread is gathering
+  relay.reset();  // returns without waiting out the hour
+  EXPECT_TRUE(sms_.sent().empty());
+  EXPECT_EQ(Pending(), 1u);  // for the next start, or another replica
 }
 
 TEST(NoticeRelayOptionsTest, MaxAgeIsBounded) {
