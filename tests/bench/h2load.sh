@@ -24,6 +24,9 @@
 # the server's instructions per call of each method (all its threads, gRPC
 # included; a dump after each run): unlike time, repeatable on a busy
 # machine. KEEP=1 keeps the dumps (callgrind_annotate them) and the logs.
+# PERF=1 (with KEEP=1) also records each run's server with `perf record -e
+# cpu-clock -g` into METHOD.perf: where the time goes, kernel included
+# (`perf report -i METHOD.perf --sort dso,sym`).
 #
 # Builds nothing: takes a (Release) build dir with server/profile_server,
 # and uses protoc with the tree's proto/ to make the request bodies. One
@@ -148,10 +151,17 @@ grep -q "$old_number" <(protoc -I"$proto_dir" --decode=profile.v1.GetProfileResp
 run() {
   local m=$1 out ticks
   ticks=$(server_ticks)
+  local perf_pid=
+  if [ "${PERF:-0}" = 1 ]; then
+    perf record -q -e cpu-clock -g -p "$server_pid" -o "$dir/$m.perf" 2>/dev/null &
+    perf_pid=$!
+    sleep 0.2
+  fi
   out=$(/usr/bin/time -f 'cpu %U %S' h2load "${load[@]}" -n "$requests" \
     -d "$dir/$m.body" -H 'content-type: application/grpc' -H 'te: trailers' \
     -H "x-user-id: $user" --log-file="$dir/$m.log" "$url${path[$m]}" 2>&1)
   ticks=$(($(server_ticks) - ticks))
+  if [ -n "$perf_pid" ]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi
   local succeeded failed errored data
   read -r succeeded failed errored < <(sed -n \
     's/^requests: .* \([0-9]*\) succeeded, \([0-9]*\) failed, \([0-9]*\) errored.*/\1 \2 \3/p' <<<"$out")
