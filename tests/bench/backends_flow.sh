@@ -12,7 +12,8 @@
 # PROFILE=1 adds one more run of the backends server, after which it
 # prints where a flow's backend time goes: each Redis command's calls and
 # microseconds per flow (INFO commandstats) and each PostgreSQL statement's
-# calls and execution time per flow (pg_stat_statements).
+# calls and execution time per flow (pg_stat_statements), and, with perf,
+# where the server's own CPU goes: by thread and library, and by system call.
 #
 # Starts its own Redis and PostgreSQL (PostgreSQL as the postgres user when
 # run as root) on loopback ports in a temporary directory, and removes them.
@@ -78,10 +79,11 @@ ops() {
   line=$(grep 'ops/s' <<<"$out" | tail -1)
   echo "$(awk '{for (i=1;i<=NF;i++) if ($i=="ops/s") print $(i-1)}' <<<"$line")|$(sed -n 's/.*errors: none *//p' <<<"$line")"
 }
-mem=(); be=()
+mem=(); be=(); be_cpu=()
 for ((r = 0; r < rounds; r++)); do
   m=$(ops "$mem_port" "server=$mem_pid"); b=$(ops "$be_port" "server=$be_pid,postgres=$pg_pid,redis=$redis_pid")
   mem+=("${m%%|*}"); be+=("${b%%|*}")
+  be_cpu+=("$(sed -n 's/.*cpu server \([0-9.]*\) us.*/\1/p' <<<"${b#*|}")")
   echo "round $r: in-memory ${mem[-1]} flows/s (${m#*|}), redis+postgres ${be[-1]} flows/s (${b#*|})"
 done
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
@@ -94,8 +96,15 @@ echo "median: in-memory $m flows/s, redis+postgres $b flows/s, ratio $(awk -v b=
 # backends saw is counted).
 redis-cli -p "$redis_port" CONFIG RESETSTAT >/dev/null
 psql_bench -d bench -qAtc "SELECT pg_stat_statements_reset()" >/dev/null
+perf_pid=
+if command -v perf >/dev/null; then
+  perf record -q -e cpu-clock -F 997 -g -p "$be_pid" -o "$dir/server.perf" 2>/dev/null &
+  perf_pid=$!
+  sleep 0.3
+fi
 out=$("$bench" --target=127.0.0.1:$be_port --scenario=flow --duration=${seconds}s --warmup=0s \
   --cpu_pids="server=$be_pid,postgres=$pg_pid,redis=$redis_pid" 2>&1)
+[ -n "$perf_pid" ] && { kill -INT "$perf_pid"; wait "$perf_pid" || true; }
 rate=$(awk '{for (i=1;i<=NF;i++) if ($i=="ops/s") print $(i-1)}' <<<"$(grep 'ops/s' <<<"$out" | tail -1)")
 flows=$(awk -v r="$rate" -v s="$seconds" 'BEGIN {printf "%d", r*s}')
 echo "profile: $flows flows in ${seconds}s ($(grep 'ops/s' <<<"$out" | tail -1 | sed -n 's/.*errors: none *//p'))"
@@ -109,3 +118,15 @@ psql_bench -d bench -qAt -F '|' -c "
   FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat_statements%'
   ORDER BY total_plan_time + total_exec_time DESC LIMIT 10" |
   awk -F'|' -v n="$flows" '{printf "  %6.3f calls %8.1f us  %s\n", $1/n, $2*1000/n, $3}'
+[ -n "$perf_pid" ] || exit 0
+# Where the server's own CPU goes (perf, sampled): by thread and library,
+# and the system calls of its kernel time. Shares of its CPU, and what they
+# come to per flow at the rounds' median server CPU (perf's own sampling
+# adds to the profiled run's, so that run's figure would overstate).
+server_us=$(median "${be_cpu[@]}")
+echo "the server's CPU per flow (perf record -e cpu-clock), shares and us at the rounds' median of $server_us us:"
+perf report -i "$dir/server.perf" --stdio --no-children -g none --sort comm,dso 2>/dev/null |
+  awk -v t="$server_us" '$1 ~ /%$/ {p = $1 + 0; if (p >= 1) printf "  %5.1f%%  %6.1f us  %s %s\n", p, p * t / 100, $2, $3}'
+echo "  of which in system calls:"
+perf report -i "$dir/server.perf" --stdio --children -g none --sort sym 2>/dev/null |
+  awk -v t="$server_us" '$4 ~ /^(__x64_sys_|ksys_)/ {p = $1 + 0; if (p >= 1) printf "  %5.1f%%  %6.1f us  %s\n", p, p * t / 100, $4}'
