@@ -435,9 +435,6 @@ absl::StatusOr<VerifyResult> PhoneChange::DoVerify(const Caller& caller,
   // the user the new one. The codes go to the verifier together, the old
   // one only if it would be checked once the new one passed; a phone at its
   // wrong-code cap has its code left alone.
-  const CodeKey new_key{new_phone->e164, CodePurpose::kNewPhone,
-                        caller.user_id};
-  const CodeKey old_key{current, CodePurpose::kOldPhone, caller.user_id};
   if (!(*failure_caps)[0].ok()) return (*failure_caps)[0];
   // Whether the number is another account's is told only to whoever proved
   // they hold it: before, a bound number answers exactly as a free one.
@@ -445,10 +442,14 @@ absl::StatusOr<VerifyResult> PhoneChange::DoVerify(const Caller& caller,
   // With verify_old, the old phone was read second: it is `current`.
   const absl::Status old_capped =
       verify_old ? (*failure_caps)[1] : absl::OkStatus();
-  absl::InlinedVector<CodeGuess, 2> codes = {
-      {new_key, input.new_phone_pass_code}};
+  // Built in place: an initializer list would copy each key twice.
+  absl::InlinedVector<CodeGuess, 2> codes;
+  codes.push_back(
+      {{new_phone->e164, CodePurpose::kNewPhone, caller.user_id},
+       input.new_phone_pass_code});
   if (verify_old && !taken && old_capped.ok()) {
-    codes.push_back({old_key, input.old_phone_pass_code});
+    codes.push_back({{current, CodePurpose::kOldPhone, caller.user_id},
+                     input.old_phone_pass_code});
   }
   size_t failed = 0;
   absl::Status checked = deps_.verifier->CheckAll(codes, &failed);
