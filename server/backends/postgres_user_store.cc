@@ -13,6 +13,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "server/backends/connection_pool.h"
 #include "server/backends/libpq_library.h"
 #include "server/common/api_error.h"
@@ -180,8 +181,8 @@ RETURNING id, kind, user_id, phone_e164, locale,
           coalesce(extract(epoch FROM revert_expires_at), 0),
           extract(epoch FROM created_at), attempts,
           coalesce(request_id, ''))sql"};
-constexpr Statement kNoticeDone = {"notice_done",
-                                   "DELETE FROM notices WHERE id = $1"};
+constexpr Statement kNoticeDone = {
+    "notice_done", "DELETE FROM notices WHERE id = ANY($1::bigint[])"};
 constexpr Statement kRetryNotice = {"retry_notice", R"sql(
 UPDATE notices SET due_at = now() + make_interval(secs => $2::float8),
                    leased_until = NULL
@@ -587,15 +588,17 @@ VALUES ('phone_unlinked_notice', $1, $2, $3, $4))sql",
     return due;
   }
 
-  absl::Status Delivered(int64_t id) override {
-    return Write(kNoticeDone, {absl::StrCat(id)});
+  absl::Status Delivered(absl::Span<const int64_t> ids) override {
+    if (ids.empty()) return absl::OkStatus();
+    // An array literal of integers: "{1,2,3}".
+    return Write(kNoticeDone, {absl::StrCat("{", absl::StrJoin(ids, ","), "}")});
   }
 
   absl::Status Retry(int64_t id, absl::Duration delay) override {
     return Write(kRetryNotice, {absl::StrCat(id), Seconds(delay)});
   }
 
-  absl::Status Drop(int64_t id) override { return Delivered(id); }
+  absl::Status Drop(int64_t id) override { return Delivered({id}); }
 
   absl::StatusOr<NoticeBacklog> Backlog() override {
     absl::StatusOr<Row> row = QueryRow(kNoticeBacklog, {});

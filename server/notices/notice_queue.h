@@ -7,10 +7,12 @@
 // relay (notice_relay.h) then delivers what is queued:
 //
 //   std::vector<Notice> due = *queue->Lease(16, absl::Seconds(60));
+//   std::vector<int64_t> sent;
 //   for (const Notice& notice : due) {
-//     if (Send(notice).ok()) queue->Delivered(notice.id);
+//     if (Send(notice).ok()) sent.push_back(notice.id);
 //     else queue->Retry(notice.id, absl::Seconds(4));
 //   }
+//   queue->Delivered(sent);
 //
 // A leased notice is handed to no one else until its lease ends, so
 // replicas sharing a queue send each notice once in the normal case (a
@@ -27,6 +29,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "absl/time/time.h"
 #include "server/common/language.h"
 
@@ -81,9 +84,10 @@ class NoticeQueue {
   virtual absl::StatusOr<std::vector<Notice>> Lease(int max,
                                                     absl::Duration lease) = 0;
 
-  // The notice was handed to the SMS chain: forgets it (and its sealed
-  // token).
-  virtual absl::Status Delivered(int64_t id) = 0;
+  // The notices were handed to the SMS chain: forgets them (and their
+  // sealed tokens), all at once (in PostgreSQL, one statement: one commit
+  // for a batch rather than one per notice).
+  virtual absl::Status Delivered(absl::Span<const int64_t> ids) = 0;
 
   // The notice could not be sent: due again `delay` from now.
   virtual absl::Status Retry(int64_t id, absl::Duration delay) = 0;

@@ -105,11 +105,32 @@ size_t NoticeRelay::RunOnce() {
         {{"error", std::string(due.status().message())}});
     return 0;
   }
-  for (const Notice& notice : *due) Deliver(notice);
+  // The sent notices are marked delivered together (one statement, one
+  // commit), but before half their lease has passed: a notice sent and not
+  // yet marked would be leased and sent again once its lease ended.
+  const absl::Time leased_at = clock_->Now();
+  std::vector<int64_t> sent;
+  for (const Notice& notice : *due) {
+    if (Deliver(notice)) sent.push_back(notice.id);
+    if (clock_->Now() - leased_at >= options_.lease / 2) MarkDelivered(&sent);
+  }
+  MarkDelivered(&sent);
   return due->size();
 }
 
-void NoticeRelay::Deliver(const Notice& notice) {
+void NoticeRelay::MarkDelivered(std::vector<int64_t>* sent) {
+  if (sent->empty()) return;
+  absl::Status done = queue_->Delivered(*sent);
+  if (!done.ok()) {
+    // Handed over but still queued: they go out again after their lease.
+    Log(LogLevel::kWarning, "cannot mark notices delivered",
+        {{"notices", absl::StrCat(sent->size())},
+         {"error", std::string(done.message())}});
+  }
+  sent->clear();
+}
+
+bool NoticeRelay::Deliver(const Notice& notice) {
   const absl::Time now = clock_->Now();
   const std::string id_text = absl::StrCat(notice.id);
   const std::string masked = MaskPhone(notice.phone_e164);
@@ -119,12 +140,12 @@ void NoticeRelay::Deliver(const Notice& notice) {
   const LogField request{"request_id", notice.request_id};
   if (now - notice.created_at > options_.max_age) {
     absl::Status dropped = queue_->Drop(notice.id);
-    if (!dropped.ok()) return;  // leased again later, dropped then
+    if (!dropped.ok()) return false;  // leased again later, dropped then
     Log(LogLevel::kError, "notice expired unsent",
         {id, type, phone, request,
          {"attempts", absl::StrCat(notice.attempts)}});
     if (metrics_ != nullptr) metrics_->NoticeOutcome("expired");
-    return;
+    return false;
   }
   SmsMessage message;
   absl::Status sent;
@@ -137,15 +158,9 @@ void NoticeRelay::Deliver(const Notice& notice) {
     sent = sender_->Send(message);
   }
   if (sent.ok()) {
-    absl::Status done = queue_->Delivered(notice.id);
-    if (!done.ok()) {
-      // Handed over but still queued: it goes out again after its lease.
-      Log(LogLevel::kWarning, "cannot mark a notice delivered",
-          {id, {"error", std::string(done.message())}});
-    }
     Log(LogLevel::kInfo, "notice sent", {id, type, phone, request});
     if (metrics_ != nullptr) metrics_->NoticeOutcome("sent");
-    return;
+    return true;
   }
   const absl::Duration delay =
       Backoff(notice.attempts, options_.min_backoff, options_.max_backoff);
@@ -159,6 +174,7 @@ void NoticeRelay::Deliver(const Notice& notice) {
         {id, {"error", std::string(retried.message())}});
   }
   if (metrics_ != nullptr) metrics_->NoticeOutcome("retried");
+  return false;
 }
 
 bool NoticeRelay::Render(const Notice& notice, SmsMessage* message) const {

@@ -83,8 +83,12 @@ class NoticeRelay {
   size_t RunOnce();
 
  private:
-  // Handles one leased notice.
-  void Deliver(const Notice& notice);
+  // Handles one leased notice; returns true if it was handed to the SMS
+  // chain (the caller then marks it delivered).
+  bool Deliver(const Notice& notice);
+
+  // Marks `*sent` delivered in one call to the queue, and clears it.
+  void MarkDelivered(std::vector<int64_t>* sent);
 
   // The message `notice` becomes; false if its token cannot be opened.
   bool Render(const Notice& notice, SmsMessage* message) const;

@@ -55,9 +55,9 @@ class InMemoryNoticeQueue final : public NoticeQueue {
     return due;
   }
 
-  absl::Status Delivered(int64_t id) override {
+  absl::Status Delivered(absl::Span<const int64_t> ids) override {
     absl::MutexLock lock(&mu_);
-    entries_.erase(id);
+    for (int64_t id : ids) entries_.erase(id);
     return absl::OkStatus();
   }
 
@@ -71,7 +71,7 @@ class InMemoryNoticeQueue final : public NoticeQueue {
     return absl::OkStatus();
   }
 
-  absl::Status Drop(int64_t id) override { return Delivered(id); }
+  absl::Status Drop(int64_t id) override { return Delivered({id}); }
 
   absl::StatusOr<NoticeBacklog> Backlog() override {
     const absl::Time now = clock_->Now();

@@ -165,7 +165,9 @@ class CountingQueue final : public NoticeQueue {
     if (due.ok() && !due->empty()) ++leases_;
     return due;
   }
-  absl::Status Delivered(int64_t id) override { return queue_->Delivered(id); }
+  absl::Status Delivered(absl::Span<const int64_t> ids) override {
+    return queue_->Delivered(ids);
+  }
   absl::Status Retry(int64_t id, absl::Duration delay) override {
     return queue_->Retry(id, delay);
   }

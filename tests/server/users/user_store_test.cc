@@ -537,13 +537,35 @@ TEST_F(UserStoreRevertTest, LeaseHoldsRetryDelaysDeliveredRemoves) {
   EXPECT_EQ(due[0].id, id);
   EXPECT_EQ(due[0].attempts, 2);
 
-  ASSERT_THAT(queue->Delivered(id), IsOk());
+  ASSERT_THAT(queue->Delivered({id}), IsOk());
   backlog = queue->Backlog();
   ASSERT_THAT(backlog, IsOk());
   EXPECT_EQ(backlog->pending, 0u);
   EXPECT_EQ(backlog->oldest, absl::ZeroDuration());
   clock_->Advance(absl::Minutes(5));
   EXPECT_THAT(LeaseAll(*store_), ::testing::IsEmpty());
+}
+
+TEST_F(UserStoreRevertTest, DeliveredForgetsExactlyTheNoticesNamed) {
+  const std::string phones[] = {kPhoneA, kPhoneB, kPhoneC};
+  for (int i = 0; i < 3; ++i) {
+    const std::string user = absl::StrCat("u", i);
+    const std::string next = absl::StrCat("+86138001389", 10 + i);
+    ASSERT_THAT(store_->ChangePhone(user, "", phones[i]), IsOk());
+    ASSERT_THAT(store_->ChangePhone(user, phones[i], next,
+                                    Revertible(user, phones[i], next)),
+                IsOk());
+  }
+  std::vector<Notice> due = LeaseAll(*store_);
+  ASSERT_EQ(due.size(), 3u);
+  NoticeQueue* queue = store_->notices();
+  ASSERT_THAT(queue->Delivered({due[0].id, due[2].id}), IsOk());
+  ASSERT_THAT(queue->Delivered({}), IsOk());
+  EXPECT_EQ(queue->Backlog()->pending, 1u);
+  clock_->Advance(absl::Seconds(60));
+  std::vector<Notice> left = LeaseAll(*store_);
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0].id, due[1].id);
 }
 
 }  // namespace
