@@ -38,9 +38,6 @@ const char* LevelName(LogLevel level) {
   return "info";
 }
 
-// Appends `text` as a JSON string (RFC 8259): quotes, backslashes and
-// control characters escaped, each byte that is not part of valid UTF-8
-// replaced by U+FFFD, everything else copied as is.
 // Returns true if one of the 8 bytes of `w` needs more than a copy: a
 // control character, a quote, a backslash or a byte of a multi-byte UTF-8
 // sequence. (The bit tricks of "Bit Twiddling Hacks", determine if a word
@@ -54,6 +51,9 @@ bool AnyByteNeedsEscape(uint64_t w) {
           has_zero(w ^ (kOnes * '\\'))) != 0;
 }
 
+// Appends `text` as a JSON string (RFC 8259): quotes, backslashes and
+// control characters escaped, each byte that is not part of valid UTF-8
+// replaced by U+FFFD, everything else copied as is.
 void AppendJsonString(absl::string_view text, std::string* out) {
   static constexpr char kHex[] = "0123456789abcdef";
   out->push_back('"');
