@@ -591,7 +591,8 @@ VALUES ('phone_unlinked_notice', $1, $2, $3, $4))sql",
   absl::Status Delivered(absl::Span<const int64_t> ids) override {
     if (ids.empty()) return absl::OkStatus();
     // An array literal of integers: "{1,2,3}".
-    return Write(kNoticeDone, {absl::StrCat("{", absl::StrJoin(ids, ","), "}")});
+    return Write(kNoticeDone,
+                 {absl::StrCat("{", absl::StrJoin(ids, ","), "}")});
   }
 
   absl::Status Retry(int64_t id, absl::Duration delay) override {

@@ -50,8 +50,7 @@ class TestNumberVerifier final : public CodeVerifier {
     // test number and purpose.
     const std::pair<std::string, CodePurpose> guess_key(key.phone_e164,
                                                         key.purpose);
-    auto guesses = wrong_guesses_.empty() ? wrong_guesses_.end()
-                                          : wrong_guesses_.find(guess_key);
+    auto guesses = wrong_guesses_.find(guess_key);
     if (guesses != wrong_guesses_.end() && now >= guesses->second.until) {
       wrong_guesses_.erase(guesses);
       guesses = wrong_guesses_.end();

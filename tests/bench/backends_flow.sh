@@ -104,7 +104,10 @@ if command -v perf >/dev/null; then
 fi
 out=$("$bench" --target=127.0.0.1:$be_port --scenario=flow --duration=${seconds}s --warmup=0s \
   --cpu_pids="server=$be_pid,postgres=$pg_pid,redis=$redis_pid" 2>&1)
-[ -n "$perf_pid" ] && { kill -INT "$perf_pid"; wait "$perf_pid" || true; }
+if [ -n "$perf_pid" ]; then
+  kill -INT "$perf_pid" 2>/dev/null || true  # gone if perf could not attach
+  wait "$perf_pid" || true
+fi
 rate=$(awk '{for (i=1;i<=NF;i++) if ($i=="ops/s") print $(i-1)}' <<<"$(grep 'ops/s' <<<"$out" | tail -1)")
 flows=$(awk -v r="$rate" -v s="$seconds" 'BEGIN {printf "%d", r*s}')
 echo "profile: $flows flows in ${seconds}s ($(grep 'ops/s' <<<"$out" | tail -1 | sed -n 's/.*errors: none *//p'))"
@@ -118,7 +121,7 @@ psql_bench -d bench -qAt -F '|' -c "
   FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat_statements%'
   ORDER BY total_plan_time + total_exec_time DESC LIMIT 10" |
   awk -F'|' -v n="$flows" '{printf "  %6.3f calls %8.1f us  %s\n", $1/n, $2*1000/n, $3}'
-[ -n "$perf_pid" ] || exit 0
+[ -s "$dir/server.perf" ] || exit 0
 # Where the server's own CPU goes (perf, sampled): by thread and library,
 # and the system calls of its kernel time. Shares of its CPU, and what they
 # come to per flow at the rounds' median server CPU (perf's own sampling

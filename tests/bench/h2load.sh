@@ -161,7 +161,10 @@ run() {
     -d "$dir/$m.body" -H 'content-type: application/grpc' -H 'te: trailers' \
     -H "x-user-id: $user" --log-file="$dir/$m.log" "$url${path[$m]}" 2>&1)
   ticks=$(($(server_ticks) - ticks))
-  if [ -n "$perf_pid" ]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi
+  if [ -n "$perf_pid" ]; then
+    kill -INT "$perf_pid" 2>/dev/null || true  # gone if perf could not attach
+    wait "$perf_pid" || true
+  fi
   local succeeded failed errored data
   read -r succeeded failed errored < <(sed -n \
     's/^requests: .* \([0-9]*\) succeeded, \([0-9]*\) failed, \([0-9]*\) errored.*/\1 \2 \3/p' <<<"$out")
