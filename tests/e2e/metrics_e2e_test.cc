@@ -338,9 +338,9 @@ TEST(MetricsE2eTest, SuspendedRegionIsAGaugeAndAnErrorLine) {
   EXPECT_EQ(Value(samples, "profile_sms_region_suspended",
                   {"region=\"GB\""}),
             -1);
-  EXPECT_THAT(server.log(),
-              HasSubstr("\"level\":\"error\",\"message\":\"sms region "
-                        "suspended\""));
+  EXPECT_TRUE(server.WaitForLog(
+      "\"level\":\"error\",\"message\":\"sms region suspended\""))
+      << server.log();
   EXPECT_THAT(server.log(), HasSubstr("\"region\":\"CN\""));
   EXPECT_EQ(server.Stop(SIGTERM), 0);
 }

@@ -113,6 +113,16 @@ std::string ServerProcess::log() const {
   return log_;
 }
 
+bool ServerProcess::WaitForLog(absl::string_view text,
+                               absl::Duration timeout) const {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (!absl::StrContains(log(), text)) {
+    if (absl::Now() > deadline) return false;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return true;
+}
+
 void ServerProcess::ReadLog(int fd) {
   char buffer[4096];
   while (true) {

@@ -61,6 +61,12 @@ class ServerProcess {
   // Everything the process wrote to stderr so far.
   std::string log() const;
 
+  // Waits up to `timeout` for log() to hold `text`; returns whether it
+  // does. stderr is read in the background: a line the server wrote before
+  // an answer may reach this process just after the answer.
+  bool WaitForLog(absl::string_view text,
+                  absl::Duration timeout = absl::Seconds(5)) const;
+
   // Returns whether the running process maps a file whose path contains
   // `name` (/proc/<pid>/maps), e.g. a library it loaded: "/libcurl.so.".
   bool Maps(absl::string_view name) const;
